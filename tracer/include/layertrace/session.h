@@ -1,0 +1,97 @@
+// The live-session API: launch a program with the probe, receive its events symbolized and
+// classified. Used by the `layertrace` CLI and by layertrace-gui from a worker thread; attach
+// (issue 5) and recordings (issue 6) plug into the same EventSink.
+#pragma once
+
+#include <layertrace/module_info.h>
+#include <layertrace/trace_event.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace layertrace::tracer {
+
+enum class TraceMode : std::uint8_t {
+    Anchored, // only native-side events, each with the Python stack at that moment (low overhead)
+    Full,     // every Python call and return too
+};
+
+struct RunOptions {
+    std::vector<std::string> argv; // program and its arguments; argv[0] is looked up on PATH
+    std::string cwd;               // empty: the tracer's own working directory
+    std::vector<std::pair<std::string, std::string>> env; // added to (or replacing in) the environment
+    TraceMode mode = TraceMode::Full;
+    bool stacks = true;
+    bool lossless = false;
+    std::vector<std::string> probeSpecs;   // "LIB:GLOB", --probe
+    std::vector<std::string> appPaths;     // --app: files/dirs that are the application
+    std::vector<std::string> wrapperGlobs; // --wrapper: fnmatch globs of wrapper Python files
+    std::string probeLibrary;              // empty: $LAYERTRACE_PROBE, else the built/installed probe
+};
+
+struct ProbeReport {
+    enum class Level : std::uint8_t { Info, Warning, Error };
+    Level level = Level::Info;
+    std::string message;
+};
+
+struct SessionResult {
+    int exitStatus = 0;           // the program's status; 128+N when killed by signal N
+    bool connected = false;       // the probe connected and completed the handshake
+    std::uint64_t events = 0;     // TraceEvents delivered
+    std::uint64_t dropped = 0;    // events the probe dropped (sum of Dropped records)
+    std::string streamError;      // non-empty when the stream broke or was malformed midway
+};
+
+// Receives a session's output. All callbacks run on the session's reader thread, one at a time
+// and in stream order; implementations that feed a GUI hand the data over to their UI thread.
+class EventSink {
+public:
+    virtual ~EventSink() = default;
+    virtual void onStarted(std::uint32_t /*pid*/) {}
+    // A new object was mapped or a Python file was first seen; sent before any event using it.
+    virtual void onModule(const ModuleInfo& /*module*/) {}
+    virtual void onEvent(const TraceEvent& event) = 0;
+    virtual void onReport(const ProbeReport& /*report*/) {}
+    // The probe dropped `count` events on thread `tid` (also delivered as an EventKind::Dropped event).
+    virtual void onDropped(std::uint32_t /*tid*/, std::uint64_t /*count*/) {}
+    virtual void onFinished(const SessionResult& /*result*/) {}
+};
+
+class Session {
+public:
+    // Starts the program with the probe preloaded and a reader thread decoding its stream into
+    // `sink`. Throws ProgramNotFoundError, ProbeMissingError or TransportError (errors.h) before
+    // anything runs; a failed handshake is reported through the result (the program still runs).
+    // `sink` must outlive the session.
+    static std::unique_ptr<Session> launch(const RunOptions& options, EventSink& sink);
+
+    ~Session(); // stops and waits if still running
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    std::uint32_t pid() const;
+
+    // Ends the session early from any thread: the launched program gets SIGTERM (SIGKILL
+    // after a grace period). For attached sessions (issue 5) this will detach instead.
+    void stop();
+
+    // Blocks until the program exited and its stream is fully delivered; returns the result
+    // (also passed to EventSink::onFinished). Idempotent.
+    SessionResult wait();
+
+    struct Impl;
+
+private:
+    explicit Session(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+// Where the probe library is: $LAYERTRACE_PROBE, else next to the build tree or install prefix.
+// Throws ProbeMissingError when none exists.
+std::string findProbeLibrary(const std::string& overridePath = {});
+
+} // namespace layertrace::tracer

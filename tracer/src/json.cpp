@@ -1,0 +1,358 @@
+// Recursive-descent JSON parser and string escaping (see json.h).
+#include <layertrace/json.h>
+
+#include <layertrace/errors.h>
+
+#include <cmath>
+#include <cstdlib>
+
+namespace layertrace::tracer::json {
+
+namespace {
+
+[[noreturn]] void typeError(const char* wanted) {
+    throw FormatError("<json>", 0, std::string("expected a JSON ") + wanted);
+}
+
+class Parser {
+public:
+    Parser(std::string_view text, const std::string& source) : m_text(text), m_source(source) {}
+
+    Value document() {
+        Value v = value(0);
+        skipSpace();
+        if (m_pos != m_text.size()) {
+            fail("trailing characters after the JSON value");
+        }
+        return v;
+    }
+
+private:
+    static constexpr int kMaxDepth = 200;
+
+    [[noreturn]] void fail(const std::string& why) const { throw FormatError(m_source, m_pos, why); }
+
+    void skipSpace() {
+        while (m_pos < m_text.size() &&
+               (m_text[m_pos] == ' ' || m_text[m_pos] == '\t' || m_text[m_pos] == '\n' || m_text[m_pos] == '\r')) {
+            ++m_pos;
+        }
+    }
+
+    bool consume(std::string_view word) {
+        if (m_text.substr(m_pos, word.size()) == word) {
+            m_pos += word.size();
+            return true;
+        }
+        return false;
+    }
+
+    Value value(int depth) {
+        if (depth > kMaxDepth) {
+            fail("nesting deeper than 200 levels");
+        }
+        skipSpace();
+        if (m_pos >= m_text.size()) {
+            fail("unexpected end of input, expected a value");
+        }
+        const char c = m_text[m_pos];
+        if (c == '{') {
+            return object(depth);
+        }
+        if (c == '[') {
+            return array(depth);
+        }
+        if (c == '"') {
+            return Value(string());
+        }
+        if (consume("true")) {
+            return Value(true);
+        }
+        if (consume("false")) {
+            return Value(false);
+        }
+        if (consume("null")) {
+            return Value();
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            return number();
+        }
+        fail(std::string("unexpected character '") + c + "'");
+    }
+
+    Value object(int depth) {
+        ++m_pos; // {
+        Object members;
+        skipSpace();
+        if (m_pos < m_text.size() && m_text[m_pos] == '}') {
+            ++m_pos;
+            return Value(std::move(members));
+        }
+        for (;;) {
+            skipSpace();
+            if (m_pos >= m_text.size() || m_text[m_pos] != '"') {
+                fail("expected a string key");
+            }
+            std::string key = string();
+            skipSpace();
+            if (m_pos >= m_text.size() || m_text[m_pos] != ':') {
+                fail("expected ':' after key \"" + key + "\"");
+            }
+            ++m_pos;
+            members[std::move(key)] = value(depth + 1);
+            skipSpace();
+            if (m_pos < m_text.size() && m_text[m_pos] == ',') {
+                ++m_pos;
+                continue;
+            }
+            if (m_pos < m_text.size() && m_text[m_pos] == '}') {
+                ++m_pos;
+                return Value(std::move(members));
+            }
+            fail("expected ',' or '}' in object");
+        }
+    }
+
+    Value array(int depth) {
+        ++m_pos; // [
+        Array items;
+        skipSpace();
+        if (m_pos < m_text.size() && m_text[m_pos] == ']') {
+            ++m_pos;
+            return Value(std::move(items));
+        }
+        for (;;) {
+            items.push_back(value(depth + 1));
+            skipSpace();
+            if (m_pos < m_text.size() && m_text[m_pos] == ',') {
+                ++m_pos;
+                continue;
+            }
+            if (m_pos < m_text.size() && m_text[m_pos] == ']') {
+                ++m_pos;
+                return Value(std::move(items));
+            }
+            fail("expected ',' or ']' in array");
+        }
+    }
+
+    unsigned hex4() {
+        if (m_pos + 4 > m_text.size()) {
+            fail("truncated \\u escape");
+        }
+        unsigned v = 0;
+        for (int i = 0; i < 4; ++i) {
+            const char h = m_text[m_pos++];
+            v <<= 4;
+            if (h >= '0' && h <= '9') {
+                v |= static_cast<unsigned>(h - '0');
+            } else if (h >= 'a' && h <= 'f') {
+                v |= static_cast<unsigned>(h - 'a' + 10);
+            } else if (h >= 'A' && h <= 'F') {
+                v |= static_cast<unsigned>(h - 'A' + 10);
+            } else {
+                fail("bad hex digit in \\u escape");
+            }
+        }
+        return v;
+    }
+
+    static void appendUtf8(std::string& out, unsigned cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+
+    std::string string() {
+        ++m_pos; // opening quote
+        std::string out;
+        while (m_pos < m_text.size()) {
+            const char c = m_text[m_pos++];
+            if (c == '"') {
+                return out;
+            }
+            if (static_cast<unsigned char>(c) < 0x20) {
+                --m_pos;
+                fail("control character inside a string");
+            }
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (m_pos >= m_text.size()) {
+                break;
+            }
+            const char e = m_text[m_pos++];
+            switch (e) {
+            case '"': out += '"'; break;
+            case '\\': out += '\\'; break;
+            case '/': out += '/'; break;
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            case 't': out += '\t'; break;
+            case 'u': {
+                unsigned cp = hex4();
+                if (cp >= 0xD800 && cp < 0xDC00 && consume("\\u")) {
+                    const unsigned low = hex4();
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                }
+                appendUtf8(out, cp);
+                break;
+            }
+            default: --m_pos; fail(std::string("bad escape '\\") + e + "'");
+            }
+        }
+        fail("unterminated string");
+    }
+
+    Value number() {
+        const std::size_t start = m_pos;
+        if (m_text[m_pos] == '-') {
+            ++m_pos;
+        }
+        auto digits = [&] {
+            const std::size_t s = m_pos;
+            while (m_pos < m_text.size() && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') {
+                ++m_pos;
+            }
+            return m_pos > s;
+        };
+        if (!digits()) {
+            fail("expected digits");
+        }
+        if (m_pos < m_text.size() && m_text[m_pos] == '.') {
+            ++m_pos;
+            if (!digits()) {
+                fail("expected digits after '.'");
+            }
+        }
+        if (m_pos < m_text.size() && (m_text[m_pos] == 'e' || m_text[m_pos] == 'E')) {
+            ++m_pos;
+            if (m_pos < m_text.size() && (m_text[m_pos] == '+' || m_text[m_pos] == '-')) {
+                ++m_pos;
+            }
+            if (!digits()) {
+                fail("expected exponent digits");
+            }
+        }
+        const std::string literal(m_text.substr(start, m_pos - start));
+        return Value(std::strtod(literal.c_str(), nullptr));
+    }
+
+    std::string_view m_text;
+    const std::string& m_source;
+    std::size_t m_pos = 0;
+};
+
+} // namespace
+
+bool Value::asBool() const {
+    if (!isBool()) {
+        typeError("boolean");
+    }
+    return std::get<bool>(m_data);
+}
+
+double Value::asNumber() const {
+    if (!isNumber()) {
+        typeError("number");
+    }
+    return std::get<double>(m_data);
+}
+
+const std::string& Value::asString() const {
+    if (!isString()) {
+        typeError("string");
+    }
+    return std::get<std::string>(m_data);
+}
+
+const Array& Value::asArray() const {
+    if (!isArray()) {
+        typeError("array");
+    }
+    return *std::get<std::shared_ptr<Array>>(m_data);
+}
+
+const Object& Value::asObject() const {
+    if (!isObject()) {
+        typeError("object");
+    }
+    return *std::get<std::shared_ptr<Object>>(m_data);
+}
+
+const Value* Value::find(std::string_view key) const {
+    if (!isObject()) {
+        return nullptr;
+    }
+    const auto& members = asObject();
+    const auto it = members.find(key);
+    return it == members.end() ? nullptr : &it->second;
+}
+
+Value parse(std::string_view text, const std::string& source) { return Parser(text, source).document(); }
+
+void appendQuoted(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+            ++i;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 15];
+            }
+            ++i;
+        } else if (c < 0x80) {
+            out += static_cast<char>(c);
+            ++i;
+        } else {
+            // Validate one UTF-8 sequence; copy it or write U+FFFD.
+            int len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+            bool ok = len > 0 && i + static_cast<std::size_t>(len) <= s.size();
+            for (int k = 1; ok && k < len; ++k) {
+                ok = (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0xC0) == 0x80;
+            }
+            if (ok) {
+                out.append(s.substr(i, static_cast<std::size_t>(len)));
+                i += static_cast<std::size_t>(len);
+            } else {
+                out += "\xEF\xBF\xBD";
+                ++i;
+            }
+        }
+    }
+    out += '"';
+}
+
+std::string quoted(std::string_view s) {
+    std::string out;
+    appendQuoted(out, s);
+    return out;
+}
+
+} // namespace layertrace::tracer::json
