@@ -74,6 +74,19 @@ struct StackFrame {
     Role role = Role::Unknown;
 };
 
+// A piece of code an event refers to besides its own function: the caller of an FfiCall (the
+// extension that called libffi) or its target (the foreign function).
+struct CodeRef {
+    Role role = Role::Unknown;
+    std::string module;     // short name; empty when the event has no such reference
+    std::string modulePath;
+    std::string symbol;     // demangled, or "module+0xoffset" without a symbol
+    std::uint64_t address = 0;
+    std::string reason;
+
+    bool empty() const { return module.empty() && symbol.empty() && address == 0; }
+};
+
 struct TraceEvent {
     std::uint64_t seq = 0;   // position in the whole trace, from 0
     std::uint64_t tsNs = 0;  // CLOCK_MONOTONIC of the traced process
@@ -93,6 +106,14 @@ struct TraceEvent {
     bool raised = false;
     std::uint64_t dropped = 0;     // Dropped only
     std::string reason;            // why the classifier chose `role` (for hovers and `modules`)
+    // Added after the first version; zero/empty unless the kind uses them.
+    std::uint64_t address = 0;     // native function / ml_meth / PyInit_* address
+    std::string pyName;            // CCall family: Python-visible "owner.name" ("mymodule.Config.process")
+    CodeRef caller;                // FfiCall: the extension that called libffi; NativeEnter: call site
+    CodeRef target;                // FfiCall/FfiReturn: the foreign function
+    bool stackMerged = false;      // stack holds native frames with eval frames replaced by Python ones
+    bool stackUnmerged = false;    // counts did not line up: native and Python frames kept side by side
+    bool unwound = false;          // NativeExit left by a C++ exception or longjmp
 
     Layer layer() const { return layerOf(role); }
 };

@@ -1,0 +1,607 @@
+// Wire records → TraceEvents (see assembler.h).
+#include <layertrace/assembler.h>
+
+#include <layertrace/errors.h>
+
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+namespace layertrace::tracer {
+
+namespace {
+
+template <typename T>
+T fixed(const std::byte* data, std::size_t size) {
+    if (size < sizeof(T)) {
+        throw FormatError("wire stream", 0, "record shorter than its fixed part");
+    }
+    T out;
+    std::memcpy(&out, data, sizeof(T));
+    return out;
+}
+
+// NUL-terminated (or tail-bounded) text after the fixed part.
+std::string tailString(const std::byte* data, std::size_t size, std::size_t fixedSize) {
+    if (size <= fixedSize) {
+        return {};
+    }
+    const char* s = reinterpret_cast<const char*>(data + fixedSize);
+    const std::size_t max = size - fixedSize;
+    return std::string(s, strnlen(s, max));
+}
+
+std::string hex(std::uint64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+    return buf;
+}
+
+std::uint64_t maskBits(std::uint64_t bits, std::uint32_t size) {
+    return size >= 8 || size == 0 ? bits : bits & ((std::uint64_t(1) << (size * 8)) - 1);
+}
+
+std::int64_t signExtend(std::uint64_t bits, unsigned bytes) {
+    const unsigned shift = 64 - bytes * 8;
+    return static_cast<std::int64_t>(bits << shift) >> shift;
+}
+
+std::string number(double d) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", d);
+    return buf;
+}
+
+bool isPythonEvent(EventKind k) { return k == EventKind::PyCall || k == EventKind::PyReturn; }
+
+} // namespace
+
+FfiValue formatFfiValue(const wire::FfiValue& v) {
+    using wire::FfiType;
+    switch (v.type) {
+    case FfiType::Void: return {"void", ""};
+    case FfiType::Int: return {"int", std::to_string(signExtend(v.bits, 4))};
+    case FfiType::SInt8: return {"int8", std::to_string(signExtend(v.bits, 1))};
+    case FfiType::SInt16: return {"int16", std::to_string(signExtend(v.bits, 2))};
+    case FfiType::SInt32: return {"int32", std::to_string(signExtend(v.bits, 4))};
+    case FfiType::SInt64: return {"int64", std::to_string(static_cast<std::int64_t>(v.bits))};
+    case FfiType::UInt8: return {"uint8", std::to_string(maskBits(v.bits, 1))};
+    case FfiType::UInt16: return {"uint16", std::to_string(maskBits(v.bits, 2))};
+    case FfiType::UInt32: return {"uint32", std::to_string(maskBits(v.bits, 4))};
+    case FfiType::UInt64: return {"uint64", std::to_string(v.bits)};
+    case FfiType::Float: {
+        const auto b = static_cast<std::uint32_t>(v.bits);
+        float f;
+        std::memcpy(&f, &b, sizeof f);
+        return {"float", number(f)};
+    }
+    case FfiType::Double: {
+        double d;
+        std::memcpy(&d, &v.bits, sizeof d);
+        return {"double", number(d)};
+    }
+    case FfiType::LongDouble: return {"long double", "size=" + std::to_string(v.size)};
+    case FfiType::Pointer: return {"pointer", hex(v.bits)};
+    case FfiType::Struct: return {"struct", "size=" + std::to_string(v.size)};
+    case FfiType::Complex: return {"complex", "size=" + std::to_string(v.size)};
+    }
+    return {"type" + std::to_string(static_cast<unsigned>(v.type)), hex(v.bits)};
+}
+
+Assembler::Assembler(Symbolizer& symbolizer, Classifier& classifier, EventSink& sink)
+    : m_symbolizer(symbolizer), m_classifier(classifier), m_sink(sink) {}
+
+std::string Assembler::str(std::uint32_t id) const {
+    const auto it = m_strings.find(id);
+    return it == m_strings.end() ? std::string() : it->second;
+}
+
+ModuleInfo& Assembler::mapModule(std::uint32_t id, std::string path, std::uint64_t base) {
+    if (path.empty() && m_pid != 0) {
+        // dl_iterate_phdr reports the main program with an empty name.
+        char buf[4096];
+        const std::string link = "/proc/" + std::to_string(m_pid) + "/exe";
+        const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+        if (n > 0) {
+            path.assign(buf, static_cast<std::size_t>(n));
+        }
+    }
+    const bool known = m_symbolizer.moduleByPath(path) != nullptr;
+    ModuleInfo& m = m_symbolizer.addModule(id, path, base);
+    if (!known || m.role == Role::Unknown) {
+        m_classifier.classifyObject(m);
+        m_sink.onModule(m);
+    }
+    return m;
+}
+
+void Assembler::addMappedObject(const std::string& path, std::uint64_t base) { mapModule(0, path, base); }
+
+const ModuleInfo& Assembler::pythonModule(const std::string& file) {
+    const bool known = m_classifier.pythonFiles().count(file) != 0;
+    const ModuleInfo& m = m_classifier.pythonFile(file);
+    if (!known) {
+        m_sink.onModule(m);
+    }
+    return m;
+}
+
+bool Assembler::inInterpreter(std::uint64_t address) const {
+    const ModuleInfo* m = m_symbolizer.moduleAt(address);
+    return m != nullptr && m->role == Role::Capi;
+}
+
+CodeRef Assembler::codeRef(std::uint64_t address, bool returnAddress) {
+    CodeRef r;
+    r.address = address;
+    if (address == 0) {
+        return r;
+    }
+    // A return address points after the call; look up the call instruction's byte.
+    const Symbol s = m_symbolizer.lookup(returnAddress ? address - 1 : address);
+    if (s.module != nullptr) {
+        r.module = s.module->name;
+        r.modulePath = s.module->path;
+        const RoleDecision d = m_classifier.classifyFunction(*s.module, s.name, address);
+        r.role = d.role;
+        r.reason = d.reason;
+    }
+    r.symbol = s.display();
+    return r;
+}
+
+void Assembler::describeNative(TraceEvent& ev, std::uint64_t address, const std::string& preferredSymbol,
+                               bool calledFromInterpreter) {
+    ev.address = address;
+    const Symbol s = m_symbolizer.lookup(address);
+    ev.symbol = !preferredSymbol.empty() ? preferredSymbol : s.display();
+    if (s.module != nullptr) {
+        ev.module = s.module->name;
+        ev.modulePath = s.module->path;
+        const RoleDecision d = m_classifier.classifyFunction(*s.module, ev.symbol, address, calledFromInterpreter);
+        ev.role = d.role;
+        ev.reason = d.reason;
+    } else {
+        ev.role = Role::Native;
+        ev.reason = "address " + hex(address) + " lies in no object the probe reported";
+    }
+}
+
+void Assembler::innermostPython(const ThreadState& t, TraceEvent& ev) const {
+    for (auto it = t.frames.rbegin(); it != t.frames.rend(); ++it) {
+        if (it->python) {
+            ev.pyFile = it->file;
+            ev.pyLine = it->line;
+            return;
+        }
+    }
+}
+
+void Assembler::enter(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint64_t key, bool python) {
+    flush(t);
+    ev.tid = tid;
+    ev.depth = static_cast<std::uint32_t>(t.frames.size());
+    // Direct call from Python into native code: no native frame is open above the innermost
+    // Python frame (or none at all, in anchored mode where Python frames are not tracked).
+    bool direct = !python;
+    if (direct && !t.frames.empty() && !t.frames.back().python) {
+        direct = false;
+    }
+    if (!python) {
+        innermostPython(t, ev);
+    }
+    t.frames.push_back(Frame{ev.kind, key, ev.tsNs, ev.depth, python, python ? ev.pyFile : std::string(), ev.pyLine,
+                             ev.role, ev.module, ev.modulePath, ev.symbol, ev.reason});
+    t.pending = std::move(ev);
+    t.pendingDirect = direct;
+}
+
+void Assembler::exit(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint64_t key, EventKind enterKind) {
+    flush(t);
+    ev.tid = tid;
+    // Find the matching open frame; frames above it were left without an exit record (longjmp,
+    // an exception through a frame whose exit was not hooked): they are closed silently.
+    for (std::size_t i = t.frames.size(); i-- > 0;) {
+        const Frame& f = t.frames[i];
+        if (f.kind == enterKind && (f.key == key || key == 0)) {
+            ev.depth = f.depth;
+            // An exit names the same code as its enter (FfiReturn carries no entry hook; a glue
+            // function's exit does not know it was called by the interpreter).
+            ev.role = f.role;
+            ev.module = f.module;
+            ev.modulePath = f.modulePath;
+            ev.symbol = f.symbol;
+            ev.reason = f.reason;
+            ev.durationNs = ev.tsNs >= f.tsNs ? ev.tsNs - f.tsNs : 0;
+            if (!isPythonEvent(ev.kind)) {
+                innermostPython(t, ev);
+            }
+            t.frames.resize(i);
+            break;
+        }
+    }
+    if (!isPythonEvent(ev.kind) && ev.pyFile.empty()) {
+        innermostPython(t, ev);
+    }
+    t.pending = std::move(ev);
+    t.pendingDirect = false;
+}
+
+void Assembler::attachStack(ThreadState& t, const std::byte* data, std::size_t size) {
+    const auto st = fixed<wire::Stack>(data, size);
+    const std::size_t need = sizeof(wire::Stack) + st.nativeCount * sizeof(std::uint64_t) +
+                             st.pythonCount * sizeof(wire::PyFrameRef);
+    if (need > size) {
+        throw FormatError("wire stream", 0,
+                          "Stack record claims " + std::to_string(st.nativeCount) + " native and " +
+                              std::to_string(st.pythonCount) + " Python frames but has " +
+                              std::to_string(size) + " bytes");
+    }
+    if (!t.pending) {
+        return; // a stack with no event before it: nothing to attach it to
+    }
+    TraceEvent& ev = *t.pending;
+    std::vector<StackFrame> native;
+    const std::byte* p = data + sizeof(wire::Stack);
+    std::size_t evalFrames = 0;
+    for (std::size_t i = 0; i < st.nativeCount; ++i, p += sizeof(std::uint64_t)) {
+        std::uint64_t ip;
+        std::memcpy(&ip, p, sizeof ip);
+        // Every frame but the innermost holds a return address: symbolize the call before it.
+        const Symbol s = m_symbolizer.lookup(i == 0 ? ip : ip - 1);
+        StackFrame f;
+        f.ip = ip;
+        f.function = s.display();
+        f.file = s.file;
+        f.line = s.line;
+        if (s.module != nullptr) {
+            f.module = s.module->name;
+            f.offset = s.moduleOffset;
+            f.role = m_classifier.classifyFunction(*s.module, s.name, ip).role;
+        } else {
+            f.role = Role::Unknown;
+        }
+        if (s.name == "_PyEval_EvalFrameDefault") {
+            ++evalFrames;
+        }
+        native.push_back(std::move(f));
+    }
+    std::vector<StackFrame> python;
+    for (std::size_t i = 0; i < st.pythonCount; ++i, p += sizeof(wire::PyFrameRef)) {
+        wire::PyFrameRef ref;
+        std::memcpy(&ref, p, sizeof ref);
+        StackFrame f;
+        f.python = true;
+        f.line = static_cast<int>(ref.line);
+        if (const auto it = m_codes.find(ref.codeId); it != m_codes.end()) {
+            f.function = it->second.qualname.empty() ? it->second.name : it->second.qualname;
+            f.file = it->second.file;
+            const ModuleInfo& m = pythonModule(f.file);
+            f.module = m.name;
+            f.role = m.role;
+        } else {
+            f.function = "<code " + std::to_string(ref.codeId) + ">";
+        }
+        python.push_back(std::move(f));
+    }
+    if (ev.pyFile.empty() && !python.empty()) {
+        ev.pyFile = python.front().file;
+        ev.pyLine = python.front().line;
+    }
+    // Merge: each _PyEval_EvalFrameDefault frame runs one or more Python frames. Without the
+    // interpreter's entry-frame flags on the wire we only merge when the split is certain: one
+    // Python frame per eval frame, or a single eval frame running all of them. Otherwise both
+    // lists are kept, native first, and the event is flagged, rather than guess a wrong stack.
+    std::vector<StackFrame> merged;
+    if (python.empty()) {
+        merged = std::move(native);
+    } else if (evalFrames == python.size() || evalFrames == 1) {
+        std::size_t next = 0;
+        for (auto& f : native) {
+            if (f.function != "_PyEval_EvalFrameDefault") {
+                merged.push_back(std::move(f));
+                continue;
+            }
+            const std::size_t take = evalFrames == 1 ? python.size() : 1;
+            for (std::size_t k = 0; k < take && next < python.size(); ++k) {
+                merged.push_back(python[next++]);
+            }
+        }
+        ev.stackMerged = true;
+    } else {
+        merged = std::move(native);
+        merged.insert(merged.end(), python.begin(), python.end());
+        ev.stackUnmerged = true;
+    }
+    ev.stack = std::move(merged);
+}
+
+void Assembler::deliver(TraceEvent& ev) {
+    ev.seq = m_seq++;
+    m_sink.onEvent(ev);
+}
+
+void Assembler::flush(ThreadState& t) {
+    if (!t.pending) {
+        return;
+    }
+    TraceEvent ev = std::move(*t.pending);
+    t.pending.reset();
+    if (t.pendingDirect && !ev.pyFile.empty()) {
+        // Wrapper evidence: this Python file called FFI, your own extension, a third-party
+        // extension or a plain library without anything native in between.
+        const Role hop = ev.kind == EventKind::FfiCall ? Role::Ffi : ev.role;
+        const ModuleInfo* obj = m_symbolizer.moduleByPath(ev.kind == EventKind::FfiCall ? ev.caller.modulePath
+                                                                                        : ev.modulePath);
+        const bool binding = ev.kind == EventKind::FfiCall || hop == Role::Glue || hop == Role::Native ||
+                             (obj != nullptr && Classifier::isBindingTarget(*obj));
+        if (binding) {
+            pythonModule(ev.pyFile);
+            if (m_classifier.noteDirectNativeCall(ev.pyFile, std::string(roleName(hop)) + " " + ev.module)) {
+                m_sink.onModule(m_classifier.pythonFiles().at(ev.pyFile));
+            }
+        }
+    }
+    t.pendingDirect = false;
+    deliver(ev);
+}
+
+void Assembler::endBatch(std::uint32_t tid) {
+    if (auto it = m_threads.find(tid); it != m_threads.end()) {
+        flush(it->second);
+    }
+}
+
+void Assembler::finish() {
+    for (auto& [tid, t] : m_threads) {
+        flush(t);
+    }
+}
+
+void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t size) {
+    const auto header = fixed<wire::RecordHeader>(data, size);
+    ThreadState& t = m_threads[tid];
+    TraceEvent ev;
+    using wire::RecordType;
+    switch (header.type) {
+    case RecordType::ModuleMap: {
+        const auto r = fixed<wire::ModuleMap>(data, size);
+        mapModule(r.moduleId, tailString(data, size, sizeof r), r.base);
+        return;
+    }
+    case RecordType::ModuleUnmap: m_symbolizer.removeModule(fixed<wire::ModuleUnmap>(data, size).moduleId); return;
+    case RecordType::ThreadInfo: {
+        const auto r = fixed<wire::ThreadInfo>(data, size);
+        ThreadState& named = m_threads[r.tid];
+        named.name = tailString(data, size, sizeof r);
+        flush(t);
+        ev.kind = EventKind::ThreadStart;
+        ev.tid = r.tid;
+        ev.symbol = named.name;
+        deliver(ev);
+        return;
+    }
+    case RecordType::String: {
+        const auto r = fixed<wire::String>(data, size);
+        if (sizeof r + r.length > size) {
+            throw FormatError("wire stream", 0, "String record " + std::to_string(r.stringId) + " longer than its record");
+        }
+        m_strings[r.stringId].assign(reinterpret_cast<const char*>(data + sizeof r), r.length);
+        return;
+    }
+    case RecordType::PyCode: {
+        const auto r = fixed<wire::PyCode>(data, size);
+        m_codes[r.codeId] = Code{str(r.nameId), str(r.qualnameId), str(r.fileId), r.firstLine};
+        return;
+    }
+    case RecordType::HookInfo: {
+        const auto r = fixed<wire::HookInfo>(data, size);
+        m_hooks[r.hookId] = Hook{str(r.symbolId), r.moduleId, r.kind, r.address};
+        return;
+    }
+    case RecordType::Report: {
+        const auto r = fixed<wire::Report>(data, size);
+        ProbeReport rep;
+        rep.level = r.level == wire::ReportLevel::Error     ? ProbeReport::Level::Error
+                    : r.level == wire::ReportLevel::Warning ? ProbeReport::Level::Warning
+                                                            : ProbeReport::Level::Info;
+        rep.message = tailString(data, size, sizeof r);
+        m_sink.onReport(rep);
+        return;
+    }
+    case RecordType::Dropped: {
+        const auto r = fixed<wire::Dropped>(data, size);
+        flush(t);
+        m_dropped += r.count;
+        m_sink.onDropped(tid, r.count);
+        ev.kind = EventKind::Dropped;
+        ev.tid = tid;
+        ev.dropped = r.count;
+        ev.depth = static_cast<std::uint32_t>(t.frames.size());
+        deliver(ev);
+        return;
+    }
+    case RecordType::Goodbye: {
+        const auto r = fixed<wire::Goodbye>(data, size);
+        m_goodbye = true;
+        m_goodbyeStatus = r.exitStatus;
+        return;
+    }
+    case RecordType::Stack: attachStack(t, data, size); return;
+    case RecordType::PyCall: {
+        const auto r = fixed<wire::PyCall>(data, size);
+        ev.kind = EventKind::PyCall;
+        ev.tsNs = r.tsNs;
+        const auto it = m_codes.find(r.codeId);
+        if (it != m_codes.end()) {
+            const ModuleInfo& m = pythonModule(it->second.file);
+            ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
+            ev.module = m.name;
+            ev.modulePath = m.path;
+            ev.pyFile = it->second.file;
+            ev.role = m.role;
+            ev.reason = m.reason;
+        } else {
+            ev.symbol = "<code " + std::to_string(r.codeId) + ">";
+        }
+        ev.pyLine = static_cast<int>(r.line);
+        enter(tid, t, std::move(ev), r.codeId, true);
+        return;
+    }
+    case RecordType::PyReturn: {
+        const auto r = fixed<wire::PyReturn>(data, size);
+        ev.kind = EventKind::PyReturn;
+        ev.tsNs = r.tsNs;
+        ev.raised = r.raised != 0;
+        if (const auto it = m_codes.find(r.codeId); it != m_codes.end()) {
+            const ModuleInfo& m = pythonModule(it->second.file);
+            ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
+            ev.module = m.name;
+            ev.modulePath = m.path;
+            ev.pyFile = it->second.file;
+            ev.role = m.role;
+            ev.reason = m.reason;
+        }
+        exit(tid, t, std::move(ev), r.codeId, EventKind::PyCall);
+        return;
+    }
+    case RecordType::CCall:
+    case RecordType::CReturn:
+    case RecordType::CRaise: {
+        const auto r = fixed<wire::CCall>(data, size);
+        ev.kind = header.type == RecordType::CCall     ? EventKind::CCall
+                  : header.type == RecordType::CReturn ? EventKind::CReturn
+                                                       : EventKind::CRaise;
+        ev.tsNs = r.tsNs;
+        ev.raised = ev.kind == EventKind::CRaise;
+        m_classifier.noteMlMeth(r.mlMeth);
+        describeNative(ev, r.mlMeth, {}, false);
+        const std::string owner = str(r.ownerId);
+        ev.pyName = owner.empty() ? str(r.nameId) : owner + "." + str(r.nameId);
+        if (ev.kind == EventKind::CCall) {
+            enter(tid, t, std::move(ev), r.mlMeth, false);
+        } else {
+            exit(tid, t, std::move(ev), r.mlMeth, EventKind::CCall);
+        }
+        return;
+    }
+    case RecordType::InitEnter: {
+        const auto r = fixed<wire::InitEnter>(data, size);
+        ev.kind = EventKind::InitEnter;
+        ev.tsNs = r.tsNs;
+        const std::string path = str(r.pathId);
+        describeNative(ev, r.function, {}, false);
+        ev.pyName = str(r.nameId);
+        if (ev.modulePath.empty()) {
+            ev.modulePath = path;
+            ev.module = baseName(path);
+        }
+        enter(tid, t, std::move(ev), r.function, false);
+        return;
+    }
+    case RecordType::InitExit: {
+        const auto r = fixed<wire::InitExit>(data, size);
+        ev.kind = EventKind::InitExit;
+        ev.tsNs = r.tsNs;
+        ev.raised = r.raised != 0;
+        describeNative(ev, r.function, {}, false);
+        exit(tid, t, std::move(ev), r.function, EventKind::InitEnter);
+        return;
+    }
+    case RecordType::FfiCall: {
+        const auto r = fixed<wire::FfiCall>(data, size);
+        if (sizeof r + r.argCount * sizeof(wire::FfiValue) > size) {
+            throw FormatError("wire stream", 0, "FfiCall claims " + std::to_string(r.argCount) +
+                                                    " arguments but has " + std::to_string(size) + " bytes");
+        }
+        ev.kind = EventKind::FfiCall;
+        ev.tsNs = r.tsNs;
+        const auto hook = m_hooks.find(r.entry);
+        const std::uint64_t entryAddress = hook != m_hooks.end() ? hook->second.address : 0;
+        describeNative(ev, entryAddress, hook != m_hooks.end() ? hook->second.symbol : std::string("ffi_call"), false);
+        if (hook != m_hooks.end() && ev.module.empty()) {
+            if (const ModuleInfo* m = m_symbolizer.moduleById(hook->second.moduleId)) {
+                ev.module = m->name;
+                ev.modulePath = m->path;
+            }
+        }
+        ev.role = Role::Ffi;
+        if (ev.reason.empty() || ev.reason.find("libffi") == std::string::npos) {
+            ev.reason = "ffi_call: libffi calling a foreign function";
+        }
+        ev.caller = codeRef(r.caller, true);
+        ev.target = codeRef(r.target, false);
+        for (std::size_t i = 0; i < r.argCount; ++i) {
+            wire::FfiValue v;
+            std::memcpy(&v, data + sizeof r + i * sizeof v, sizeof v);
+            ev.args.push_back(formatFfiValue(v));
+        }
+        enter(tid, t, std::move(ev), r.target, false);
+        return;
+    }
+    case RecordType::FfiReturn: {
+        const auto r = fixed<wire::FfiReturn>(data, size);
+        ev.kind = EventKind::FfiReturn;
+        ev.tsNs = r.tsNs;
+        ev.role = Role::Ffi;
+        ev.target = codeRef(r.target, false);
+        ev.ret = formatFfiValue(r.value);
+        exit(tid, t, std::move(ev), r.target, EventKind::FfiCall);
+        return;
+    }
+    case RecordType::ClosureEnter: {
+        const auto r = fixed<wire::ClosureEnter>(data, size);
+        ev.kind = EventKind::ClosureEnter;
+        ev.tsNs = r.tsNs;
+        describeNative(ev, r.userFunc, {}, false);
+        ev.address = r.closure;
+        ev.role = Role::Ffi;
+        ev.reason = "FFI closure: native code calling back into Python through " + ev.symbol;
+        ev.caller = codeRef(r.caller, true);
+        enter(tid, t, std::move(ev), r.closure, false);
+        return;
+    }
+    case RecordType::ClosureExit: {
+        const auto r = fixed<wire::ClosureExit>(data, size);
+        ev.kind = EventKind::ClosureExit;
+        ev.tsNs = r.tsNs;
+        ev.role = Role::Ffi;
+        ev.address = r.closure;
+        exit(tid, t, std::move(ev), r.closure, EventKind::ClosureEnter);
+        return;
+    }
+    case RecordType::NativeEnter: {
+        const auto r = fixed<wire::NativeEnter>(data, size);
+        ev.kind = EventKind::NativeEnter;
+        ev.tsNs = r.tsNs;
+        const auto hook = m_hooks.find(r.hookId);
+        describeNative(ev, r.function, hook != m_hooks.end() ? hook->second.symbol : std::string(),
+                       inInterpreter(r.caller ? r.caller - 1 : 0));
+        ev.caller = codeRef(r.caller, true);
+        enter(tid, t, std::move(ev), r.function, false);
+        return;
+    }
+    case RecordType::NativeExit: {
+        const auto r = fixed<wire::NativeExit>(data, size);
+        ev.kind = EventKind::NativeExit;
+        ev.tsNs = r.tsNs;
+        const auto hook = m_hooks.find(r.hookId);
+        describeNative(ev, r.function, hook != m_hooks.end() ? hook->second.symbol : std::string(), false);
+        ev.unwound = r.unwound != 0;
+        ev.raised = ev.unwound;
+        if (!ev.unwound) {
+            ev.ret = FfiValue{"rax", hex(r.returnValue)};
+        }
+        exit(tid, t, std::move(ev), r.function, EventKind::NativeEnter);
+        return;
+    }
+    case RecordType::Hello:
+    case RecordType::Welcome:
+    case RecordType::Detach: return; // handshake records are handled by the session
+    }
+    // Unknown record types are skipped by size: a newer probe may send more than we know.
+}
+
+} // namespace layertrace::tracer

@@ -1,0 +1,245 @@
+// libdwfl-based module map and symbolizer (see symbolizer.h).
+#include <layertrace/symbolizer.h>
+
+#include <layertrace/elf_inspect.h>
+
+#include <cxxabi.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace layertrace::tracer {
+
+namespace {
+
+const Dwfl_Callbacks kOfflineCallbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = nullptr,
+};
+
+std::string hex(std::uint64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+    return buf;
+}
+
+} // namespace
+
+std::string demangle(const std::string& name) {
+    if (name.size() < 2 || name[0] != '_' || name[1] != 'Z') {
+        return name;
+    }
+    int status = 0;
+    char* out = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status);
+    if (status != 0 || out == nullptr) {
+        std::free(out);
+        return name;
+    }
+    std::string result(out);
+    std::free(out);
+    return result;
+}
+
+std::string Symbol::display() const {
+    if (!name.empty()) {
+        return name;
+    }
+    if (module != nullptr) {
+        return module->name + "+" + hex(moduleOffset);
+    }
+    return "?";
+}
+
+std::vector<MappedFile> readProcMaps(std::uint32_t pid) {
+    std::vector<MappedFile> out;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(in, line)) {
+        unsigned long long start = 0, end = 0, offset = 0;
+        char perms[8] = {};
+        int pathAt = 0;
+        if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &pathAt) < 4 ||
+            pathAt <= 0 || static_cast<std::size_t>(pathAt) >= line.size() || line[static_cast<std::size_t>(pathAt)] != '/') {
+            continue;
+        }
+        out.push_back({start, end, offset, line.substr(static_cast<std::size_t>(pathAt))});
+    }
+    return out;
+}
+
+std::map<std::string, std::uint64_t> loadBiases(const std::vector<MappedFile>& maps) {
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& m : maps) {
+        if (m.offset != 0 || out.count(m.path) != 0) {
+            continue;
+        }
+        ElfExtent extent;
+        const ElfFacts facts = inspectElf(m.path, &extent);
+        if (!facts.readable) {
+            continue;
+        }
+        out[m.path] = extent.executableFile ? 0 : m.start - extent.minVaddr;
+    }
+    return out;
+}
+
+Symbolizer::Symbolizer() {
+    m_dwfl = dwfl_begin(&kOfflineCallbacks);
+}
+
+Symbolizer::~Symbolizer() {
+    if (m_dwfl != nullptr) {
+        dwfl_end(m_dwfl);
+    }
+}
+
+Dwfl_Module* Symbolizer::reportToDwfl(Entry& e) {
+    if (m_dwfl == nullptr || !e.info->elf.readable) {
+        return nullptr;
+    }
+    dwfl_report_begin_add(m_dwfl);
+    // The base we pass is the load bias (dlpi_addr), so add_p_vaddr is false.
+    Dwfl_Module* mod = dwfl_report_elf(m_dwfl, e.info->name.c_str(), e.info->path.c_str(), -1,
+                                       e.info->base, false);
+    dwfl_report_end(m_dwfl, nullptr, nullptr);
+    return mod;
+}
+
+ModuleInfo& Symbolizer::addModule(std::uint32_t id, const std::string& path, std::uint64_t base) {
+    // The same object reported twice (probe and /proc/PID/maps): keep one, prefer the probe's id.
+    for (auto& e : m_entries) {
+        if (e.info->path == path && e.info->base == base) {
+            if (id != 0) {
+                e.info->id = id;
+            }
+            return *e.info;
+        }
+    }
+    Entry e;
+    e.info = std::make_unique<ModuleInfo>();
+    e.info->id = id;
+    e.info->path = path;
+    e.info->base = base;
+    const auto slash = path.rfind('/');
+    e.info->name = slash == std::string::npos ? path : path.substr(slash + 1);
+    ElfExtent extent;
+    e.info->elf = inspectElf(path, &extent);
+    e.start = base + extent.minVaddr;
+    e.end = base + extent.maxVaddr;
+    e.dwflModule = reportToDwfl(e);
+    m_entries.push_back(std::move(e));
+    m_cache.clear(); // an address may now resolve into the new object
+    return *m_entries.back().info;
+}
+
+void Symbolizer::removeModule(std::uint32_t id) {
+    // Keep the entry (recorded events may still refer to it) but stop matching addresses to it,
+    // since a later object may be mapped at the same place.
+    for (auto& e : m_entries) {
+        if (e.info->id == id) {
+            e.start = e.end = 0;
+        }
+    }
+    m_cache.clear();
+}
+
+ModuleInfo* Symbolizer::moduleById(std::uint32_t id) {
+    for (auto& e : m_entries) {
+        if (e.info->id == id) {
+            return e.info.get();
+        }
+    }
+    return nullptr;
+}
+
+ModuleInfo* Symbolizer::moduleByPath(const std::string& path) {
+    for (auto& e : m_entries) {
+        if (e.info->path == path) {
+            return e.info.get();
+        }
+    }
+    return nullptr;
+}
+
+const ModuleInfo* Symbolizer::moduleAt(std::uint64_t address) const {
+    for (const auto& e : m_entries) {
+        if (address >= e.start && address < e.end) {
+            return e.info.get();
+        }
+    }
+    return nullptr;
+}
+
+std::vector<const ModuleInfo*> Symbolizer::modules() const {
+    std::vector<const ModuleInfo*> out;
+    for (const auto& e : m_entries) {
+        out.push_back(e.info.get());
+    }
+    return out;
+}
+
+Symbol Symbolizer::lookup(std::uint64_t address) {
+    if (auto it = m_cache.find(address); it != m_cache.end()) {
+        return it->second;
+    }
+    Symbol s;
+    const Entry* entry = nullptr;
+    for (const auto& e : m_entries) {
+        if (address >= e.start && address < e.end) {
+            entry = &e;
+            break;
+        }
+    }
+    if (entry != nullptr) {
+        s.module = entry->info.get();
+        s.moduleOffset = address - entry->info->base;
+        if (Dwfl_Module* mod = entry->dwflModule) {
+            GElf_Off off = 0;
+            GElf_Sym sym;
+            const char* name = dwfl_module_addrinfo(mod, address, &off, &sym, nullptr, nullptr, nullptr);
+            if (name != nullptr) {
+                s.name = demangle(name);
+                s.symbolOffset = off;
+            }
+            if (Dwfl_Line* line = dwfl_module_getsrc(mod, address)) {
+                int lineNo = 0;
+                if (const char* file = dwfl_lineinfo(line, nullptr, &lineNo, nullptr, nullptr, nullptr)) {
+                    s.file = file;
+                    s.line = lineNo;
+                }
+            }
+        }
+    }
+    m_cache.emplace(address, s);
+    return s;
+}
+
+std::uint64_t Symbolizer::addressOf(const ModuleInfo& module, const std::string& name) {
+    for (auto& e : m_entries) {
+        if (e.info.get() != &module || e.dwflModule == nullptr) {
+            continue;
+        }
+        const int n = dwfl_module_getsymtab(e.dwflModule);
+        for (int i = 0; i < n; ++i) {
+            GElf_Sym sym;
+            GElf_Addr addr = 0;
+            const char* symName = dwfl_module_getsym_info(e.dwflModule, i, &sym, &addr, nullptr, nullptr, nullptr);
+            if (symName != nullptr && sym.st_shndx != SHN_UNDEF && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+                (name == symName || name == demangle(symName))) {
+                return addr;
+            }
+        }
+    }
+    return 0;
+}
+
+} // namespace layertrace::tracer
