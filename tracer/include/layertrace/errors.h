@@ -82,13 +82,15 @@ class FormatError : public Error {
 public:
     FormatError(std::string source, std::uint64_t offset, const std::string& why)
         : Error(ExitCode::BadInput, source + ": offset " + std::to_string(offset) + ": " + why),
-          m_source(std::move(source)), m_offset(offset) {}
+          m_source(std::move(source)), m_offset(offset), m_why(why) {}
     const std::string& source() const { return m_source; }
     std::uint64_t offset() const { return m_offset; }
+    const std::string& why() const { return m_why; }
 
 private:
     std::string m_source;
     std::uint64_t m_offset;
+    std::string m_why;
 };
 
 class IoError : public Error {

@@ -1,0 +1,308 @@
+// The `layertrace` command line: parses arguments and drives the tracer core library; every
+// error becomes one line on stderr and a documented exit code (docs/cli/exit-codes.md).
+#include <layertrace/catalog.h>
+#include <layertrace/errors.h>
+#include <layertrace/formatters.h>
+#include <layertrace/session.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace layertrace;
+using namespace layertrace::tracer;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: layertrace run [options] -- PROGRAM [ARGS...]
+       layertrace modules [options] -- PROGRAM [ARGS...]
+       layertrace demos
+       layertrace --help | --version
+
+run      launch PROGRAM with the probe and print every layer hop as it happens
+modules  launch PROGRAM, then list every loaded object and Python file with its role and why
+demos    list the bundled demos (catalog.json) and the command that runs each
+
+options:
+  --format tree|path|jsonl  output format (default tree; modules: text or jsonl)
+  --mode full|anchored      full: every Python call too (default); anchored: native events only,
+                            each with its Python stack
+  --probe LIB:GLOB          also hook functions matching GLOB in objects matching LIB (repeatable)
+  --no-stacks               do not capture native/Python stacks
+  --lossless                make the program wait instead of dropping events
+  --app PATH                files/directories that are the application (repeatable)
+  --wrapper GLOB            Python files that are wrappers (repeatable)
+  -o FILE                   write the output to FILE instead of stdout
+  --color auto|always|never colour roles (default auto: when stdout is a terminal)
+  -C DIR                    run PROGRAM in DIR
+See docs/cli/run.md, docs/cli/modules.md and docs/layers.md.
+)";
+
+std::atomic<pid_t> g_child{0};
+
+// Ctrl-C reaches the program through the terminal; we keep running to print what it sent. A
+// handler (not SIG_IGN) so the program does not inherit an ignored SIGINT across exec.
+void onInterrupt(int) {}
+void onTerminate(int sig) {
+    const pid_t pid = g_child.load();
+    if (pid > 0) {
+        ::kill(pid, sig);
+    }
+}
+
+void installSignalHandlers() {
+    struct sigaction sa {};
+    sa.sa_handler = onInterrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGQUIT, &sa, nullptr);
+    sa.sa_handler = onTerminate;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+}
+
+struct Cli {
+    std::string command;
+    RunOptions run;
+    std::string format = "tree";
+    std::string output;
+    std::string color = "auto";
+};
+
+Cli parse(int argc, char** argv) {
+    Cli cli;
+    if (argc < 2) {
+        throw UsageError("missing command (run, modules, demos); try layertrace --help");
+    }
+    cli.command = argv[1];
+    if (cli.command == "--help" || cli.command == "-h" || cli.command == "help" || cli.command == "--version") {
+        return cli;
+    }
+    if (cli.command != "run" && cli.command != "modules" && cli.command != "demos") {
+        throw UsageError("unknown command '" + cli.command + "' (run, modules, demos); try layertrace --help");
+    }
+    int i = 2;
+    auto value = [&](const std::string& opt) -> std::string {
+        if (i + 1 >= argc) {
+            throw UsageError(opt + " needs a value");
+        }
+        return argv[++i];
+    };
+    for (; i < argc; ++i) {
+        std::string a = argv[i];
+        std::string inlineValue;
+        const bool hasInline = a.rfind("--", 0) == 0 && a.find('=') != std::string::npos;
+        if (hasInline) {
+            inlineValue = a.substr(a.find('=') + 1);
+            a = a.substr(0, a.find('='));
+        }
+        auto val = [&](const std::string& opt) { return hasInline ? inlineValue : value(opt); };
+        if (a == "--") {
+            ++i;
+            break;
+        }
+        if (a == "--format") {
+            cli.format = val(a);
+        } else if (a == "--mode") {
+            const std::string m = val(a);
+            if (m == "full") {
+                cli.run.mode = TraceMode::Full;
+            } else if (m == "anchored") {
+                cli.run.mode = TraceMode::Anchored;
+            } else {
+                throw UsageError("--mode must be full or anchored, not '" + m + "'");
+            }
+        } else if (a == "--probe") {
+            const std::string spec = val(a);
+            if (spec.find(':') == std::string::npos || spec.front() == ':' || spec.back() == ':') {
+                throw UsageError("--probe wants LIB:GLOB (e.g. libstruct_demo.so:*), not '" + spec + "'");
+            }
+            cli.run.probeSpecs.push_back(spec);
+        } else if (a == "--no-stacks") {
+            cli.run.stacks = false;
+        } else if (a == "--lossless") {
+            cli.run.lossless = true;
+        } else if (a == "--app") {
+            cli.run.appPaths.push_back(val(a));
+        } else if (a == "--wrapper") {
+            cli.run.wrapperGlobs.push_back(val(a));
+        } else if (a == "-o" || a == "--output") {
+            cli.output = val(a);
+        } else if (a == "--color" || a == "--colour") {
+            cli.color = val(a);
+            if (cli.color != "auto" && cli.color != "always" && cli.color != "never") {
+                throw UsageError("--color must be auto, always or never");
+            }
+        } else if (a == "-C") {
+            cli.run.cwd = val(a);
+        } else if (!a.empty() && a[0] == '-') {
+            throw UsageError("unknown option '" + a + "' for " + cli.command + "; try layertrace --help");
+        } else {
+            break; // the program starts here (-- is optional)
+        }
+    }
+    for (; i < argc; ++i) {
+        cli.run.argv.push_back(argv[i]);
+    }
+    if (cli.command != "demos" && cli.run.argv.empty()) {
+        throw UsageError("no program given: layertrace " + cli.command + " [options] -- PROGRAM [ARGS...]");
+    }
+    if (cli.command == "run" && cli.format != "tree" && cli.format != "path" && cli.format != "jsonl") {
+        throw UsageError("--format must be tree, path or jsonl, not '" + cli.format + "'");
+    }
+    if (cli.command == "modules" && cli.format == "tree") {
+        cli.format = "text";
+    }
+    if (cli.command == "modules" && cli.format != "text" && cli.format != "jsonl") {
+        throw UsageError("modules --format must be text or jsonl, not '" + cli.format + "'");
+    }
+    return cli;
+}
+
+// Prints probe reports as they come (stderr), and remembers modules for `modules`.
+class Diagnostics : public EventSink {
+public:
+    void onEvent(const TraceEvent&) override {}
+    void onReport(const ProbeReport& r) override {
+        const char* level = r.level == ProbeReport::Level::Error     ? "error"
+                            : r.level == ProbeReport::Level::Warning ? "warning"
+                                                                     : "info";
+        std::cerr << "layertrace: probe " << level << ": " << r.message << '\n';
+    }
+    void onModule(const ModuleInfo& m) override {
+        const std::string key = m.path + "@" + std::to_string(m.base);
+        if (m_index.count(key) == 0) {
+            m_index[key] = m_modules.size();
+            m_modules.push_back(m);
+        } else {
+            m_modules[m_index[key]] = m; // a Python file's role may be updated
+        }
+    }
+    const std::vector<ModuleInfo>& modules() const { return m_modules; }
+
+private:
+    std::map<std::string, std::size_t> m_index;
+    std::vector<ModuleInfo> m_modules;
+};
+
+void summarize(const SessionResult& result) {
+    if (!result.streamError.empty()) {
+        std::cerr << "layertrace: " << result.streamError << '\n';
+    }
+    if (!result.connected) {
+        std::cerr << "layertrace: no events arrived: the probe never connected (a static binary, a program that "
+                     "is not Python, or the probe turned itself off; see its reports above)\n";
+    } else if (result.dropped != 0) {
+        std::cerr << "layertrace: the probe dropped " << result.dropped
+                  << " events because the tracer could not keep up (--lossless makes the program wait instead)\n";
+    }
+}
+
+int runCommand(const Cli& cli, std::ostream& out, bool tty) {
+    FormatOptions fo;
+    fo.color = cli.color == "always" || (cli.color == "auto" && tty);
+    const OutputFormat format = cli.format == "path"    ? OutputFormat::Path
+                                : cli.format == "jsonl" ? OutputFormat::Jsonl
+                                                        : OutputFormat::Tree;
+    auto formatter = makeFormatter(format, out, fo);
+    Diagnostics diag;
+    TeeSink tee;
+    tee.add(*formatter);
+    tee.add(diag);
+    auto session = Session::launch(cli.run, tee);
+    g_child = static_cast<pid_t>(session->pid());
+    const SessionResult result = session->wait();
+    g_child = 0;
+    out.flush();
+    summarize(result);
+    return result.exitStatus;
+}
+
+int modulesCommand(const Cli& cli, std::ostream& out) {
+    RunOptions opts = cli.run;
+    opts.stacks = false;
+    Diagnostics diag;
+    auto session = Session::launch(opts, diag);
+    g_child = static_cast<pid_t>(session->pid());
+    const SessionResult result = session->wait();
+    g_child = 0;
+    std::vector<ModuleInfo> mods = diag.modules();
+    std::stable_sort(mods.begin(), mods.end(), [](const ModuleInfo& a, const ModuleInfo& b) {
+        return std::make_pair(static_cast<int>(a.role), a.name) < std::make_pair(static_cast<int>(b.role), b.name);
+    });
+    for (const auto& m : mods) {
+        if (cli.format == "jsonl") {
+            out << moduleToJson(m) << '\n';
+            continue;
+        }
+        std::string role(roleName(m.role));
+        role.resize(8, ' ');
+        out << role << m.name << "  " << m.path << "\n        " << m.reason << '\n';
+    }
+    out.flush();
+    summarize(result);
+    return result.exitStatus;
+}
+
+int demosCommand(std::ostream& out) {
+    const std::string dir = Catalog::defaultDemosDir();
+    const Catalog cat = Catalog::load(dir + "/catalog.json");
+    for (const auto& d : cat.demos) {
+        out << d.name << " (Part " << d.part << "): " << d.title << "\n  cd " << cat.demoDir(d) << " && layertrace run --";
+        for (const auto& a : d.resolvedArgv(defaultPython())) {
+            out << ' ' << a;
+        }
+        out << '\n';
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const Cli cli = parse(argc, argv);
+        if (cli.command == "--help" || cli.command == "-h" || cli.command == "help") {
+            std::cout << kUsage;
+            return 0;
+        }
+        if (cli.command == "--version") {
+            std::cout << "layertrace " << LAYERTRACE_VERSION << " (wire protocol " << 1 << ")\n";
+            return 0;
+        }
+        std::ofstream file;
+        std::ostream* out = &std::cout;
+        bool tty = ::isatty(STDOUT_FILENO) != 0;
+        if (!cli.output.empty()) {
+            file.open(cli.output, std::ios::out | std::ios::trunc);
+            if (!file) {
+                throw IoError(cli.output, std::string("cannot open for writing: ") + std::strerror(errno));
+            }
+            out = &file;
+            tty = false;
+        }
+        installSignalHandlers();
+        if (cli.command == "demos") {
+            return demosCommand(*out);
+        }
+        if (cli.command == "modules") {
+            return modulesCommand(cli, *out);
+        }
+        return runCommand(cli, *out, tty);
+    } catch (const Error& e) {
+        std::cerr << "layertrace: " << e.what() << '\n';
+        return e.exitCode();
+    } catch (const std::exception& e) {
+        std::cerr << "layertrace: internal error: " << e.what() << " (please report this)\n";
+        return static_cast<int>(ExitCode::Internal);
+    }
+}

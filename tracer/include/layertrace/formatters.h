@@ -1,0 +1,98 @@
+// Output formats shared by the CLI, the GUI and replays: the call tree, one line per layer path,
+// and JSON lines. Each formatter is an EventSink writing to a stream; PathBuilder is the
+// reusable part that turns events into layer paths (hops in order).
+#pragma once
+
+#include <layertrace/catalog.h>
+#include <layertrace/session.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace layertrace::tracer {
+
+struct Hop {
+    Role role = Role::Unknown;
+    std::string module; // short name
+    std::string symbol; // may be empty (an extension seen only as libffi's caller)
+    std::string modulePath;
+
+    bool operator==(const Hop& o) const { return role == o.role && module == o.module && symbol == o.symbol; }
+};
+
+// "app user.py:main", "ext _ctypes.cpython-311-x86_64-linux-gnu.so"
+std::string formatHop(const Hop& hop);
+// Hops joined with " -> ".
+std::string formatPath(const std::vector<Hop>& hops);
+// Does `hops` contain the catalog path's hops as one contiguous run, in order?
+bool pathMatches(const DemoPath& expected, const std::vector<Hop>& hops);
+
+// Builds one path per outermost call that crosses from Python into native-side code (any event
+// that is not a Python call): the Python frames leading to it (runs of the same role collapsed
+// to their innermost frame), then every hop entered until that call returns, consecutive
+// duplicates merged. Python files' roles are re-read from onModule updates when the path is
+// emitted, so a file promoted to wrapper mid-call shows as wrapper.
+class PathBuilder {
+public:
+    using Callback = std::function<void(std::uint32_t tid, const std::vector<Hop>& hops)>;
+    explicit PathBuilder(Callback callback, std::size_t maxHops = 64);
+
+    void onModule(const ModuleInfo& module);
+    void onEvent(const TraceEvent& event);
+    // Emits paths still open (the program ended inside them).
+    void finish();
+
+private:
+    struct ThreadPaths {
+        std::vector<Hop> python; // full mode: open Python frames, outermost first
+        bool active = false;
+        std::uint32_t depth = 0;
+        std::vector<Hop> hops;
+        std::size_t truncated = 0;
+    };
+    void add(ThreadPaths& t, Hop hop);
+    void emit(std::uint32_t tid, ThreadPaths& t);
+    Hop pythonHop(const std::string& file, const std::string& function, Role fallback) const;
+
+    Callback m_callback;
+    std::size_t m_maxHops;
+    std::map<std::string, ModuleInfo> m_python; // path -> latest info
+    std::map<std::uint32_t, ThreadPaths> m_threads;
+};
+
+enum class OutputFormat { Tree, Path, Jsonl };
+
+struct FormatOptions {
+    bool color = false;          // ANSI colours by role (CLI: when the output is a TTY)
+    std::uint32_t mainPid = 0;   // path lines of other threads get a "[tid N] " prefix
+};
+
+// An EventSink that prints in `format` to `out`. Probe reports and summaries are not its business:
+// the CLI writes those to stderr so they never mix into machine-readable output.
+std::unique_ptr<EventSink> makeFormatter(OutputFormat format, std::ostream& out, FormatOptions options = {});
+
+// One JSON object (no trailing newline) for an event / a module, as --format jsonl writes them.
+std::string eventToJson(const TraceEvent& event);
+std::string moduleToJson(const ModuleInfo& module);
+
+// Fans one session out to several sinks (e.g. a formatter and a counter).
+class TeeSink : public EventSink {
+public:
+    void add(EventSink& sink) { m_sinks.push_back(&sink); }
+    void onStarted(std::uint32_t pid) override;
+    void onModule(const ModuleInfo& module) override;
+    void onEvent(const TraceEvent& event) override;
+    void onReport(const ProbeReport& report) override;
+    void onDropped(std::uint32_t tid, std::uint64_t count) override;
+    void onFinished(const SessionResult& result) override;
+
+private:
+    std::vector<EventSink*> m_sinks;
+};
+
+} // namespace layertrace::tracer

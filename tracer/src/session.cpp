@@ -1,0 +1,566 @@
+// Live sessions: private socket directory, launching the program with the probe preloaded,
+// peer-checked accept, handshake, and the reader thread feeding the assembler (see session.h).
+#include <layertrace/session.h>
+
+#include <layertrace/assembler.h>
+#include <layertrace/errors.h>
+#include <layertrace/stream.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+extern char** environ;
+
+#ifndef LAYERTRACE_BUILD_PROBE_PATH
+#define LAYERTRACE_BUILD_PROBE_PATH ""
+#endif
+#ifndef LAYERTRACE_INSTALL_PROBE
+#define LAYERTRACE_INSTALL_PROBE ""
+#endif
+
+namespace layertrace::tracer {
+
+namespace {
+
+std::string errnoText(int err) { return std::strerror(err); }
+
+bool isExecutableFile(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// execvp's lookup, done before fork so the error is one clear line and the child needs no malloc.
+std::string resolveProgram(const std::string& program, const std::string& cwd) {
+    if (program.empty()) {
+        throw UsageError("no program given after --");
+    }
+    if (program.find('/') != std::string::npos) {
+        const std::string path = program[0] == '/' || cwd.empty() ? program : cwd + "/" + program;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) {
+            throw ProgramNotFoundError(program, "no such file");
+        }
+        if (!isExecutableFile(path)) {
+            throw ProgramNotFoundError(program, "not an executable file (check its permissions)");
+        }
+        return path;
+    }
+    const char* envPath = std::getenv("PATH");
+    std::string paths = envPath ? envPath : "/usr/local/bin:/usr/bin:/bin";
+    std::size_t start = 0;
+    while (start <= paths.size()) {
+        const std::size_t colon = paths.find(':', start);
+        std::string dir = paths.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        if (dir.empty()) {
+            dir = ".";
+        }
+        const std::string candidate = dir + "/" + program;
+        if (isExecutableFile(candidate)) {
+            return candidate;
+        }
+        if (colon == std::string::npos) {
+            break;
+        }
+        start = colon + 1;
+    }
+    throw ProgramNotFoundError(program, "not found on PATH");
+}
+
+// The directory for the socket: $XDG_RUNTIME_DIR (private by spec) or /tmp/layertrace-<uid>,
+// which we create 0700 and refuse to use if someone else owns it or it is not private.
+std::string privateDirectory() {
+    std::string base;
+    if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
+        struct stat st {};
+        if (::stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::getuid() && ::access(xdg, W_OK) == 0) {
+            base = xdg;
+        }
+    }
+    if (base.empty()) {
+        base = "/tmp/layertrace-" + std::to_string(::getuid());
+        if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST) {
+            throw TransportError("cannot create " + base + ": " + errnoText(errno));
+        }
+        struct stat st {};
+        if (::lstat(base.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
+            (st.st_mode & 077) != 0) {
+            throw TransportError(base + " is not a private directory owned by uid " + std::to_string(::getuid()) +
+                                 " (remove it, or set XDG_RUNTIME_DIR)");
+        }
+    }
+    std::string templ = base + "/layertrace-XXXXXX";
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data()) == nullptr) {
+        throw TransportError("cannot create a private directory under " + base + ": " + errnoText(errno));
+    }
+    return std::string(buf.data());
+}
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+int statusFromWait(int status) {
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return 1;
+}
+
+bool readExact(int fd, void* out, std::size_t size, int pidfd) {
+    auto* p = static_cast<char*>(out);
+    std::size_t got = 0;
+    while (got < size) {
+        pollfd fds[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+        const int r = ::poll(fds, pidfd >= 0 ? 2 : 1, -1);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (fds[0].revents == 0 && pidfd >= 0 && (fds[1].revents & POLLIN)) {
+            return false; // the program exited before finishing the handshake
+        }
+        const ssize_t n = ::read(fd, p + got, size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+bool writeAll(int fd, const void* data, std::size_t size) {
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+        const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+std::vector<std::byte> encodeWelcome(const RunOptions& o) {
+    wire::Welcome w{};
+    w.header.type = wire::RecordType::Welcome;
+    w.magic = wire::kMagic;
+    w.version = wire::kVersion;
+    w.mode = o.mode == TraceMode::Full ? wire::TraceMode::Full : wire::TraceMode::Anchored;
+    w.flags = (o.stacks ? wire::kWelcomeStacks : 0u) | (o.lossless ? wire::kWelcomeLossless : 0u);
+    w.probeSpecCount = static_cast<std::uint32_t>(o.probeSpecs.size());
+    std::vector<std::byte> tail;
+    for (const auto& spec : o.probeSpecs) {
+        const auto* b = reinterpret_cast<const std::byte*>(spec.data());
+        tail.insert(tail.end(), b, b + spec.size());
+        tail.push_back(std::byte{0});
+    }
+    const std::size_t total = wire::paddedSize(sizeof w + tail.size());
+    if (total > wire::kMaxRecordSize) {
+        throw UsageError("too many or too long --probe specifications (" + std::to_string(total) +
+                         " bytes; the handshake carries at most " + std::to_string(wire::kMaxRecordSize) + ")");
+    }
+    w.header.size = static_cast<std::uint16_t>(total);
+    std::vector<std::byte> out(total);
+    std::memcpy(out.data(), &w, sizeof w);
+    std::memcpy(out.data() + sizeof w, tail.data(), tail.size());
+    return out;
+}
+
+// The application root for the classifier: the script's directory (first *.py argument), else cwd.
+std::string appDirFor(const RunOptions& o) {
+    std::string cwd = o.cwd;
+    if (cwd.empty()) {
+        char buf[PATH_MAX];
+        if (::getcwd(buf, sizeof buf) != nullptr) {
+            cwd = buf;
+        }
+    }
+    for (const auto& a : o.argv) {
+        if (a.size() > 3 && a.compare(a.size() - 3, 3, ".py") == 0) {
+            std::string script = a[0] == '/' ? a : cwd + "/" + a;
+            const auto slash = script.rfind('/');
+            return script.substr(0, slash);
+        }
+    }
+    return cwd;
+}
+
+} // namespace
+
+std::string findProbeLibrary(const std::string& overridePath) {
+    auto usable = [](const std::string& p) { return !p.empty() && ::access(p.c_str(), R_OK) == 0; };
+    if (!overridePath.empty()) {
+        if (!usable(overridePath)) {
+            throw ProbeMissingError(overridePath, "does not exist or is not readable");
+        }
+        return overridePath;
+    }
+    if (const char* env = std::getenv("LAYERTRACE_PROBE"); env != nullptr && *env != '\0') {
+        if (!usable(env)) {
+            throw ProbeMissingError(env, "(from LAYERTRACE_PROBE) does not exist or is not readable");
+        }
+        return env;
+    }
+    // Next to our own executable: <prefix>/bin/layertrace -> <prefix>/lib/layertrace/, and in a
+    // build tree <build>/tracer/layertrace -> <build>/probes/.
+    char self[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        std::string dir(self, static_cast<std::size_t>(n));
+        dir = dir.substr(0, dir.rfind('/'));
+        const std::string parent = dir.substr(0, dir.rfind('/'));
+        for (const std::string& c : {parent + "/lib/layertrace/liblayertrace_probe.so",
+                                     parent + "/probes/liblayertrace_probe.so", dir + "/liblayertrace_probe.so"}) {
+            if (usable(c)) {
+                return c;
+            }
+        }
+    }
+    for (const std::string& c : {std::string(LAYERTRACE_BUILD_PROBE_PATH), std::string(LAYERTRACE_INSTALL_PROBE)}) {
+        if (usable(c)) {
+            return c;
+        }
+    }
+    throw ProbeMissingError(std::string(LAYERTRACE_BUILD_PROBE_PATH), "was not found");
+}
+
+struct Session::Impl {
+    RunOptions options;
+    EventSink* sink = nullptr;
+    std::string dir, socketPath;
+    int listenFd = -1;
+    int pidfd = -1;
+    pid_t pid = -1;
+    std::thread reader;
+    std::mutex waitMutex;
+    bool joined = false;
+    std::atomic<bool> exited{false};
+    SessionResult result;
+
+    ~Impl() {
+        if (listenFd >= 0) {
+            ::close(listenFd);
+        }
+        if (pidfd >= 0) {
+            ::close(pidfd);
+        }
+        cleanupSocket();
+    }
+
+    void cleanupSocket() {
+        if (!socketPath.empty()) {
+            ::unlink(socketPath.c_str());
+            socketPath.clear();
+        }
+        if (!dir.empty()) {
+            ::rmdir(dir.c_str());
+            dir.clear();
+        }
+    }
+
+    // Waits for the probe to connect; -1 when the program exited first.
+    int acceptProbe() {
+        for (;;) {
+            pollfd fds[2] = {{listenFd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+            const int r = ::poll(fds, 2, -1);
+            if (r < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                return -1;
+            }
+            if (fds[0].revents & POLLIN) {
+                const int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
+                if (fd < 0) {
+                    continue;
+                }
+                ucred cred{};
+                socklen_t len = sizeof cred;
+                if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
+                    // Only our own user's processes may feed us events; the 0700 directory should
+                    // already guarantee it, this is the second lock.
+                    ::close(fd);
+                    continue;
+                }
+                return fd;
+            }
+            if (fds[1].revents & POLLIN) {
+                return -1;
+            }
+        }
+    }
+
+    void run(Assembler& assembler) {
+        const int fd = acceptProbe();
+        // One probe per session: later processes (children of the program) find no socket and
+        // their probes turn themselves off.
+        ::close(listenFd);
+        listenFd = -1;
+        cleanupSocket();
+        if (fd < 0) {
+            return;
+        }
+        wire::Hello hello{};
+        if (!readExact(fd, &hello, sizeof hello, -1)) {
+            result.streamError = HandshakeError(static_cast<std::uint32_t>(pid), "the probe closed the connection before saying Hello").what();
+            ::close(fd);
+            return;
+        }
+        if (hello.header.type != wire::RecordType::Hello || hello.magic != wire::kMagic ||
+            hello.version != wire::kVersion) {
+            result.streamError = HandshakeError(static_cast<std::uint32_t>(pid),
+                                                "probe speaks protocol version " + std::to_string(hello.version) +
+                                                    " (magic " + std::to_string(hello.magic) + "), this tracer " +
+                                                    std::to_string(wire::kVersion) + ": rebuild them together")
+                                     .what();
+            ::close(fd);
+            return;
+        }
+        // Skip any tail of the Hello record beyond the fixed part (future versions may add one).
+        if (hello.header.size > sizeof hello) {
+            std::vector<char> rest(hello.header.size - sizeof hello);
+            readExact(fd, rest.data(), rest.size(), -1);
+        }
+        const std::vector<std::byte> welcome = encodeWelcome(options);
+        if (!writeAll(fd, welcome.data(), welcome.size())) {
+            result.streamError = HandshakeError(hello.pid, "could not send Welcome: " + errnoText(errno)).what();
+            ::close(fd);
+            return;
+        }
+        result.connected = true;
+        assembler.setPid(hello.pid);
+        // Cross-check: objects mapped before the probe's first ModuleMap record.
+        for (const auto& [path, bias] : loadBiases(readProcMaps(hello.pid))) {
+            assembler.addMappedObject(path, bias);
+        }
+        StreamFeeder feeder(assembler, "stream from PID " + std::to_string(hello.pid));
+        std::vector<std::byte> buf(1 << 16);
+        bool programGone = false;
+        try {
+            for (;;) {
+                pollfd fds[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+                // After the program exited, its descendants may still hold the socket open:
+                // drain what is there, then stop instead of waiting for them.
+                const int r = ::poll(fds, programGone ? 1 : 2, programGone ? 1000 : -1);
+                if (r < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (r == 0) {
+                    break;
+                }
+                if (!programGone && (fds[1].revents & POLLIN) && !(fds[0].revents & (POLLIN | POLLHUP))) {
+                    programGone = true;
+                    continue;
+                }
+                const ssize_t n = ::read(fd, buf.data(), buf.size());
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n <= 0) {
+                    break;
+                }
+                feeder.feed(buf.data(), static_cast<std::size_t>(n));
+            }
+            feeder.finish();
+        } catch (const Error& e) {
+            result.streamError = e.what();
+            assembler.finish();
+        }
+        ::close(fd);
+    }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+Session::~Session() {
+    if (m_impl && m_impl->reader.joinable()) {
+        stop();
+        wait();
+    }
+}
+
+std::uint32_t Session::pid() const { return static_cast<std::uint32_t>(m_impl->pid); }
+
+std::unique_ptr<Session> Session::launch(const RunOptions& options, EventSink& sink) {
+    if (options.argv.empty()) {
+        throw UsageError("no program given after --");
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->sink = &sink;
+    const std::string program = resolveProgram(options.argv[0], options.cwd);
+    const std::string probe = findProbeLibrary(options.probeLibrary);
+
+    impl->dir = privateDirectory();
+    impl->socketPath = impl->dir + "/probe.sock";
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (impl->socketPath.size() >= sizeof addr.sun_path) {
+        throw TransportError("socket path too long: " + impl->socketPath + " (set XDG_RUNTIME_DIR to a shorter directory)");
+    }
+    std::memcpy(addr.sun_path, impl->socketPath.c_str(), impl->socketPath.size() + 1);
+    impl->listenFd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (impl->listenFd < 0 || ::bind(impl->listenFd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(impl->listenFd, 4) != 0) {
+        throw TransportError("cannot listen on " + impl->socketPath + ": " + errnoText(errno));
+    }
+
+    // Everything the child needs is built before fork: a multi-threaded parent (the GUI) may
+    // only call async-signal-safe functions in the child.
+    std::vector<std::string> env;
+    std::string preload = probe;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string kv(*e);
+        const std::string key = kv.substr(0, kv.find('='));
+        if (key == "LD_PRELOAD") {
+            preload += " " + kv.substr(kv.find('=') + 1);
+            continue;
+        }
+        if (key == "LAYERTRACE_SOCKET") {
+            continue;
+        }
+        bool replaced = false;
+        for (const auto& [k, v] : options.env) {
+            replaced = replaced || k == key;
+        }
+        if (!replaced) {
+            env.push_back(kv);
+        }
+    }
+    for (const auto& [k, v] : options.env) {
+        if (k == "LD_PRELOAD") {
+            preload += " " + v;
+        } else {
+            env.push_back(k + "=" + v);
+        }
+    }
+    env.push_back("LD_PRELOAD=" + preload);
+    env.push_back("LAYERTRACE_SOCKET=" + impl->socketPath);
+    std::vector<char*> envp;
+    for (auto& s : env) {
+        envp.push_back(s.data());
+    }
+    envp.push_back(nullptr);
+    std::vector<std::string> argvCopy = options.argv;
+    std::vector<char*> argv;
+    for (auto& s : argvCopy) {
+        argv.push_back(s.data());
+    }
+    argv.push_back(nullptr);
+
+    int execPipe[2];
+    if (::pipe2(execPipe, O_CLOEXEC) != 0) {
+        throw TransportError("pipe: " + errnoText(errno));
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(execPipe[0]);
+        ::close(execPipe[1]);
+        throw TransportError("fork: " + errnoText(errno));
+    }
+    if (pid == 0) {
+        ::close(execPipe[0]);
+        int err = 0;
+        if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) {
+            err = errno;
+        } else {
+            ::execve(program.c_str(), argv.data(), envp.data());
+            err = errno;
+        }
+        [[maybe_unused]] const ssize_t w = ::write(execPipe[1], &err, sizeof err);
+        ::_exit(127);
+    }
+    ::close(execPipe[1]);
+    int childErr = 0;
+    ssize_t got;
+    do {
+        got = ::read(execPipe[0], &childErr, sizeof childErr);
+    } while (got < 0 && errno == EINTR);
+    ::close(execPipe[0]);
+    if (got == static_cast<ssize_t>(sizeof childErr)) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        throw ProgramNotFoundError(options.argv[0], (options.cwd.empty() ? "" : "in " + options.cwd + ": ") +
+                                                        errnoText(childErr));
+    }
+    impl->pid = pid;
+    impl->pidfd = pidfdOpen(pid);
+    if (impl->pidfd < 0) {
+        const int err = errno;
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        throw TransportError("pidfd_open(" + std::to_string(pid) + "): " + errnoText(err));
+    }
+
+    Impl* self = impl.get();
+    self->reader = std::thread([self] {
+        ClassifierOptions copts;
+        copts.appPaths = self->options.appPaths;
+        copts.wrapperGlobs = self->options.wrapperGlobs;
+        copts.appDir = appDirFor(self->options);
+        Symbolizer symbolizer;
+        Classifier classifier(copts);
+        Assembler assembler(symbolizer, classifier, *self->sink);
+        self->sink->onStarted(static_cast<std::uint32_t>(self->pid));
+        try {
+            self->run(assembler);
+        } catch (const std::exception& e) {
+            self->result.streamError = e.what();
+        }
+        int status = 0;
+        while (::waitpid(self->pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        self->exited = true;
+        self->result.exitStatus = statusFromWait(status);
+        self->result.events = assembler.eventCount();
+        self->result.dropped = assembler.droppedTotal();
+        self->sink->onFinished(self->result);
+    });
+    return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+void Session::stop() {
+    if (m_impl->pid <= 0 || m_impl->exited) {
+        return;
+    }
+    ::syscall(SYS_pidfd_send_signal, m_impl->pidfd, SIGTERM, nullptr, 0);
+    pollfd pfd{m_impl->pidfd, POLLIN, 0};
+    if (::poll(&pfd, 1, 3000) == 0) {
+        ::syscall(SYS_pidfd_send_signal, m_impl->pidfd, SIGKILL, nullptr, 0);
+    }
+}
+
+SessionResult Session::wait() {
+    std::lock_guard<std::mutex> lock(m_impl->waitMutex);
+    if (!m_impl->joined && m_impl->reader.joinable()) {
+        m_impl->reader.join();
+        m_impl->joined = true;
+    }
+    return m_impl->result;
+}
+
+} // namespace layertrace::tracer
