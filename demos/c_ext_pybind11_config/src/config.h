@@ -27,42 +27,42 @@ std::uint32_t signature(std::string_view text);
 // check what depends on several fields together (an https:// url needs ssl).
 class Config {
 public:
-  Config(); // timeout 30, url "http://example.com", ssl on
+    Config(); // timeout 30, url "http://example.com", ssl on
 
-  long timeout() const { return m_timeout; }
-  const std::string &url() const { return m_url; }
-  bool ssl() const { return m_ssl; }
-  std::size_t processed() const { return m_processed; }
+    long timeout() const { return m_timeout; }
+    const std::string& url() const { return m_url; }
+    bool ssl() const { return m_ssl; }
+    std::size_t processed() const { return m_processed; }
 
-  void setTimeout(long seconds);        // throws std::invalid_argument
-  void setUrl(std::string url);         // throws std::invalid_argument
-  void setSsl(bool ssl) { m_ssl = ssl; }
+    void setTimeout(long seconds); // throws std::invalid_argument
+    void setUrl(std::string url);  // throws std::invalid_argument
+    void setSsl(bool ssl) { m_ssl = ssl; }
 
-  // Builds "GET <scheme>://<host>:<port><path> timeout_ms=<n> tls=<on|off> sig=<8 hex digits>";
-  // ssl upgrades http:// to https, an https:// url without ssl throws std::invalid_argument.
-  std::string process();
+    // Builds "GET <scheme>://<host>:<port><path> timeout_ms=<n> tls=<on|off> sig=<8 hex digits>";
+    // ssl upgrades http:// to https, an https:// url without ssl throws std::invalid_argument.
+    std::string process();
 
 private:
-  long m_timeout = 30;
-  std::string m_url = "http://example.com";
-  bool m_ssl = true;
-  std::size_t m_processed = 0;
+    long m_timeout = 30;
+    std::string m_url = "http://example.com";
+    bool m_ssl = true;
+    std::size_t m_processed = 0;
 };
 
 // An immutable native snapshot of a Config, handed to Python inside a PyCapsule.
 class ConfigHandle {
 public:
-  explicit ConfigHandle(const Config &config);
-  ~ConfigHandle();
-  ConfigHandle(const ConfigHandle &) = delete;
-  ConfigHandle &operator=(const ConfigHandle &) = delete;
+    explicit ConfigHandle(const Config& config);
+    ~ConfigHandle();
+    ConfigHandle(const ConfigHandle&) = delete;
+    ConfigHandle& operator=(const ConfigHandle&) = delete;
 
-  std::string process() { return m_config.process(); }
-  static std::size_t liveCount() { return s_live.load(); }
+    std::string process() { return m_config.process(); }
+    static std::size_t liveCount() { return s_live.load(); }
 
 private:
-  Config m_config;
-  static std::atomic<std::size_t> s_live;
+    Config m_config;
+    static std::atomic<std::size_t> s_live;
 };
 
 } // namespace config_demo
