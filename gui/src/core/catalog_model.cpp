@@ -1,0 +1,65 @@
+// CatalogModel and the catalog-driven helpers the launcher and its tests share.
+#include "core/catalog_model.h"
+
+namespace layertrace::gui {
+
+void CatalogModel::setCatalog(tracer::Catalog catalog) {
+    beginResetModel();
+    m_catalog = std::move(catalog);
+    endResetModel();
+}
+
+int CatalogModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(m_catalog.demos.size()); }
+
+QVariant CatalogModel::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const tracer::Demo& d = m_catalog.demos[std::size_t(index.row())];
+    switch (role) {
+    case Qt::DisplayRole: return QStringLiteral("Part %1 — %2").arg(QString::fromStdString(d.part), QString::fromStdString(d.title));
+    case Qt::ToolTipRole:
+    case SummaryRole: return QString::fromStdString(d.summary);
+    case NameRole: return QString::fromStdString(d.name);
+    case PartRole: return QString::fromStdString(d.part);
+    case TitleRole: return QString::fromStdString(d.title);
+    case PathsRole: {
+        QStringList paths;
+        for (const auto& p : d.paths)
+            paths << QString::fromStdString(p.name);
+        return paths;
+    }
+    default: return {};
+    }
+}
+
+tracer::RunOptions demoRunOptions(const tracer::Catalog& catalog, const tracer::Demo& demo) {
+    tracer::RunOptions o;
+    o.argv = demo.resolvedArgv(tracer::defaultPython());
+    o.cwd = catalog.demoDir(demo);
+    o.mode = tracer::TraceMode::Full;
+    return o;
+}
+
+bool routeMatches(const DiagramState& state, ViewMode mode, const tracer::DemoPath& path) {
+    const auto route = state.route(mode);
+    const BoxRegistry& reg = state.registry(mode);
+    std::size_t next = 0;
+    for (const auto& hop : path.hops) {
+        bool found = false;
+        while (next < route.size() && !found) {
+            const DiagramBox& box = reg.box(route[next].box);
+            for (std::size_t i = 0; i < route[next].functions.size(); ++i) {
+                if (hop.matches(route[next].roles[i], box.module, route[next].functions[i])) {
+                    found = true;
+                    break;
+                }
+            }
+            ++next;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+} // namespace layertrace::gui

@@ -1,0 +1,224 @@
+// DiagramState: per-thread call paths mapped onto the boxes of both views.
+#include "core/diagram_state.h"
+
+#include <algorithm>
+
+namespace layertrace::gui {
+
+namespace {
+std::string key(int band, const std::string& module) {
+    std::string k = std::to_string(band);
+    k.push_back('\0');
+    k += module;
+    return k;
+}
+} // namespace
+
+int BoxRegistry::find(Role role, const std::string& module) const {
+    auto it = m_index.find(key(bandOf(role, m_mode), module));
+    return it == m_index.end() ? -1 : it->second;
+}
+
+int BoxRegistry::add(const TraceEvent& event) {
+    const int band = bandOf(event.role, m_mode);
+    auto [it, inserted] = m_index.try_emplace(key(band, event.module), int(m_boxes.size()));
+    if (inserted) {
+        if (m_slots.size() <= std::size_t(band))
+            m_slots.resize(std::size_t(band) + 1, 0);
+        DiagramBox box;
+        box.id = it->second;
+        box.band = band;
+        box.slot = m_slots[std::size_t(band)]++;
+        box.role = event.role;
+        box.module = event.module;
+        box.modulePath = event.modulePath;
+        box.reason = event.reason;
+        m_boxes.push_back(std::move(box));
+    }
+    DiagramBox& box = m_boxes[std::size_t(it->second)];
+    ++box.calls;
+    if (box.reason.empty() && !event.reason.empty())
+        box.reason = event.reason;
+    if (box.modulePath.empty() && !event.modulePath.empty())
+        box.modulePath = event.modulePath;
+    return it->second;
+}
+
+int BoxRegistry::slotsInBand(int band) const {
+    return std::size_t(band) < m_slots.size() ? m_slots[std::size_t(band)] : 0;
+}
+
+int BoxRegistry::maxSlots() const {
+    return m_slots.empty() ? 0 : *std::max_element(m_slots.begin(), m_slots.end());
+}
+
+void BoxRegistry::clear() {
+    m_boxes.clear();
+    m_index.clear();
+    m_slots.clear();
+}
+
+std::string RouteHop::label() const {
+    std::string out;
+    for (const auto& f : functions) {
+        if (!out.empty())
+            out += " \u203A ";
+        out += f;
+    }
+    return out;
+}
+
+DiagramState::DiagramState() : m_registry{BoxRegistry(ViewMode::Detailed), BoxRegistry(ViewMode::Summary)} {}
+
+bool DiagramState::changesPath(EventKind kind) { return isEnter(kind) || isExit(kind); }
+
+void DiagramState::registerEvent(const TraceEvent& event) {
+    if (!isEnter(event.kind))
+        return;
+    m_registry[0].add(event);
+    m_registry[1].add(event);
+}
+
+StepMark DiagramState::markFor(const TraceEvent& event) const {
+    StepMark mark;
+    mark.box = {m_registry[0].find(event.role, event.module), m_registry[1].find(event.role, event.module)};
+    mark.enter = isEnter(event.kind);
+    mark.function = event.symbol;
+    mark.kind = event.kind;
+    return mark;
+}
+
+void DiagramState::apply(const TraceEvent& event, std::uint64_t index) {
+    m_activity.cursor = std::int64_t(index);
+    if (!changesPath(event.kind)) {
+        m_activity.justHappened.reset();
+        return;
+    }
+    m_activity.focusTid = event.tid;
+    auto& stack = m_activity.stacks[event.tid];
+    if (isEnter(event.kind)) {
+        ActiveFrame frame;
+        frame.box = {m_registry[0].find(event.role, event.module), m_registry[1].find(event.role, event.module)};
+        frame.kind = event.kind;
+        frame.role = event.role;
+        frame.function = event.symbol;
+        frame.index = index;
+        for (std::size_t m = 0; m < 2; ++m) {
+            const int b = frame.box[m];
+            if (b < 0)
+                continue;
+            auto& visited = m_activity.visitedBoxes[m];
+            if (visited.size() <= std::size_t(b))
+                visited.resize(m_registry[m].boxes().size(), 0);
+            visited[std::size_t(b)] = 1;
+        }
+        stack.push_back(std::move(frame));
+    } else if (!stack.empty()) {
+        // An exit closes the innermost frame. The tracer pairs exits with enters per thread, so a
+        // mismatch means events were dropped: unwind to the nearest frame of the same function
+        // when there is one rather than leave a stale path lit.
+        auto it = std::find_if(stack.rbegin(), stack.rend(),
+                               [&](const ActiveFrame& f) { return f.function == event.symbol; });
+        if (it != stack.rend())
+            stack.erase(std::next(it).base(), stack.end());
+        else
+            stack.pop_back();
+    }
+    if (stack.empty())
+        m_activity.stacks.erase(event.tid);
+    m_activity.justHappened = markFor(event);
+}
+
+void DiagramState::resetActivity() {
+    m_activity = DiagramActivity{};
+    m_next.reset();
+}
+
+void DiagramState::clear() {
+    resetActivity();
+    m_registry[0].clear();
+    m_registry[1].clear();
+}
+
+const std::vector<ActiveFrame>* DiagramState::focusStack() const {
+    auto it = m_activity.stacks.find(m_activity.focusTid);
+    return it == m_activity.stacks.end() ? nullptr : &it->second;
+}
+
+std::vector<RouteHop> DiagramState::route(ViewMode mode) const {
+    std::vector<RouteHop> hops;
+    const auto* stack = focusStack();
+    if (!stack)
+        return hops;
+    const std::size_t m = idx(mode);
+    for (const auto& frame : *stack) {
+        if (frame.box[m] < 0)
+            continue;
+        if (!hops.empty() && hops.back().box == frame.box[m]) {
+            if (hops.back().functions.back() != frame.function) {
+                hops.back().functions.push_back(frame.function);
+                hops.back().roles.push_back(frame.role);
+            }
+            continue;
+        }
+        RouteHop hop;
+        hop.box = frame.box[m];
+        hop.functions.push_back(frame.function);
+        hop.roles.push_back(frame.role);
+        hop.index = frame.index;
+        hops.push_back(std::move(hop));
+    }
+    return hops;
+}
+
+int DiagramState::topBox(ViewMode mode) const {
+    const auto* stack = focusStack();
+    if (!stack || stack->empty())
+        return -1;
+    return stack->back().box[idx(mode)];
+}
+
+Activity DiagramState::boxActivity(ViewMode mode, int box) const {
+    const std::size_t m = idx(mode);
+    if (const auto* stack = focusStack()) {
+        for (const auto& frame : *stack)
+            if (frame.box[m] == box)
+                return Activity::Active;
+    }
+    const auto& visited = m_activity.visitedBoxes[m];
+    if (box >= 0 && std::size_t(box) < visited.size() && visited[std::size_t(box)])
+        return Activity::Visited;
+    return Activity::Idle;
+}
+
+Activity DiagramState::bandActivity(ViewMode mode, int band) const {
+    Activity best = Activity::Idle;
+    for (const auto& box : registry(mode).boxes()) {
+        if (box.band != band)
+            continue;
+        const Activity a = boxActivity(mode, box.id);
+        if (a == Activity::Active)
+            return a;
+        if (a == Activity::Visited)
+            best = a;
+    }
+    return best;
+}
+
+std::vector<int> DiagramState::litBands(ViewMode mode) const {
+    std::vector<int> out;
+    for (int b = 0; b < bandCount(mode); ++b)
+        if (bandActivity(mode, b) == Activity::Active)
+            out.push_back(b);
+    return out;
+}
+
+std::vector<int> DiagramState::litBoxes(ViewMode mode) const {
+    std::vector<int> out;
+    for (const auto& box : registry(mode).boxes())
+        if (boxActivity(mode, box.id) == Activity::Active)
+            out.push_back(box.id);
+    return out;
+}
+
+} // namespace layertrace::gui

@@ -1,0 +1,136 @@
+// IngestSink / IngestWorker: batching on the worker, draining on the UI tick.
+#include "core/ingest.h"
+
+namespace layertrace::gui {
+
+IngestSink::IngestSink(std::size_t queueBatches) : m_queue(queueBatches) { m_batch.reserve(kBatchEvents); }
+
+void IngestSink::push(TraceEvent&& event) {
+    std::lock_guard lock(m_batchMutex);
+    if (m_batch.empty())
+        m_batchStart = std::chrono::steady_clock::now();
+    m_batch.push_back(std::move(event));
+    if (m_batch.size() >= kBatchEvents || std::chrono::steady_clock::now() - m_batchStart >= kBatchAge)
+        flushLocked();
+}
+
+void IngestSink::flush() {
+    std::lock_guard lock(m_batchMutex);
+    flushLocked();
+}
+
+void IngestSink::flushLocked() {
+    if (m_batch.empty())
+        return;
+    const std::size_t n = m_batch.size();
+    if (m_queue.push(std::move(m_batch)))
+        m_pushed.fetch_add(n, std::memory_order_relaxed);
+    else
+        // The UI fell a whole queue behind: drop this batch (counted, shown in the status bar)
+        // rather than block the session's reader, which would make the probe drop instead.
+        m_dropped.fetch_add(n, std::memory_order_relaxed);
+    m_batch = EventBatch();
+    m_batch.reserve(kBatchEvents);
+}
+
+void IngestSink::setState(const QString& state) {
+    std::lock_guard lock(m_stateMutex);
+    m_state = state;
+    m_stateChanged = true;
+}
+
+void MemorySource::run(IngestSink& sink) {
+    for (auto& ev : m_events) {
+        if (m_stop.load(std::memory_order_relaxed))
+            break;
+        sink.push(std::move(ev));
+    }
+    m_events.clear();
+    sink.flush();
+    sink.setState(QStringLiteral("complete"));
+}
+
+IngestWorker::IngestWorker(std::unique_ptr<EventSource> source, TraceDocument& document, QObject* parent)
+    : QObject(parent), m_source(std::move(source)), m_document(document), m_sink(kQueueBatches) {
+    m_timer.setInterval(kTickMs);
+    m_timer.setTimerType(Qt::PreciseTimer);
+    connect(&m_timer, &QTimer::timeout, this, [this] { tick(); });
+    m_document.setSourceTitle(m_source->title());
+}
+
+IngestWorker::~IngestWorker() { stop(); }
+
+void IngestWorker::start() {
+    if (m_running.exchange(true))
+        return;
+    m_thread = std::thread([this] {
+        m_source->run(m_sink);
+        m_sink.flush();
+        m_sourceDone.store(true, std::memory_order_release);
+    });
+    m_timer.start();
+}
+
+void IngestWorker::stop() {
+    if (m_thread.joinable()) {
+        m_source->stop();
+        m_thread.join();
+    }
+    m_running = false;
+}
+
+std::size_t IngestWorker::tick() {
+    QElapsedTimer clock;
+    clock.start();
+    // Read "done" before draining: everything pushed before it was set is then drained below.
+    const bool done = m_sourceDone.load(std::memory_order_acquire);
+    std::vector<TraceEvent> all;
+    EventBatch batch;
+    auto take = [&all](EventBatch&& b) {
+        if (all.empty())
+            all = std::move(b);
+        else
+            all.insert(all.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+    };
+    {
+        // Under the batch lock the producer cannot flush between the queue drain and the stale
+        // batch grab, which keeps the events in stream order.
+        std::lock_guard lock(m_sink.m_batchMutex);
+        bool drained = true;
+        while (clock.elapsed() < kTickBudgetMs) {
+            if (!m_sink.m_queue.pop(batch))
+                break;
+            take(std::move(batch));
+            drained = m_sink.m_queue.sizeApprox() == 0;
+        }
+        if (drained && m_sink.m_queue.sizeApprox() == 0 && !m_sink.m_batch.empty() &&
+            std::chrono::steady_clock::now() - m_sink.m_batchStart >= IngestSink::kBatchAge) {
+            const std::size_t stale = m_sink.m_batch.size();
+            take(std::move(m_sink.m_batch));
+            m_sink.m_batch = EventBatch();
+            m_sink.m_pushed.fetch_add(stale, std::memory_order_relaxed);
+        }
+    }
+    const std::size_t n = all.size();
+    if (n)
+        m_document.appendBatch(std::move(all));
+    m_document.setDroppedByGui(m_sink.droppedEvents());
+    {
+        std::lock_guard lock(m_sink.m_stateMutex);
+        if (m_sink.m_stateChanged) {
+            m_sink.m_stateChanged = false;
+            m_document.setSourceState(m_sink.m_state);
+        }
+    }
+    if (done && m_sink.m_queue.sizeApprox() == 0 && !m_finished) {
+        m_finished = true;
+        m_timer.stop();
+        if (m_thread.joinable())
+            m_thread.join();
+        m_running = false;
+        emit finishedIngest();
+    }
+    return n;
+}
+
+} // namespace layertrace::gui

@@ -1,0 +1,136 @@
+// layertrace-gui entry point: parse the command line, open the requested trace, and for
+// --screenshot render the chosen view to a PNG once the trace is complete.
+#include "widgets/command_line.h"
+#include "widgets/main_window.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QTimer>
+
+#include <cstdio>
+
+using namespace layertrace::gui;
+
+namespace {
+
+int fail(GuiExit code, const QString& message) {
+    std::fprintf(stderr, "layertrace-gui: %s\n", qPrintable(message));
+    return int(code);
+}
+
+void applyPosition(MainWindow& w, const QString& at) {
+    Playback* pb = w.document().playback();
+    pb->pause();
+    if (at == QLatin1String("end"))
+        pb->toEnd();
+    else if (at == QLatin1String("start"))
+        pb->toStart();
+    else if (at == QLatin1String("deepest")) {
+        const std::int64_t d = pb->deepestPosition();
+        pb->seek(d >= 0 ? d : std::int64_t(w.document().store().endIndex()) - 1);
+    } else
+        pb->seek(at.toLongLong());
+    if (pb->cursor() >= 0)
+        w.document().select(pb->cursor());
+}
+
+bool saveView(MainWindow& w, const GuiOptions& o) {
+    QWidget* target = w.viewWidget(o.view);
+    if (o.view != QLatin1String("window") && o.view != QLatin1String("diagram") && o.view != QLatin1String("start")) {
+        // Engineer views are rendered on their own at the requested size rather than as docks.
+        target->setParent(nullptr);
+        target->resize(o.size);
+        target->show();
+    }
+    QApplication::processEvents();
+    const QPixmap pixmap = target->grab();
+    if (pixmap.isNull() || !pixmap.save(o.screenshot, "PNG"))
+        return false;
+    std::printf("layertrace-gui: wrote %s (%dx%d, view %s)\n", qPrintable(o.screenshot), pixmap.width(), pixmap.height(),
+                qPrintable(o.view));
+    return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("layertrace-gui"));
+    const GuiOptions o = parseCommandLine(QApplication::arguments());
+    if (o.help) {
+        std::fputs(qPrintable(usageText()), stdout);
+        return 0;
+    }
+    if (!o.error.isEmpty())
+        return fail(GuiExit::Usage, o.error);
+    if (o.open == GuiOptions::Open::Attach)
+        return fail(GuiExit::Usage, QStringLiteral("--attach %1: attaching to a running process arrives with "
+                                                   "`layertrace attach` (issue 5); use --run or --demo for now")
+                                        .arg(o.pid));
+    if (o.open == GuiOptions::Open::Recording)
+        return fail(GuiExit::Usage, QStringLiteral("%1: opening recordings arrives with issue 6; use --run or --demo "
+                                                   "to trace live for now")
+                                        .arg(o.file));
+
+    MainWindow w(o.eventBudget);
+    w.resize(o.size);
+    w.setScalePercent(o.scalePercent);
+    w.setHighContrast(o.highContrast);
+    if (o.summary)
+        w.setViewMode(ViewMode::Summary);
+    const QString catalogError = w.loadCatalog();
+
+    QString error;
+    bool started = true;
+    switch (o.open) {
+    case GuiOptions::Open::Demo: error = w.startDemo(o.demo, o.anchored); break;
+    case GuiOptions::Open::Run:
+        error = w.startRun(o.command, QDir::currentPath(), o.command.join(QLatin1Char(' ')), o.anchored);
+        break;
+    case GuiOptions::Open::Example: w.startExample(); break;
+    default:
+        started = false;
+        w.showStart();
+        break;
+    }
+    if (!error.isEmpty())
+        return fail(GuiExit::Usage, error);
+    if (o.presentation)
+        w.setPresentation(true);
+
+    if (o.screenshot.isEmpty()) {
+        w.show();
+        return QApplication::exec();
+    }
+
+    // Screenshot mode: wait until the trace is complete (or time out), then render and exit.
+    w.show();
+    if (o.view == QLatin1String("diagram"))
+    {
+        // A diagram screenshot shows the diagram alone, at the requested scale.
+        w.setPresentation(true);
+        w.setScalePercent(o.scalePercent);
+    }
+    int rc = 0;
+    auto finish = [&] {
+        if (started)
+            applyPosition(w, o.at);
+        rc = saveView(w, o) ? 0 : fail(GuiExit::ScreenshotFailed, QStringLiteral("could not write %1").arg(o.screenshot));
+        QApplication::exit(rc);
+    };
+    if (started && w.ingest() && !w.ingest()->finished()) {
+        QObject::connect(&w, &MainWindow::ingestFinished, &w, [&] { QTimer::singleShot(50, &w, finish); });
+        QTimer::singleShot(o.timeoutSeconds * 1000, &w, [&] {
+            rc = fail(GuiExit::Timeout, QStringLiteral("the trace did not finish within %1 s (--timeout)").arg(o.timeoutSeconds));
+            QApplication::exit(rc);
+        });
+    } else {
+        QTimer::singleShot(50, &w, finish);
+    }
+    if (!catalogError.isEmpty() && o.open == GuiOptions::Open::Start)
+        std::fprintf(stderr, "layertrace-gui: %s\n", qPrintable(catalogError));
+    const int code = QApplication::exec();
+    if (w.ingest())
+        w.ingest()->stop();
+    return code;
+}
