@@ -221,6 +221,8 @@ def transform(record: InputRecordPy, *, scale: float, min_weight: int, top_n: in
     The native call happens here, not in __enter__, so the call path is simply
     user code -> transform -> _ctypes -> libffi -> libstruct_demo.so.
     """
+    # ctypes would silently truncate an int that does not fit C's int; refuse it instead.
+    min_weight, top_n = _int32(min_weight, "min_weight"), _int32(top_n, "top_n")
     c_input, keepalive = record.to_ctypes()
     raw = _lib.transform_record(ctypes.byref(c_input), scale, min_weight, top_n)
     del keepalive  # only now may the buffers go: the library copies what it keeps (struct_demo.h)

@@ -87,6 +87,12 @@ def raw_pointer(struct, field):
     return ctypes.c_void_p.from_buffer(struct, getattr(type(struct), field).offset).value
 
 
+@pytest.mark.parametrize("args", [dict(min_weight=2**31, top_n=1), dict(min_weight=0, top_n=-2**31 - 1)])
+def test_arguments_that_c_int_cannot_hold_are_rejected(args):
+    with pytest.raises(OverflowError, match="does not fit in int32"):
+        transform(RECORD, scale=1.0, **args)
+
+
 def test_every_pointer_handed_to_c_points_into_the_keepalive_buffers():
     c_input, keepalive = RECORD.to_ctypes()
     buffers = {ctypes.addressof(buf): buf for buf in keepalive}
