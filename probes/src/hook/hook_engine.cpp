@@ -10,7 +10,10 @@
 #include <unistd.h>
 #include <unwind.h>
 
+#include <link.h>
+
 #include <algorithm>
+#include <cstddef>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -318,8 +321,11 @@ HookRecord* installInline(std::uintptr_t function, std::size_t functionSize, Kin
 }
 
 std::vector<LoadedObject> g_unwindCovered; // objects whose unwinder entry points we redirected
+unsigned long long g_unwindGeneration = 0;  // loader adds/subs when they were last covered
 
 bool installUnwindSupportLocked(std::string* error);
+int patchImportsLocked(std::string_view symbol, std::uintptr_t replacement, void** original, ObjectFilter filter,
+                       void* filterData, HookId owner, const std::string* onlyPath, std::string* error);
 
 bool removeLocked(HookRecord* r, std::string* error) {
     if (!r->active.load(std::memory_order_relaxed)) return true;
@@ -482,6 +488,7 @@ void unhookAll() {
         if (*reinterpret_cast<const std::uintptr_t*>(p.slot) == p.replacement) detail::writeSlot(p.slot, p.original, &ignored);
     g_got.clear();
     g_unwindCovered.clear();
+    g_unwindGeneration = 0;
     g_realRaise = nullptr;
     g_realResume = nullptr;
     g_realRethrow = nullptr;
@@ -513,7 +520,18 @@ bool redirectUnwinder(const LoadedObject& o, std::string_view name, void* wrappe
     return true; // not defined here
 }
 
+int loaderGeneration(dl_phdr_info* info, std::size_t size, void* data) {
+    if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+        *static_cast<unsigned long long*>(data) = info->dlpi_adds * 1000003ull + info->dlpi_subs;
+    return 1; // the counters are the same in every entry: stop after the first
+}
+
 bool installUnwindSupportLocked(std::string* error) {
+    // Cheap when nothing was loaded or unloaded since the last call (hooking hundreds of
+    // functions calls this each time).
+    unsigned long long generation = 0;
+    dl_iterate_phdr(loaderGeneration, &generation);
+    if (generation != 0 && generation == g_unwindGeneration) return true;
     const std::vector<LoadedObject> objects = loadedObjects();
     bool ok = true;
     for (const LoadedObject& o : objects) {
@@ -521,18 +539,35 @@ bool installUnwindSupportLocked(std::string* error) {
         const bool seen = std::any_of(g_unwindCovered.begin(), g_unwindCovered.end(),
                                       [&](const LoadedObject& c) { return c.lo == o.lo && c.path == o.path; });
         if (seen) continue;
+        // The unwinder's entry points are redirected inline in the object that defines them
+        // (libgcc_s), which also covers callers that found them with dlsym (glibc's
+        // pthread_exit/cancel find _Unwind_ForcedUnwind that way).
         std::string why;
-        bool objectOk = redirectUnwinder(o, "_Unwind_RaiseException", reinterpret_cast<void*>(&lt_wrap_unwind_raise), g_realRaise, &why) &&
-                        redirectUnwinder(o, "_Unwind_Resume", reinterpret_cast<void*>(&lt_wrap_unwind_resume), g_realResume, &why) &&
-                        redirectUnwinder(o, "_Unwind_Resume_or_Rethrow", reinterpret_cast<void*>(&lt_wrap_unwind_rethrow), g_realRethrow, &why) &&
-                        redirectUnwinder(o, "_Unwind_ForcedUnwind", reinterpret_cast<void*>(&lt_wrap_unwind_forced), g_realForced, &why) &&
-                        redirectUnwinder(o, "__cxa_begin_catch", reinterpret_cast<void*>(&lt_wrap_begin_catch), g_realBeginCatch, &why);
+        const bool objectOk =
+            redirectUnwinder(o, "_Unwind_RaiseException", reinterpret_cast<void*>(&lt_wrap_unwind_raise), g_realRaise, &why) &&
+            redirectUnwinder(o, "_Unwind_Resume", reinterpret_cast<void*>(&lt_wrap_unwind_resume), g_realResume, &why) &&
+            redirectUnwinder(o, "_Unwind_Resume_or_Rethrow", reinterpret_cast<void*>(&lt_wrap_unwind_rethrow), g_realRethrow, &why) &&
+            redirectUnwinder(o, "_Unwind_ForcedUnwind", reinterpret_cast<void*>(&lt_wrap_unwind_forced), g_realForced, &why);
         if (!objectOk) {
             if (error) *error = "C++ exception support in " + o.path + ": " + why;
             ok = false;
         }
         g_unwindCovered.push_back(o);
     }
+    // __cxa_begin_catch's prologue is too short for an inline patch (a call follows 4 bytes in),
+    // so, as uftrace does, the GOT slots of its callers (every object with a catch clause) are
+    // patched instead; slots patched before are skipped, new objects get theirs.
+    void* realBeginCatch = nullptr;
+    std::string why;
+    const int n = patchImportsLocked("__cxa_begin_catch", reinterpret_cast<std::uintptr_t>(&lt_wrap_begin_catch),
+                                     &realBeginCatch, nullptr, nullptr, kInvalidHook, nullptr, &why);
+    if (n < 0) {
+        if (error) *error = "C++ exception support (__cxa_begin_catch): " + why;
+        ok = false;
+    } else if (realBeginCatch != nullptr && g_realBeginCatch.load() == nullptr) {
+        g_realBeginCatch.store(reinterpret_cast<BeginCatchFn>(realBeginCatch), std::memory_order_release);
+    }
+    if (ok) g_unwindGeneration = generation;
     return ok;
 }
 

@@ -415,7 +415,7 @@ bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_
         patch.originalOffset[patch.instructionCount] = static_cast<std::uint8_t>(covered);
         patch.relocatedOffset[patch.instructionCount] = static_cast<std::uint16_t>(out - (slot + kThunkSize));
         ++patch.instructionCount;
-        if (out + 16 + 14 > outEnd) return fail("relocated prologue too large");
+        if (out + 40 > outEnd) return fail("relocated prologue too large");
 
         std::uint8_t cond = 0;
         const Flow flow = classify(before, insn.size, &cond);
@@ -423,17 +423,61 @@ bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_
                                 ? static_cast<std::uintptr_t>(insn.detail->x86.operands[0].imm)
                                 : 0;
         switch (flow) {
-        case Flow::Call: return fail("call in the patched range (a thread may return into it)");
+        case Flow::Call: {
+            // Only as the last displaced instruction: a thread inside the callee returns to the
+            // byte after it, which must stay original code. Relocated as "push the ORIGINAL
+            // return address; jmp callee", so the callee returns straight into the function and
+            // unwinders never see the trampoline.
+            if (covered + insn.size < needed) return fail("call in the patched range (a thread may return into it)");
+            const std::uintptr_t returnAddress = patch.site + covered + insn.size;
+            const std::size_t pfx = prefixLength(before, insn.size);
+            // lea rsp, [rsp-8]; mov dword [rsp], lo; mov dword [rsp+4], hi  (flags untouched)
+            const std::uint8_t lea[5] = {0x48, 0x8D, 0x64, 0x24, 0xF8};
+            std::memcpy(out, lea, 5);
+            out += 5;
+            const auto lo = static_cast<std::uint32_t>(returnAddress);
+            const auto hi = static_cast<std::uint32_t>(returnAddress >> 32);
+            out[0] = 0xC7; out[1] = 0x04; out[2] = 0x24;
+            std::memcpy(out + 3, &lo, 4);
+            out += 7;
+            out[0] = 0xC7; out[1] = 0x44; out[2] = 0x24; out[3] = 0x04;
+            std::memcpy(out + 4, &hi, 4);
+            out += 8;
+            if (before[pfx] == 0xE8) {
+                out += emitJmp(out, target);
+            } else if (before[pfx] == 0xFF && ((before[pfx + 1] >> 3) & 7) == 2) {
+                // call r/m64 -> jmp r/m64: same operand, ModRM reg field 2 -> 4.
+                std::memcpy(out, before, insn.size);
+                out[pfx + 1] = static_cast<std::uint8_t>((before[pfx + 1] & 0xC7) | (4 << 3));
+                if (isRipRelative(insn)) {
+                    const std::uint8_t dispOffset = insn.detail->x86.encoding.disp_offset;
+                    std::int32_t disp = 0;
+                    std::memcpy(&disp, before + dispOffset, 4);
+                    const std::int64_t moved = static_cast<std::int64_t>(disp) +
+                                               static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(before) -
+                                                                         reinterpret_cast<std::uintptr_t>(out));
+                    if (!fitsRel32(moved)) return fail("RIP-relative call operand out of reach from the trampoline");
+                    const auto newDisp = static_cast<std::int32_t>(moved);
+                    std::memcpy(out + dispOffset, &newDisp, 4);
+                }
+                out += insn.size;
+            } else {
+                return fail("far call in the prologue");
+            }
+            terminal = true;
+            break;
+        }
         case Flow::Loop: return fail("loop/jrcxz in the prologue cannot be relocated");
         case Flow::Stop: return fail("trap or halt instruction in the prologue");
         case Flow::Ret: terminal = true; std::memcpy(out, before, insn.size); out += insn.size; break;
         case Flow::Jmp:
-            if (target >= patch.site && target < patch.site + needed + 16) return fail("jump into the patched range");
+            if (target >= patch.site && target < patch.site + covered + insn.size) return fail("jump into the patched range");
             out += emitJmp(out, target);
             terminal = true;
             break;
         case Flow::Jcc: {
-            if (target >= patch.site && target < patch.site + needed + 16) return fail("branch into the patched range");
+            // Forward targets inside the final range are caught by the whole-function scan below.
+            if (target >= patch.site && target < patch.site + covered + insn.size) return fail("branch into the patched range");
             const auto rel = static_cast<std::int64_t>(target - (reinterpret_cast<std::uintptr_t>(out) + 6));
             if (fitsRel32(rel)) {
                 out[0] = 0x0F;
