@@ -23,6 +23,9 @@ inline constexpr std::size_t kRecordAlign = 8;
 inline constexpr std::size_t kMaxRecordSize = 65528; // fits RecordHeader::size, 8-aligned
 inline constexpr std::size_t kMaxStackFrames = 128;
 inline constexpr std::size_t kMaxFfiArgs = 32;
+inline constexpr std::size_t kMaxBatchBytes = 16u << 20;   // one batch never exceeds 16 MiB
+inline constexpr std::size_t kMaxProbeSpecs = 256;         // --probe specs carried by Welcome
+inline constexpr std::uint32_t kProcessTid = 0;            // batch tid of process-level metadata
 
 enum class RecordType : std::uint16_t {
     // handshake and control
@@ -109,11 +112,17 @@ struct Detach {
     RecordHeader header;
 };
 
+enum GoodbyeFlags : std::uint32_t {
+    kGoodbyeExitStatusKnown = 1u << 0, // exitStatus is main()'s return value or exit()'s argument
+    kGoodbyeDetached = 1u << 1,        // the tracer asked to detach; the process goes on
+    kGoodbyeTransportLost = 1u << 2,   // reserved for recordings: the probe could not finish
+};
+
 struct Goodbye {
     RecordHeader header;
-    std::uint64_t totalDropped;
-    std::int32_t exitStatus; // -1 when detaching rather than exiting
-    std::uint32_t reserved;
+    std::uint64_t totalDropped; // events dropped on all threads over the whole session
+    std::int32_t exitStatus;    // valid with kGoodbyeExitStatusKnown; -1 otherwise
+    std::uint32_t flags;        // GoodbyeFlags
 };
 
 // ---- metadata ------------------------------------------------------------------------------
