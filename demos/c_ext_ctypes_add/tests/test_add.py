@@ -61,15 +61,29 @@ def test_cffi_ways_reject_non_ints_and_out_of_range(name):
         lib.add(2**31, 0)
 
 
-def test_api_mode_module_is_the_generated_extension_linked_to_libadd():
-    import _add_cffi
+def test_api_mode_module_finds_libadd_through_its_origin_rpath():
+    # A fresh interpreter that imports only _add_cffi, from another working directory and with no
+    # LD_LIBRARY_PATH: libadd.so can only come from the module's $ORIGIN rpath.
+    probe = ("import pathlib, _add_cffi; "
+             "maps = pathlib.Path('/proc/self/maps').read_text(); "
+             "print(_add_cffi.__file__); "
+             "print(sorted({line.split()[-1] for line in maps.splitlines() if line.endswith('libadd.so')})); "
+             "print(_add_cffi.lib.add(40, 2))")
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    env["PYTHONPATH"] = str(DEMO)
+    result = subprocess.run([sys.executable, "-c", probe], cwd="/", env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    module_file, mapped, total = result.stdout.splitlines()
+    assert pathlib.Path(module_file).parent == DEMO and pathlib.Path(module_file).name.startswith("_add_cffi.")
+    assert mapped == repr([str(DEMO / "libadd.so")]) and total == "42"
 
-    module_file = pathlib.Path(_add_cffi.__file__)
-    assert module_file.parent == DEMO and module_file.name.startswith("_add_cffi.cpython-")
-    # The generated extension resolves add() from the staged libadd.so through its $ORIGIN rpath.
-    maps = pathlib.Path("/proc/self/maps").read_text()
-    assert str(DEMO / "libadd.so") in maps
-    assert _add_cffi.lib.add(40, 2) == 42
+
+def test_user_script_does_not_depend_on_the_working_directory():
+    result = subprocess.run([sys.executable, str(DEMO / "user.py")], cwd="/", capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("= 5\n") == 3
 
 
 @pytest.mark.parametrize("selected", ["ctypes", "cffi-abi", "cffi-api", "all"])

@@ -40,6 +40,13 @@ def test_default_run_prints_both_ways():
                                           f"cffi   {sort_line}", f"cffi   {visit_line}"]
 
 
+def test_user_script_does_not_depend_on_the_working_directory():
+    result = subprocess.run([sys.executable, str(DEMO / "user.py"), "--repeat", "1"], cwd="/",
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("all correct\n")
+
+
 def test_sort_is_done_by_c_calling_the_python_comparator(way):
     seen_pairs = []
 

@@ -38,6 +38,14 @@ def test_series_example_runs_verbatim_and_prints_the_title():
     assert result.stdout == "sensor-A v2 at (15, 30), scale 1.5: 0 of 0 items kept\n"
 
 
+def test_user_script_does_not_depend_on_the_working_directory():
+    # mypkg loads libstruct_demo.so relative to its own __file__, so running from / works.
+    result = subprocess.run([sys.executable, str(DEMO / "user.py")], cwd="/", capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("sensor-A v2 at (15, 30)")
+
+
 def test_native_results_filter_rank_and_keep_top_n():
     with transform(RECORD, scale=2.5, min_weight=20, top_n=3) as out:
         # ids 2 and 4 tie on score and rank by id; weights below 20 are filtered out
