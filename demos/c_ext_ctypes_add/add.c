@@ -2,7 +2,7 @@
 #include "add.h"
 
 int add(int a, int b) {
-  /* Signed overflow is undefined in C; doing the sum in unsigned arithmetic keeps it defined and
-   * the conversion back is implementation-defined (two's complement wrap on every gcc target). */
-  return (int)((unsigned int)a + (unsigned int)b);
+    /* Signed overflow is undefined in C; doing the sum in unsigned arithmetic keeps it defined and
+     * the conversion back is implementation-defined (two's complement wrap on every gcc target). */
+    return (int)((unsigned int)a + (unsigned int)b);
 }
