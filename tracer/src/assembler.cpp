@@ -555,11 +555,33 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::ClosureEnter>(data, size);
         ev.kind = EventKind::ClosureEnter;
         ev.tsNs = r.tsNs;
-        describeNative(ev, r.userFunc, {}, false);
         ev.address = r.closure;
         ev.role = Role::Ffi;
-        ev.reason = "FFI closure: native code calling back into Python through " + ev.symbol;
+        // The hop is libffi's closure trampoline; it runs the extension's dispatcher (userFunc:
+        // _ctypes' closure_fcn, cffi's invoke_callback), which calls Python. Name the trampoline
+        // after the object that provides it: libffi, or the extension that bundles libffi.
+        ev.target = codeRef(r.userFunc, false);
         ev.caller = codeRef(r.caller, true);
+        const Symbol at = m_symbolizer.lookup(r.closure);
+        const ModuleInfo* ffi = nullptr;
+        if (at.module != nullptr && (at.module->role == Role::Ffi || at.module->elf.bundlesFfi)) {
+            ffi = at.module;
+        }
+        if (const ModuleInfo* user = m_symbolizer.moduleAt(r.userFunc); ffi == nullptr && user && user->elf.bundlesFfi) {
+            ffi = user;
+        }
+        for (const ModuleInfo* m : m_symbolizer.modules()) {
+            if (ffi == nullptr && m->role == Role::Ffi) {
+                ffi = m;
+            }
+        }
+        if (ffi != nullptr) {
+            ev.module = ffi->name;
+            ev.modulePath = ffi->path;
+        }
+        ev.symbol = at.name.rfind("ffi_closure", 0) == 0 ? at.name : std::string("ffi_closure");
+        ev.reason = "FFI closure: native code calling back into Python through " +
+                    (ev.target.symbol.empty() ? std::string("its dispatcher") : ev.target.symbol);
         enter(tid, t, std::move(ev), r.closure, false);
         return;
     }

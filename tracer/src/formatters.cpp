@@ -273,10 +273,23 @@ void PathBuilder::emit(std::uint32_t tid, ThreadPaths& t) {
             h.role = it->second.role;
         }
     }
-    if (t.truncated != 0) {
-        t.hops.push_back(Hop{Role::Unknown, "...", std::to_string(t.truncated) + " more hops", {}});
+    // Runs of Python frames with the same role collapse to their innermost frame: <module> ->
+    // main is "main". Done here, after the roles were refreshed.
+    std::vector<Hop> out;
+    for (std::size_t i = 0; i < t.hops.size(); ++i) {
+        if (i < t.chainLength && i + 1 < t.chainLength && t.hops[i + 1].role == t.hops[i].role) {
+            continue;
+        }
+        if (!out.empty() && out.back() == t.hops[i]) {
+            continue;
+        }
+        out.push_back(std::move(t.hops[i]));
     }
-    m_callback(tid, t.hops);
+    if (t.truncated != 0) {
+        out.push_back(Hop{Role::Unknown, "...", std::to_string(t.truncated) + " more hops", {}});
+    }
+    m_callback(tid, out);
+    t.chainLength = 0;
     t.active = false;
     t.hops.clear();
     t.truncated = 0;
@@ -315,16 +328,16 @@ void PathBuilder::onEvent(const TraceEvent& ev) {
                     chain.push_back(pythonHop(ev.pyFile, {}, Role::Unknown));
                 }
             }
-            // Runs of the same role collapse to their innermost frame: <module> -> main is "main".
-            for (auto& h : chain) {
-                if (!t.hops.empty() && t.hops.back().role == h.role) {
-                    t.hops.back() = std::move(h);
-                } else {
-                    t.hops.push_back(std::move(h));
-                }
-            }
+            t.hops = std::move(chain);
+            t.chainLength = t.hops.size();
         }
-        if (ev.kind == EventKind::FfiCall) {
+        if (ev.kind == EventKind::ClosureEnter) {
+            // native -> libffi's closure trampoline -> the extension's dispatcher -> Python
+            add(t, Hop{ev.role, ev.module, ev.symbol, ev.modulePath});
+            if (!ev.target.module.empty()) {
+                add(t, Hop{ev.target.role, ev.target.module, {}, ev.target.modulePath});
+            }
+        } else if (ev.kind == EventKind::FfiCall) {
             if (!ev.caller.module.empty()) {
                 add(t, Hop{ev.caller.role, ev.caller.module, {}, ev.caller.modulePath});
             }

@@ -53,6 +53,7 @@ private:
         bool active = false;
         std::uint32_t depth = 0;
         std::vector<Hop> hops;
+        std::size_t chainLength = 0; // leading hops that are the Python frames before the crossing
         std::size_t truncated = 0;
     };
     void add(ThreadPaths& t, Hop hop);

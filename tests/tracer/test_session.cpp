@@ -1,0 +1,120 @@
+// Session tests: launch, private socket, handshake and exit statuses, against a scripted peer
+// that plays the probe's side of the protocol (the real probe is tested by the integration tests).
+#include "test_helpers.h"
+
+#include <layertrace/errors.h>
+#include <layertrace/session.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+using namespace layertrace;
+using namespace layertrace::tracer;
+
+namespace {
+
+RunOptions peer(const std::string& mode, int calls, int exitCode, const std::string& welcomeOut = {}) {
+    RunOptions o;
+    o.argv = {SCRIPTED_PEER, mode, FIXTURE_PLAIN, std::to_string(calls), std::to_string(exitCode)};
+    if (!welcomeOut.empty()) {
+        o.argv.push_back(welcomeOut);
+    }
+    o.probeLibrary = FIXTURE_PLAIN; // something harmless to preload: the peer itself speaks the protocol
+    return o;
+}
+
+} // namespace
+
+TEST(Session, StreamsEventsAndPassesTheExitStatusThrough) {
+    test::TempTree tmp;
+    const std::string welcome = tmp.root() + "/welcome.txt";
+    test::CollectingSink sink;
+    RunOptions o = peer("calls", 1000, 3, welcome);
+    o.mode = TraceMode::Anchored;
+    o.lossless = true;
+    o.probeSpecs = {"libfoo.so:foo_*", "libbar.so:*"};
+    auto session = Session::launch(o, sink);
+    EXPECT_GT(session->pid(), 0u);
+    const SessionResult r = session->wait();
+    EXPECT_TRUE(sink.finished);
+    EXPECT_EQ(sink.started, session->pid());
+    EXPECT_TRUE(r.connected) << r.streamError;
+    EXPECT_TRUE(r.streamError.empty()) << r.streamError;
+    EXPECT_EQ(r.exitStatus, 3);
+    EXPECT_EQ(r.events, 2000u);
+    ASSERT_EQ(sink.events.size(), 2000u);
+    int enters = 0;
+    for (const auto& e : sink.events) {
+        EXPECT_EQ(e.symbol, "plain_add");
+        EXPECT_EQ(e.role, Role::Native);
+        EXPECT_EQ(e.module, "libfixture_plain.so");
+        EXPECT_EQ(e.depth, 0u);
+        enters += e.kind == EventKind::NativeEnter;
+    }
+    EXPECT_EQ(enters, 1000);
+    std::ifstream in(welcome);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str(), "mode=0 flags=3 specs=2 libfoo.so:foo_* libbar.so:*");
+}
+
+TEST(Session, ProgramThatNeverConnectsStillRuns) {
+    test::CollectingSink sink;
+    auto session = Session::launch(peer("silent", 0, 9), sink);
+    const SessionResult r = session->wait();
+    EXPECT_FALSE(r.connected);
+    EXPECT_EQ(r.exitStatus, 9);
+    EXPECT_TRUE(sink.events.empty());
+}
+
+TEST(Session, VersionMismatchIsAHandshakeError) {
+    test::CollectingSink sink;
+    auto session = Session::launch(peer("badversion", 0, 0), sink);
+    const SessionResult r = session->wait();
+    EXPECT_FALSE(r.connected);
+    EXPECT_NE(r.streamError.find("protocol version 99"), std::string::npos) << r.streamError;
+    EXPECT_EQ(r.exitStatus, 0);
+}
+
+TEST(Session, SignalsBecome128PlusN) {
+    test::CollectingSink sink;
+    RunOptions o;
+    o.argv = {"/bin/sh", "-c", "kill -KILL $$"};
+    o.probeLibrary = FIXTURE_PLAIN;
+    EXPECT_EQ(Session::launch(o, sink)->wait().exitStatus, 128 + 9);
+}
+
+TEST(Session, StopEndsALongRunningProgram) {
+    test::CollectingSink sink;
+    RunOptions o;
+    o.argv = {"/bin/sleep", "600"};
+    o.probeLibrary = FIXTURE_PLAIN;
+    auto session = Session::launch(o, sink);
+    session->stop();
+    EXPECT_EQ(session->wait().exitStatus, 128 + 15);
+}
+
+TEST(Session, LaunchErrorsAreTyped) {
+    test::CollectingSink sink;
+    RunOptions o;
+    o.argv = {"/nonexistent/program"};
+    o.probeLibrary = FIXTURE_PLAIN;
+    EXPECT_THROW(Session::launch(o, sink), ProgramNotFoundError);
+    o.argv = {"no-such-program-on-path-xyz"};
+    EXPECT_THROW(Session::launch(o, sink), ProgramNotFoundError);
+    o.argv = {FIXTURE_SOURCE_DIR "/fixture_plain.c"};
+    EXPECT_THROW(Session::launch(o, sink), ProgramNotFoundError);
+    o.argv = {"/bin/true"};
+    o.probeLibrary = "/nonexistent/liblayertrace_probe.so";
+    try {
+        Session::launch(o, sink);
+        FAIL();
+    } catch (const ProbeMissingError& e) {
+        EXPECT_EQ(e.exitCode(), 4);
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/liblayertrace_probe.so"), std::string::npos);
+    }
+    o.argv.clear();
+    EXPECT_THROW(Session::launch(o, sink), UsageError);
+}

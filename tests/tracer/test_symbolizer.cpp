@@ -1,0 +1,93 @@
+// Symbolizer tests on golden binaries: fixtures reported at an arbitrary load bias resolve to
+// their symbols, demangled C++ names and DWARF file:line; stripped objects (libffi) resolve through
+// .dynsym; unknown addresses stay honest (module+offset or nothing).
+#include <layertrace/symbolizer.h>
+
+#include <gtest/gtest.h>
+
+#include <dlfcn.h>
+
+using namespace layertrace::tracer;
+
+namespace {
+constexpr std::uint64_t kBias = 0x7f1200000000;
+}
+
+TEST(Symbolizer, NamesAndLinesFromDwarf) {
+    Symbolizer s;
+    ModuleInfo& m = s.addModule(1, FIXTURE_PLAIN, kBias);
+    EXPECT_EQ(m.name, "libfixture_plain.so");
+    const std::uint64_t add = s.addressOf(m, "plain_add");
+    ASSERT_NE(add, 0u);
+    EXPECT_GE(add, kBias);
+    const Symbol sym = s.lookup(add + 4);
+    ASSERT_NE(sym.module, nullptr);
+    EXPECT_EQ(sym.module->id, 1u);
+    EXPECT_EQ(sym.name, "plain_add");
+    EXPECT_EQ(sym.symbolOffset, 4u);
+    EXPECT_EQ(sym.moduleOffset, add + 4 - kBias);
+    EXPECT_NE(sym.file.find("fixture_plain.c"), std::string::npos) << sym.file;
+    EXPECT_GE(sym.line, 2); // plain_add spans lines 2-5 of fixture_plain.c
+    EXPECT_LE(sym.line, 5);
+    EXPECT_EQ(s.moduleAt(add), &m);
+}
+
+TEST(Symbolizer, DemanglesCxx) {
+    Symbolizer s;
+    ModuleInfo& m = s.addModule(2, FIXTURE_CXX, kBias);
+    const std::uint64_t run = s.addressOf(m, "fixture::Widget::run(int) const");
+    ASSERT_NE(run, 0u);
+    EXPECT_EQ(s.lookup(run).name, "fixture::Widget::run(int) const");
+    EXPECT_EQ(demangle("_ZN7fixture6WidgetC2Ev"), "fixture::Widget::Widget()");
+    EXPECT_EQ(demangle("plain_add"), "plain_add");
+    EXPECT_EQ(demangle("_Znot-mangled"), "_Znot-mangled");
+}
+
+TEST(Symbolizer, StrippedLibffiThroughDynsym) {
+    Symbolizer s;
+    ModuleInfo& m = s.addModule(3, LIBFFI_SO, kBias);
+    EXPECT_FALSE(m.elf.hasSymtab);
+    const std::uint64_t call = s.addressOf(m, "ffi_call");
+    ASSERT_NE(call, 0u);
+    const Symbol sym = s.lookup(call);
+    EXPECT_EQ(sym.name, "ffi_call");
+    EXPECT_TRUE(sym.file.empty());
+}
+
+TEST(Symbolizer, UnknownAddressesAndUnmap) {
+    Symbolizer s;
+    ModuleInfo& m = s.addModule(4, FIXTURE_PLAIN, kBias);
+    const Symbol none = s.lookup(0x1000);
+    EXPECT_EQ(none.module, nullptr);
+    EXPECT_EQ(none.display(), "?");
+    const std::uint64_t add = s.addressOf(m, "plain_add");
+    s.removeModule(4);
+    EXPECT_EQ(s.lookup(add).module, nullptr);
+    EXPECT_EQ(s.moduleById(4), &m); // still known by id for events that refer to it
+}
+
+TEST(Symbolizer, MatchesTheRealLoaderThroughProcMaps) {
+    // Load the fixture for real and find it through /proc/self/maps: bias and symbol must agree
+    // with what the dynamic loader says.
+    void* h = dlopen(FIXTURE_PLAIN, RTLD_NOW);
+    ASSERT_NE(h, nullptr);
+    void* fn = dlsym(h, "plain_twice");
+    ASSERT_NE(fn, nullptr);
+    Dl_info info{};
+    ASSERT_NE(dladdr(fn, &info), 0);
+    const auto biases = loadBiases(readProcMaps(static_cast<std::uint32_t>(getpid())));
+    std::uint64_t bias = 0;
+    bool found = false;
+    for (const auto& [path, b] : biases) {
+        if (path.find("libfixture_plain.so") != std::string::npos) {
+            bias = b;
+            found = true;
+        }
+    }
+    ASSERT_TRUE(found);
+    EXPECT_EQ(bias, reinterpret_cast<std::uint64_t>(info.dli_fbase));
+    Symbolizer s;
+    s.addModule(0, info.dli_fname, bias);
+    EXPECT_EQ(s.lookup(reinterpret_cast<std::uint64_t>(fn)).name, "plain_twice");
+    dlclose(h);
+}
