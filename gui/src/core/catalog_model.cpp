@@ -41,23 +41,26 @@ tracer::RunOptions demoRunOptions(const tracer::Catalog& catalog, const tracer::
 }
 
 bool routeMatches(const DiagramState& state, ViewMode mode, const tracer::DemoPath& path) {
+    // Each catalog hop consumes one frame of the route, in order: a nested call inside the same
+    // box (transform_record › sd_filter_items) is a hop of its own for the catalog.
+    struct Frame {
+        Role role;
+        const std::string* module;
+        const std::string* function;
+    };
     const auto route = state.route(mode);
     const BoxRegistry& reg = state.registry(mode);
+    std::vector<Frame> frames;
+    for (const auto& hop : route)
+        for (std::size_t i = 0; i < hop.functions.size(); ++i)
+            frames.push_back({hop.roles[i], &reg.box(hop.box).module, &hop.functions[i]});
     std::size_t next = 0;
     for (const auto& hop : path.hops) {
-        bool found = false;
-        while (next < route.size() && !found) {
-            const DiagramBox& box = reg.box(route[next].box);
-            for (std::size_t i = 0; i < route[next].functions.size(); ++i) {
-                if (hop.matches(route[next].roles[i], box.module, route[next].functions[i])) {
-                    found = true;
-                    break;
-                }
-            }
+        while (next < frames.size() && !hop.matches(frames[next].role, *frames[next].module, *frames[next].function))
             ++next;
-        }
-        if (!found)
+        if (next == frames.size())
             return false;
+        ++next;
     }
     return true;
 }

@@ -159,7 +159,7 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
 
     // Boxes: one width for all (the widest name), so slots line up into columns across bands.
     const BoxRegistry& reg = state.registry(mode);
-    double boxW = 120 * s;
+    double boxW = 180 * s;
     for (const auto& box : reg.boxes()) {
         boxW = std::max(boxW, fmName.horizontalAdvance(displayModuleName(box.module)) + 3 * pad);
         boxW = std::max(boxW, fmRole.horizontalAdvance(QString::fromUtf8(roleName(box.role))) + 3 * pad);
@@ -180,6 +180,10 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
         gap = std::max(8 * s, contentW / double(slotCount) - boxW);
     if (double(slotCount) * (boxW + gap) > contentW)
         boxW = std::max(20.0, contentW / double(slotCount) - gap);
+    // Centre the columns in the free area, leaving room on the right for the hop labels; the
+    // offset depends only on the set of boxes, so it stays put while stepping.
+    const double columnsW = double(slotCount) * (boxW + gap);
+    const double offset = std::max(0.0, (contentW - columnsW) * 0.35);
 
     std::map<int, std::size_t> bandRow;
     for (std::size_t i = 0; i < r.bands.size(); ++i)
@@ -192,7 +196,7 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
         const QRectF& band = r.bands[row->second].rect;
         BoxGeometry g;
         g.box = box.id;
-        g.rect = QRectF(contentLeft + double(box.slot) * (boxW + gap), band.top() + (bandH - boxH) / 2, boxW, boxH);
+        g.rect = QRectF(contentLeft + offset + double(box.slot) * (boxW + gap), band.top() + (bandH - boxH) / 2, boxW, boxH);
         const double lines = fmName.height() + (showRole ? fmRole.height() : 0);
         const double y = g.rect.top() + (boxH - lines) / 2;
         g.name = makeText(displayModuleName(box.module), fmName);
@@ -240,9 +244,7 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
         if (x + w > size.width() - 2)
             x = std::max(2.0, tx - 6 * s - w);
         double y;
-        if (hop.line.y1() == hop.line.y2() && from) // same row: above the horizontal arrow
-            y = hop.line.y1() - hopH - 2 * s;
-        else if (below)
+        if (below)
             y = to->rect.bottom() + 2 * s + double(stacked) * hopH;
         else
             y = to->rect.top() - 2 * s - hopH - double(stacked) * hopH;

@@ -19,6 +19,11 @@ const QColor kGrey(0x80, 0x80, 0x80);
 // violet libffi, green native).
 const QColor kStdStrong[] = {QColor(0x3B, 0x6E, 0xC5), QColor(0xD9, 0x8A, 0x1C), QColor(0x8E, 0x5B, 0xC2),
                              QColor(0x2E, 0x9E, 0x6B), QColor(0x88, 0x88, 0x88)};
+// `amount` of white mixed into `c`: tints that keep the hue but never glare on a projector.
+QColor tint(const QColor& c, double amount) {
+    return QColor::fromRgbF(float(c.redF() + (1 - c.redF()) * amount), float(c.greenF() + (1 - c.greenF()) * amount),
+                            float(c.blueF() + (1 - c.blueF()) * amount));
+}
 } // namespace
 
 void Palette::setScalePercent(int percent) { m_scalePercent = std::clamp(percent, kMinScalePercent, kMaxScalePercent); }
@@ -40,10 +45,10 @@ QColor Palette::layerColor(int band, ViewMode mode) const {
 QColor Palette::bandFill(int band, ViewMode mode, bool lit) const {
     if (m_scheme == Scheme::HighContrast)
         return lit ? layerColor(band, mode).lighter(170) : QColor(Qt::white);
-    QColor c = layerColor(band, mode);
+    const QColor c = layerColor(band, mode);
     // Alternate the lightness of neighbouring rows of one layer so the detailed rows read apart.
     const bool odd = mode == ViewMode::Detailed && (band % 2 == 1);
-    return lit ? c.lighter(odd ? 175 : 165) : c.lighter(odd ? 196 : 188);
+    return lit ? tint(c, odd ? 0.66 : 0.60) : tint(c, odd ? 0.93 : 0.89);
 }
 
 QBrush Palette::bandHatch(int band, ViewMode mode) const {
@@ -67,8 +72,8 @@ QColor Palette::boxFill(int band, ViewMode mode, bool active, bool visited) cons
         return visited ? QColor(0xEE, 0xEE, 0xEE) : QColor(Qt::white);
     }
     if (active)
-        return layerColor(band, mode).lighter(125);
-    return visited ? layerColor(band, mode).lighter(160) : QColor(0xFB, 0xFB, 0xFB);
+        return tint(layerColor(band, mode), 0.15);
+    return visited ? tint(layerColor(band, mode), 0.72) : QColor(0xFB, 0xFB, 0xFB);
 }
 
 QColor Palette::boxBorder(bool active) const {

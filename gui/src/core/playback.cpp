@@ -172,8 +172,11 @@ void Playback::restoreTo(std::int64_t index) {
         m_diagram.resetActivity();
         from = first - 1;
     }
-    for (std::int64_t i = from + 1; i <= index && m_store.contains(std::uint64_t(i)); ++i)
+    for (std::int64_t i = from + 1; i <= index && m_store.contains(std::uint64_t(i)); ++i) {
         m_diagram.apply(m_store.at(std::uint64_t(i)), std::uint64_t(i));
+        if (std::uint64_t(i) % kCheckpointEvery == 0)
+            m_checkpoints[i] = m_diagram.activity();
+    }
     if (index < first) {
         DiagramActivity a = m_diagram.activity();
         a.cursor = index;

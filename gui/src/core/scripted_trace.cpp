@@ -108,7 +108,7 @@ std::vector<TraceEvent> scriptedPartFourTrace() {
         frame(true, "main", "user.py", "user.py", 6, Role::App),
     };
     b.enter(EventKind::NativeEnter, Role::Native, "libstruct_demo.so", "demos/ctypes_complex_struct/libstruct_demo.so",
-            "select_top_items", kNativeReason);
+            "sd_filter_items", kNativeReason);
     b.leave(EventKind::NativeExit);
     b.leave(EventKind::NativeExit);
     auto& ffiRet = b.leave(EventKind::FfiReturn);

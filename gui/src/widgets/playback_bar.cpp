@@ -34,7 +34,7 @@ PlaybackBar::PlaybackBar(TraceDocument& document, QWidget* parent) : QWidget(par
         b->setAutoRaise(false);
         return b;
     };
-    m_start = tool(QStringLiteral("\u23EE"), QStringLiteral("First step (Home)"));
+    m_start = tool(QStringLiteral("|\u25C0"), QStringLiteral("First step (Home)"));
     m_back = tool(QStringLiteral("\u25C0 Back"), QStringLiteral("Step back (PageUp, Left)"));
     m_play = tool(QStringLiteral("\u25B6 Play"), QStringLiteral("Autoplay / pause (P)"));
     m_forward = tool(QStringLiteral("Next \u25B6"), QStringLiteral("Step forward (PageDown, Space, Right)"));

@@ -1,0 +1,78 @@
+// Entry point of the GUI tests: offscreen platform, 96 DPI, no high-DPI scaling and a fixed font,
+// so sizes and text metrics are the same on every machine; then gtest.
+#include "gui_test_support.h"
+
+#include <QApplication>
+#include <QFont>
+#include <QThread>
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+namespace layertrace::gui::test {
+
+namespace {
+std::mutex g_mutex;
+QStringList* g_sink = nullptr;
+QtMessageHandler g_previous = nullptr;
+
+void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
+    {
+        std::lock_guard lock(g_mutex);
+        if (g_sink && (type == QtWarningMsg || type == QtCriticalMsg) && msg.contains(QLatin1String("FAIL!"))) {
+            g_sink->append(msg);
+            return;
+        }
+    }
+    if (g_previous)
+        g_previous(type, ctx, msg);
+}
+} // namespace
+
+ModelChecker::ModelChecker(QAbstractItemModel* model) {
+    std::lock_guard lock(g_mutex);
+    g_sink = new QStringList;
+    g_previous = qInstallMessageHandler(collect);
+    m_tester = std::make_unique<QAbstractItemModelTester>(model, QAbstractItemModelTester::FailureReportingMode::Warning);
+}
+
+ModelChecker::~ModelChecker() {
+    m_tester.reset();
+    std::lock_guard lock(g_mutex);
+    qInstallMessageHandler(g_previous);
+    delete g_sink;
+    g_sink = nullptr;
+}
+
+QStringList ModelChecker::failures() const {
+    std::lock_guard lock(g_mutex);
+    return g_sink ? *g_sink : QStringList();
+}
+
+bool waitFor(const std::function<bool()>& done, int timeoutMs) {
+    QElapsedTimer t;
+    t.start();
+    while (!done()) {
+        if (t.elapsed() > timeoutMs)
+            return false;
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        QThread::msleep(2);
+    }
+    return true;
+}
+
+void feedPartFour(TraceDocument& doc) { doc.appendBatch(scriptedPartFourTrace()); }
+
+} // namespace layertrace::gui::test
+
+int main(int argc, char** argv) {
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+    qputenv("QT_FONT_DPI", "96");
+    qputenv("QT_ENABLE_HIGHDPI_SCALING", "0");
+    qputenv("QT_SCALE_FACTOR", "1");
+    QApplication app(argc, argv);
+    QApplication::setFont(QFont(QStringLiteral("DejaVu Sans"), 9));
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}

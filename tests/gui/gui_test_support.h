@@ -1,0 +1,35 @@
+// Shared helpers of the GUI tests: a model-tester wrapper that turns its complaints into test
+// failures, event-loop waiting, and a document fed with the scripted Part IV call.
+#pragma once
+
+#include "core/scripted_trace.h"
+#include "core/trace_document.h"
+
+#include <QAbstractItemModelTester>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QStringList>
+
+#include <functional>
+#include <memory>
+
+namespace layertrace::gui::test {
+
+// QAbstractItemModelTester in warning mode; every warning it emits is collected here.
+class ModelChecker {
+public:
+    explicit ModelChecker(QAbstractItemModel* model);
+    ~ModelChecker();
+    QStringList failures() const;
+
+private:
+    std::unique_ptr<QAbstractItemModelTester> m_tester;
+};
+
+// Spins the event loop until `done` or `timeoutMs`; returns done().
+bool waitFor(const std::function<bool()>& done, int timeoutMs = 10000);
+
+// Feeds the scripted Part IV sequence into `doc` as one tick.
+void feedPartFour(TraceDocument& doc);
+
+} // namespace layertrace::gui::test
