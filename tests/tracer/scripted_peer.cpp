@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     const auto base = reinterpret_cast<std::uint64_t>(info.dli_fbase);
     const auto function = reinterpret_cast<std::uint64_t>(fn);
     const std::uint32_t tid = static_cast<std::uint32_t>(::gettid());
-    tracer::test::StreamBuilder s;
+    tracer::test::StreamBuilder s(/*withHello=*/false);
     s.batch(tid).moduleMap(7, info.dli_fname, base).string(1, "plain_add").hook(3, 1, 7, wire::HookKind::TargetSymbol, function);
     std::uint64_t ts = 1000;
     for (int i = 0; i < calls; ++i) {

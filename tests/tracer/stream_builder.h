@@ -1,14 +1,16 @@
-// Test helper: builds probe → tracer byte streams (batches of wire records) so assembler and
-// formatter tests can feed exactly the records a probe would send.
-// TODO(protocol): switch to layertrace_protocol's encoder once it is committed; this builder
-// only writes the record layouts of protocol/include/layertrace/wire/records.h.
+// Test helper: builds probe → tracer byte streams (Hello, then batches of wire records) with the
+// protocol library's encoder, so assembler, formatter and session tests feed exactly the bytes a
+// probe would send.
 #pragma once
 
+#include <layertrace/wire/encoder.h>
+#include <layertrace/wire/handshake.h>
 #include <layertrace/wire/records.h>
 
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,42 +18,38 @@ namespace layertrace::tracer::test {
 
 class StreamBuilder {
 public:
+    // withHello: start the stream with a Hello (what the decoder expects first on a socket).
+    explicit StreamBuilder(bool withHello = true, std::uint32_t pid = 4242) : m_buffer(kBatchCapacity) {
+        if (withHello) {
+            const wire::Hello h = wire::makeHello(pid, 0x030b00f0, 0, 0);
+            append(&h, sizeof h);
+        }
+    }
+
     // Starts a batch for thread `tid`; records added until the next batch() belong to it.
     StreamBuilder& batch(std::uint32_t tid) {
         closeBatch();
-        m_batchStart = m_bytes.size();
-        wire::BatchHeader h{wire::kMagic, tid, 0, 0};
-        append(&h, sizeof h);
+        m_tid = tid;
+        m_writer = wire::RecordWriter(m_buffer.data(), m_buffer.size());
         m_open = true;
         return *this;
     }
 
     template <typename T>
-    StreamBuilder& record(T rec, wire::RecordType type, const void* tail = nullptr, std::size_t tailSize = 0) {
-        const std::size_t size = wire::paddedSize(sizeof(T) + tailSize);
-        rec.header.type = type;
-        rec.header.size = static_cast<std::uint16_t>(size);
-        rec.header.reserved = 0;
-        append(&rec, sizeof rec);
-        if (tailSize != 0) {
-            append(tail, tailSize);
-        }
-        m_bytes.resize(m_bytes.size() + (size - sizeof(T) - tailSize));
-        ++m_count;
+    StreamBuilder& record(T rec, wire::RecordType type, std::initializer_list<std::span<const std::byte>> tails = {}) {
+        check(m_writer.append(type, rec, tails));
         return *this;
     }
 
-    StreamBuilder& string(std::uint32_t id, const std::string& s) {
-        wire::String r{};
-        r.stringId = id;
-        r.length = static_cast<std::uint32_t>(s.size());
-        return record(r, wire::RecordType::String, s.data(), s.size());
-    }
+    StreamBuilder& string(std::uint32_t id, const std::string& s) { return check(wire::appendString(m_writer, id, s)); }
     StreamBuilder& moduleMap(std::uint32_t id, const std::string& path, std::uint64_t base) {
-        wire::ModuleMap r{};
-        r.moduleId = id;
-        r.base = base;
-        return record(r, wire::RecordType::ModuleMap, path.c_str(), path.size() + 1);
+        return check(wire::appendModuleMap(m_writer, id, base, 0, path));
+    }
+    StreamBuilder& threadInfo(std::uint32_t tid, const std::string& name) {
+        return check(wire::appendThreadInfo(m_writer, tid, name));
+    }
+    StreamBuilder& report(wire::ReportLevel level, const std::string& text) {
+        return check(wire::appendReport(m_writer, level, text));
     }
     StreamBuilder& pyCode(std::uint32_t codeId, std::uint32_t nameId, std::uint32_t fileId, std::uint32_t line) {
         wire::PyCode r{};
@@ -104,7 +102,7 @@ public:
         r.entry = entryHook;
         r.argCount = static_cast<std::uint16_t>(args.size());
         std::vector<wire::FfiValue> v(args);
-        return record(r, wire::RecordType::FfiCall, v.data(), v.size() * sizeof(wire::FfiValue));
+        return check(wire::appendFfiCall(m_writer, r, v));
     }
     StreamBuilder& ffiReturn(std::uint64_t ts, std::uint64_t target, wire::FfiValue value) {
         wire::FfiReturn r{};
@@ -112,6 +110,20 @@ public:
         r.target = target;
         r.value = value;
         return record(r, wire::RecordType::FfiReturn);
+    }
+    StreamBuilder& closureEnter(std::uint64_t ts, std::uint64_t closure, std::uint64_t userFunc, std::uint64_t caller) {
+        wire::ClosureEnter r{};
+        r.tsNs = ts;
+        r.closure = closure;
+        r.userFunc = userFunc;
+        r.caller = caller;
+        return record(r, wire::RecordType::ClosureEnter);
+    }
+    StreamBuilder& closureExit(std::uint64_t ts, std::uint64_t closure) {
+        wire::ClosureExit r{};
+        r.tsNs = ts;
+        r.closure = closure;
+        return record(r, wire::RecordType::ClosureExit);
     }
     StreamBuilder& nativeEnter(std::uint64_t ts, std::uint32_t hookId, std::uint64_t function, std::uint64_t caller) {
         wire::NativeEnter r{};
@@ -132,13 +144,9 @@ public:
         return record(r, wire::RecordType::NativeExit);
     }
     StreamBuilder& stack(std::initializer_list<std::uint64_t> ips, std::initializer_list<wire::PyFrameRef> py) {
-        wire::Stack r{};
-        r.nativeCount = static_cast<std::uint16_t>(ips.size());
-        r.pythonCount = static_cast<std::uint16_t>(py.size());
-        std::vector<std::byte> tail(ips.size() * 8 + py.size() * sizeof(wire::PyFrameRef));
-        std::memcpy(tail.data(), std::data(ips), ips.size() * 8);
-        std::memcpy(tail.data() + ips.size() * 8, std::data(py), py.size() * sizeof(wire::PyFrameRef));
-        return record(r, wire::RecordType::Stack, tail.data(), tail.size());
+        std::vector<std::uint64_t> n(ips);
+        std::vector<wire::PyFrameRef> p(py);
+        return check(wire::appendStack(m_writer, n, p));
     }
     StreamBuilder& dropped(std::uint64_t count) {
         wire::Dropped r{};
@@ -160,6 +168,14 @@ public:
     }
 
 private:
+    static constexpr std::size_t kBatchCapacity = 1u << 20;
+
+    StreamBuilder& check(bool ok) {
+        if (!ok) {
+            throw std::runtime_error("StreamBuilder: record did not fit (start a new batch)");
+        }
+        return *this;
+    }
     void append(const void* p, std::size_t n) {
         const auto* b = static_cast<const std::byte*>(p);
         m_bytes.insert(m_bytes.end(), b, b + n);
@@ -168,18 +184,17 @@ private:
         if (!m_open) {
             return;
         }
-        wire::BatchHeader h;
-        std::memcpy(&h, m_bytes.data() + m_batchStart, sizeof h);
-        h.bytes = static_cast<std::uint32_t>(m_bytes.size() - m_batchStart - sizeof h);
-        h.count = m_count;
-        std::memcpy(m_bytes.data() + m_batchStart, &h, sizeof h);
+        std::byte header[sizeof(wire::BatchHeader)];
+        wire::encodeBatchHeader(header, m_tid, static_cast<std::uint32_t>(m_writer.size()), m_writer.count());
+        append(header, sizeof header);
+        append(m_writer.data(), m_writer.size());
         m_open = false;
-        m_count = 0;
     }
 
+    std::vector<std::byte> m_buffer;
+    wire::RecordWriter m_writer{nullptr, 0};
     std::vector<std::byte> m_bytes;
-    std::size_t m_batchStart = 0;
-    std::uint32_t m_count = 0;
+    std::uint32_t m_tid = 0;
     bool m_open = false;
 };
 

@@ -338,16 +338,20 @@ TEST(StreamFeeder, ByteByByteEqualsWhole) {
 }
 
 TEST(StreamFeeder, MalformedStreamsNameTheOffset) {
+    constexpr std::uint64_t kAfterHello = sizeof(wire::Hello);
     {
         Fixture fx;
-        std::vector<std::byte> junk(32, std::byte{0x41});
+        StreamBuilder s;
+        s.batch(1).nativeEnter(10, 2, 0x1000, 0);
+        auto bytes = s.bytes();
+        std::memset(bytes.data() + kAfterHello, 0x41, 4); // batch magic
         StreamFeeder f(*fx.assembler, "test stream");
         try {
-            f.feed(junk.data(), junk.size());
+            f.feed(bytes.data(), bytes.size());
             FAIL() << "bad magic accepted";
         } catch (const FormatError& e) {
-            EXPECT_EQ(e.offset(), 0u);
-            EXPECT_NE(std::string(e.what()).find("magic"), std::string::npos);
+            EXPECT_EQ(e.offset(), kAfterHello);
+            EXPECT_EQ(e.source(), "test stream");
         }
     }
     {
@@ -357,14 +361,9 @@ TEST(StreamFeeder, MalformedStreamsNameTheOffset) {
         auto bytes = s.bytes();
         // Corrupt the record size: larger than the batch.
         const std::uint16_t bad = 4096;
-        std::memcpy(bytes.data() + sizeof(wire::BatchHeader) + 2, &bad, sizeof bad);
+        std::memcpy(bytes.data() + kAfterHello + sizeof(wire::BatchHeader) + 2, &bad, sizeof bad);
         StreamFeeder f(*fx.assembler, "test stream");
-        try {
-            f.feed(bytes.data(), bytes.size());
-            FAIL() << "oversized record accepted";
-        } catch (const FormatError& e) {
-            EXPECT_EQ(e.offset(), sizeof(wire::BatchHeader));
-        }
+        EXPECT_THROW(f.feed(bytes.data(), bytes.size()), FormatError);
     }
     {
         Fixture fx;
@@ -376,13 +375,68 @@ TEST(StreamFeeder, MalformedStreamsNameTheOffset) {
         EXPECT_THROW(f.finish(), FormatError);
     }
     {
+        // A Hello of another protocol version is a handshake error naming the PID.
         Fixture fx;
         StreamBuilder s;
-        wire::Stack st{};
-        st.nativeCount = 100; // claims more frames than it carries
-        s.batch(1).nativeEnter(10, 2, 0x1000, 0).record(st, wire::RecordType::Stack);
-        const auto& bytes = s.bytes();
+        auto bytes = s.bytes();
+        const std::uint16_t v99 = 99;
+        std::memcpy(bytes.data() + offsetof(wire::Hello, version), &v99, sizeof v99);
         StreamFeeder f(*fx.assembler, "test stream");
-        EXPECT_THROW(f.feed(bytes.data(), bytes.size()), FormatError);
+        f.setPeerPid(777);
+        try {
+            f.feed(bytes.data(), bytes.size());
+            FAIL() << "bad version accepted";
+        } catch (const HandshakeError& e) {
+            EXPECT_EQ(e.pid(), 777u);
+            EXPECT_NE(std::string(e.what()).find("v99"), std::string::npos) << e.what();
+        }
     }
+}
+
+TEST(Assembler, ClosureCallbackNestsBetweenNativeFrames) {
+    Fixture fx;
+    StreamBuilder s;
+    fx.preamble(s, 5);
+    // ffi_call -> plain_twice (native) -> closure -> Python main -> back.
+    s.ffiCall(10, 1, fx.a.plainTwice, fx.a.ctypesCaller, {})
+        .nativeEnter(11, 4, fx.a.plainTwice, fx.a.ffiCall + 0x40)
+        .closureEnter(12, 0x5000, fx.a.ctypesCaller - 0x10, fx.a.plainTwice + 8)
+        .pyCall(13, 10, 5)
+        .pyReturn(14, 10)
+        .closureExit(15, 0x5000)
+        .nativeExit(16, 4, fx.a.plainTwice, 0)
+        .ffiReturn(17, fx.a.plainTwice, StreamBuilder::value(FfiType::Void, 0, 0));
+    fx.feed(s.bytes());
+    const auto& ev = fx.sink.events;
+    ASSERT_EQ(ev.size(), 8u);
+    EXPECT_EQ(ev[2].kind, EventKind::ClosureEnter);
+    EXPECT_EQ(ev[2].role, Role::Ffi);
+    EXPECT_EQ(ev[2].symbol, "ffi_closure");
+    EXPECT_EQ(ev[2].module, baseOf(LIBFFI_SO));
+    EXPECT_EQ(ev[2].target.role, Role::Ext);
+    EXPECT_EQ(ev[2].depth, 2u);
+    EXPECT_EQ(ev[3].depth, 3u);
+    EXPECT_EQ(ev[5].kind, EventKind::ClosureExit);
+    EXPECT_EQ(ev[5].depth, 2u);
+    EXPECT_EQ(ev[7].depth, 0u);
+    const auto paths = fx.buildPaths();
+    ASSERT_EQ(paths.size(), 1u);
+    EXPECT_NE(paths[0].find("native libfixture_plain.so:plain_twice -> ffi " + baseOf(LIBFFI_SO) +
+                            ":ffi_closure -> ext " + baseOf(CTYPES_EXT) + " -> app user.py:main"),
+              std::string::npos)
+        << paths[0];
+}
+
+TEST(Assembler, ReportsAndThreadNames) {
+    Fixture fx;
+    StreamBuilder s;
+    s.batch(wire::kProcessTid).report(wire::ReportLevel::Warning, "inline hook on foo failed: turned off").threadInfo(12, "worker-1");
+    fx.feed(s.bytes());
+    ASSERT_EQ(fx.sink.reports.size(), 1u);
+    EXPECT_EQ(fx.sink.reports[0].level, ProbeReport::Level::Warning);
+    EXPECT_EQ(fx.sink.reports[0].message, "inline hook on foo failed: turned off");
+    ASSERT_EQ(fx.sink.events.size(), 1u);
+    EXPECT_EQ(fx.sink.events[0].kind, EventKind::ThreadStart);
+    EXPECT_EQ(fx.sink.events[0].tid, 12u);
+    EXPECT_EQ(fx.sink.events[0].symbol, "worker-1");
 }

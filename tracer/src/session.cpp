@@ -5,6 +5,7 @@
 #include <layertrace/assembler.h>
 #include <layertrace/errors.h>
 #include <layertrace/stream.h>
+#include <layertrace/wire/handshake.h>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -124,30 +125,6 @@ int statusFromWait(int status) {
     return 1;
 }
 
-bool readExact(int fd, void* out, std::size_t size, int pidfd) {
-    auto* p = static_cast<char*>(out);
-    std::size_t got = 0;
-    while (got < size) {
-        pollfd fds[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-        const int r = ::poll(fds, pidfd >= 0 ? 2 : 1, -1);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (fds[0].revents == 0 && pidfd >= 0 && (fds[1].revents & POLLIN)) {
-            return false; // the program exited before finishing the handshake
-        }
-        const ssize_t n = ::read(fd, p + got, size - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        got += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 bool writeAll(int fd, const void* data, std::size_t size) {
     const auto* p = static_cast<const char*>(data);
     while (size > 0) {
@@ -164,30 +141,12 @@ bool writeAll(int fd, const void* data, std::size_t size) {
     return true;
 }
 
-std::vector<std::byte> encodeWelcome(const RunOptions& o) {
-    wire::Welcome w{};
-    w.header.type = wire::RecordType::Welcome;
-    w.magic = wire::kMagic;
-    w.version = wire::kVersion;
+wire::WelcomeOptions welcomeOptions(const RunOptions& o) {
+    wire::WelcomeOptions w;
     w.mode = o.mode == TraceMode::Full ? wire::TraceMode::Full : wire::TraceMode::Anchored;
     w.flags = (o.stacks ? wire::kWelcomeStacks : 0u) | (o.lossless ? wire::kWelcomeLossless : 0u);
-    w.probeSpecCount = static_cast<std::uint32_t>(o.probeSpecs.size());
-    std::vector<std::byte> tail;
-    for (const auto& spec : o.probeSpecs) {
-        const auto* b = reinterpret_cast<const std::byte*>(spec.data());
-        tail.insert(tail.end(), b, b + spec.size());
-        tail.push_back(std::byte{0});
-    }
-    const std::size_t total = wire::paddedSize(sizeof w + tail.size());
-    if (total > wire::kMaxRecordSize) {
-        throw UsageError("too many or too long --probe specifications (" + std::to_string(total) +
-                         " bytes; the handshake carries at most " + std::to_string(wire::kMaxRecordSize) + ")");
-    }
-    w.header.size = static_cast<std::uint16_t>(total);
-    std::vector<std::byte> out(total);
-    std::memcpy(out.data(), &w, sizeof w);
-    std::memcpy(out.data() + sizeof w, tail.data(), tail.size());
-    return out;
+    w.probeSpecs = o.probeSpecs;
+    return w;
 }
 
 // The application root for the classifier: the script's directory (first *.py argument), else cwd.
@@ -324,40 +283,24 @@ struct Session::Impl {
         if (fd < 0) {
             return;
         }
-        wire::Hello hello{};
-        if (!readExact(fd, &hello, sizeof hello, -1)) {
-            result.streamError = HandshakeError(static_cast<std::uint32_t>(pid), "the probe closed the connection before saying Hello").what();
-            ::close(fd);
-            return;
-        }
-        if (hello.header.type != wire::RecordType::Hello || hello.magic != wire::kMagic ||
-            hello.version != wire::kVersion) {
-            result.streamError = HandshakeError(static_cast<std::uint32_t>(pid),
-                                                "probe speaks protocol version " + std::to_string(hello.version) +
-                                                    " (magic " + std::to_string(hello.magic) + "), this tracer " +
-                                                    std::to_string(wire::kVersion) + ": rebuild them together")
-                                     .what();
-            ::close(fd);
-            return;
-        }
-        // Skip any tail of the Hello record beyond the fixed part (future versions may add one).
-        if (hello.header.size > sizeof hello) {
-            std::vector<char> rest(hello.header.size - sizeof hello);
-            readExact(fd, rest.data(), rest.size(), -1);
-        }
-        const std::vector<std::byte> welcome = encodeWelcome(options);
-        if (!writeAll(fd, welcome.data(), welcome.size())) {
-            result.streamError = HandshakeError(hello.pid, "could not send Welcome: " + errnoText(errno)).what();
-            ::close(fd);
-            return;
-        }
-        result.connected = true;
-        assembler.setPid(hello.pid);
-        // Cross-check: objects mapped before the probe's first ModuleMap record.
-        for (const auto& [path, bias] : loadBiases(readProcMaps(hello.pid))) {
-            assembler.addMappedObject(path, bias);
-        }
-        StreamFeeder feeder(assembler, "stream from PID " + std::to_string(hello.pid));
+        StreamFeeder feeder(assembler, "stream from PID " + std::to_string(pid), [&](const wire::Hello& hello) {
+            std::vector<std::byte> out(wire::kMaxRecordSize);
+            wire::RecordWriter writer(out.data(), out.size());
+            std::string why;
+            if (!wire::appendWelcome(writer, welcomeOptions(options), &why)) {
+                throw HandshakeError(hello.pid, why);
+            }
+            if (!writeAll(fd, writer.data(), writer.size())) {
+                throw HandshakeError(hello.pid, "could not send Welcome: " + errnoText(errno));
+            }
+            result.connected = true;
+            assembler.setPid(hello.pid);
+            // Cross-check: objects mapped before the probe's first ModuleMap record.
+            for (const auto& [path, bias] : loadBiases(readProcMaps(hello.pid))) {
+                assembler.addMappedObject(path, bias);
+            }
+        });
+        feeder.setPeerPid(static_cast<std::uint32_t>(pid));
         std::vector<std::byte> buf(1 << 16);
         bool programGone = false;
         try {
@@ -386,6 +329,9 @@ struct Session::Impl {
                 feeder.feed(buf.data(), static_cast<std::size_t>(n));
             }
             feeder.finish();
+        } catch (const HandshakeError& e) {
+            result.connected = false;
+            result.streamError = e.what();
         } catch (const Error& e) {
             result.streamError = e.what();
             assembler.finish();
@@ -412,6 +358,15 @@ std::unique_ptr<Session> Session::launch(const RunOptions& options, EventSink& s
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->sink = &sink;
+    {
+        // Reject specs the handshake cannot carry before anything runs.
+        std::vector<std::byte> scratch(wire::kMaxRecordSize);
+        wire::RecordWriter writer(scratch.data(), scratch.size());
+        std::string why;
+        if (!wire::appendWelcome(writer, welcomeOptions(options), &why)) {
+            throw UsageError(why);
+        }
+    }
     const std::string program = resolveProgram(options.argv[0], options.cwd);
     const std::string probe = findProbeLibrary(options.probeLibrary);
 

@@ -1,34 +1,44 @@
-// Feeding a probe's byte stream (after the handshake) into an Assembler: reassembles batches
-// from arbitrary read() chunks and hands each bounds-checked record over. Shared by live
-// sessions and tests that replay encoded streams.
+// Feeding a probe's byte stream into an Assembler through the protocol library's incremental,
+// bounds-checked StreamDecoder: Hello first (handed to a callback that answers it), then batches
+// whose records go to the assembler. Shared by live sessions and by tests that replay streams.
 #pragma once
 
 #include <layertrace/assembler.h>
+#include <layertrace/wire/decoder.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
-#include <vector>
 
 namespace layertrace::tracer {
 
 class StreamFeeder {
 public:
-    explicit StreamFeeder(Assembler& assembler, std::string source = "probe stream")
-        : m_assembler(assembler), m_source(std::move(source)) {}
+    // Called once with the validated Hello (exact magic and version already checked).
+    using HelloHandler = std::function<void(const wire::Hello&)>;
 
-    // Appends bytes as they arrive; complete batches are decoded immediately. Throws FormatError
-    // naming the stream offset when the data is malformed.
+    explicit StreamFeeder(Assembler& assembler, std::string source = "probe stream", HelloHandler onHello = {})
+        : m_assembler(assembler), m_source(std::move(source)), m_onHello(std::move(onHello)),
+          m_decoder(wire::StreamDirection::ProbeToTracer) {}
+
+    // Appends bytes as they arrive (any split); complete items are decoded immediately. Throws
+    // HandshakeError for a bad Hello and FormatError (naming the stream offset) for bad data.
     void feed(const std::byte* data, std::size_t size);
-    // End of stream: throws FormatError if it ended inside a batch; delivers pending events.
+    // End of stream: delivers pending events; throws FormatError if it ended mid-batch.
     void finish();
-    std::uint64_t bytesConsumed() const { return m_offset; }
+
+    // The PID named in handshake errors (the launched program, before its Hello says otherwise).
+    void setPeerPid(std::uint32_t pid) { m_peerPid = pid; }
+    bool handshakeDone() const { return m_decoder.handshakeDone(); }
+    std::uint64_t bytesConsumed() const { return m_decoder.consumed(); }
 
 private:
     Assembler& m_assembler;
     std::string m_source;
-    std::vector<std::byte> m_buffer;
-    std::uint64_t m_offset = 0; // stream offset of m_buffer[0]
+    HelloHandler m_onHello;
+    wire::StreamDecoder m_decoder;
+    std::uint32_t m_peerPid = 0;
 };
 
 } // namespace layertrace::tracer
