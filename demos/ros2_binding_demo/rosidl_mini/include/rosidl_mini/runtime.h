@@ -5,8 +5,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,54 +35,17 @@ ROSIDL_MINI_SEQUENCE(double, double)
 
 #undef ROSIDL_MINI_SEQUENCE
 
-static inline bool rosidl_mini__String__init(rosidl_mini__String *s) {
-    s->data = (char *)malloc(1);
-    if (s->data == NULL) {
-        return false;
-    }
-    s->data[0] = '\0';
-    s->size = 0;
-    s->capacity = 1;
-    return true;
-}
+/* The functions live in librosidl_mini_runtime.so (plain C, Layer 3), as rosidl_runtime_c's do:
+ * generated code in every interface package shares one copy. */
 
-static inline void rosidl_mini__String__fini(rosidl_mini__String *s) {
-    free(s->data);
-    s->data = NULL;
-    s->size = 0;
-    s->capacity = 0;
-}
-
-static inline bool rosidl_mini__String__assignn(rosidl_mini__String *s, const char *value, size_t size) {
-    char *data = (char *)malloc(size + 1);
-    if (data == NULL) {
-        return false;
-    }
-    memcpy(data, value, size);
-    data[size] = '\0';
-    free(s->data);
-    s->data = data;
-    s->size = size;
-    s->capacity = size + 1;
-    return true;
-}
-
-/* Typed (re)allocation of a sequence's storage, shared by every element type. */
-static inline bool rosidl_mini__sequence_resize(void **data, size_t *size, size_t *capacity, size_t element_size,
-                                                size_t count) {
-    void *grown = NULL;
-    if (count > 0) {
-        grown = calloc(count, element_size);
-        if (grown == NULL) {
-            return false;
-        }
-    }
-    free(*data);
-    *data = grown;
-    *size = count;
-    *capacity = count;
-    return true;
-}
+/* An empty string ("" with its NUL); false when out of memory. */
+bool rosidl_mini__String__init(rosidl_mini__String *s);
+void rosidl_mini__String__fini(rosidl_mini__String *s);
+/* Copies `size` bytes of `value` (which need not be NUL-terminated); false when out of memory,
+ * leaving the old contents in place. */
+bool rosidl_mini__String__assignn(rosidl_mini__String *s, const char *value, size_t size);
+/* Replaces a sequence's storage with `count` zeroed elements of `element_size` bytes. */
+bool rosidl_mini__sequence_resize(void **data, size_t *size, size_t *capacity, size_t element_size, size_t count);
 
 /* The signatures behind the message capsules, as rosidl_generator_py and rclpy agree on them:
  * create/destroy a C message, convert Python -> C (false with a Python error set) and C -> Python
