@@ -294,7 +294,7 @@ bool alreadyPatched(std::uintptr_t function) {
 // Installs an inline patch whose head jumps to a fresh slot; `fillThunk` writes the slot's entry.
 template <typename Fill>
 HookRecord* installInline(std::uintptr_t function, std::size_t functionSize, Kind kind, Fill fillThunk,
-                          std::string* error) {
+                          std::string* error, void** publishOriginal = nullptr) {
     if (alreadyPatched(function)) {
         if (error) *error = "function already hooked";
         return nullptr;
@@ -312,6 +312,7 @@ HookRecord* installInline(std::uintptr_t function, std::size_t functionSize, Kin
     record->slot = slot;
     record->continuation = patch.trampoline;
     fillThunk(slot, record);
+    if (publishOriginal != nullptr) __atomic_store_n(publishOriginal, reinterpret_cast<void*>(patch.trampoline), __ATOMIC_RELEASE);
     record->active.store(true, std::memory_order_release);
     if (!detail::applyPatch(patch, true, error)) {
         record->active.store(false, std::memory_order_release);
@@ -367,18 +368,20 @@ HookId hookFunction(void* function, EnterCallback onEnter, ExitCallback onExit, 
 }
 
 namespace {
-void* redirectLocked(void* function, void* replacement, std::string* error, std::size_t functionSize) {
+void* redirectLocked(void* function, void* replacement, std::string* error, std::size_t functionSize,
+                     void** publishOriginal) {
     HookRecord* r = installInline(
         reinterpret_cast<std::uintptr_t>(function), functionSize, Kind::Redirect,
         [&](std::uint8_t* slot, HookRecord*) { writeRedirectThunk(slot, reinterpret_cast<std::uintptr_t>(replacement)); },
-        error);
+        error, publishOriginal);
     return r != nullptr ? reinterpret_cast<void*>(r->patch.trampoline) : nullptr;
 }
 } // namespace
 
-void* redirectFunction(void* function, void* replacement, std::string* error, std::size_t functionSize) {
+void* redirectFunction(void* function, void* replacement, std::string* error, std::size_t functionSize,
+                       void** publishOriginal) {
     std::lock_guard lock(g_mutex);
-    return redirectLocked(function, replacement, error, functionSize);
+    return redirectLocked(function, replacement, error, functionSize, publishOriginal);
 }
 
 HookId redirectionId(void* function) {
@@ -512,10 +515,11 @@ bool redirectUnwinder(const LoadedObject& o, std::string_view name, void* wrappe
     for (const DefinedSymbol& s : definedFunctions(o)) {
         if (s.name != name || !s.defaultVersion) continue;
         if (real.load() != nullptr) return true; // one unwinder per process is enough
-        void* original = redirectLocked(reinterpret_cast<void*>(s.address), wrapper, error, s.size);
-        if (original == nullptr) return false;
-        real.store(reinterpret_cast<Fn>(original), std::memory_order_release);
-        return true;
+        static_assert(sizeof(std::atomic<Fn>) == sizeof(void*));
+        // Published before the patch is live: a throw on another thread may arrive at once.
+        void* original = redirectLocked(reinterpret_cast<void*>(s.address), wrapper, error, s.size,
+                                        reinterpret_cast<void**>(&real));
+        return original != nullptr;
     }
     return true; // not defined here
 }

@@ -44,8 +44,11 @@ HookId hookFunction(void* function, EnterCallback onEnter, ExitCallback onExit, 
 
 // Redirects every call of `function` to `replacement` by an inline patch; returns a pointer
 // that calls the original function (its relocated prologue), or nullptr with *error set.
-// unhook(redirectionId(function)) or unhookAll() removes it.
-void* redirectFunction(void* function, void* replacement, std::string* error, std::size_t functionSize = 0);
+// `publishOriginal`, if given, receives that pointer (atomically) BEFORE the patch goes live, so
+// a replacement that reads it from there never sees it unset. unhook(redirectionId(function))
+// or unhookAll() removes it.
+void* redirectFunction(void* function, void* replacement, std::string* error, std::size_t functionSize = 0,
+                       void** publishOriginal = nullptr);
 HookId redirectionId(void* function);
 
 // Rewrites, in every loaded object accepted by `objectFilter` (path; nullptr = all but the

@@ -44,7 +44,7 @@ void patchWatchImports() {
 }
 
 // Compares the loader's list with what we knew: reports new objects, then gone ones.
-void rescan(std::uintptr_t caller) {
+void rescan(std::uintptr_t caller, void* handle) {
     std::lock_guard lock(g_watchMutex);
     if (!g_watching) return;
     std::vector<LoadedObject> now = loadedObjects();
@@ -58,8 +58,12 @@ void rescan(std::uintptr_t caller) {
     for (const LoadedObject& o : now)
         if (std::none_of(g_known.begin(), g_known.end(), [&](const LoadedObject& k) { return sameObject(o, k); }))
             fresh.push_back(&o);
-    for (const LoadedObject* o : fresh)
-        if (g_events.onLoaded != nullptr) g_events.onLoaded(*o, caller, g_events.data);
+    link_map* requested = nullptr;
+    if (handle != nullptr && dlinfo(handle, RTLD_DI_LINKMAP, &requested) != 0) requested = nullptr;
+    for (const LoadedObject* o : fresh) {
+        const bool isRequested = requested != nullptr && requested->l_name != nullptr && o->path == requested->l_name;
+        if (g_events.onLoaded != nullptr) g_events.onLoaded(*o, caller, isRequested, g_events.data);
+    }
     g_known = std::move(now);
     if (!fresh.empty()) {
         patchWatchImports();
@@ -76,14 +80,14 @@ void* wrapDlopen(const char* file, int flags) {
     void* handle = dlopenAsCaller(file, flags, caller);
     --t_depth;
     // A dlopen nested in a constructor is rescanned by the outermost one.
-    if (handle != nullptr && t_depth == 0) rescan(reinterpret_cast<std::uintptr_t>(caller));
+    if (handle != nullptr && t_depth == 0) rescan(reinterpret_cast<std::uintptr_t>(caller), handle);
     return handle;
 }
 
 int wrapDlclose(void* handle) {
     DlcloseFn real = g_realDlclose != nullptr ? g_realDlclose : &dlclose;
     const int rc = real(handle);
-    if (rc == 0 && t_depth == 0) rescan(0);
+    if (rc == 0 && t_depth == 0) rescan(0, nullptr);
     return rc;
 }
 
@@ -125,7 +129,7 @@ bool startLoadWatch(const LoadEvents& events, std::string* error) {
     g_watching = true;
     g_known = loadedObjects();
     if (g_events.onLoaded != nullptr)
-        for (const LoadedObject& o : g_known) g_events.onLoaded(o, 0, g_events.data);
+        for (const LoadedObject& o : g_known) g_events.onLoaded(o, 0, false, g_events.data);
     patchWatchImports();
     if (g_realDlopen == nullptr) {
         if (error) *error = "no object imports dlopen through its GOT: later loads will not be seen";

@@ -12,9 +12,10 @@ namespace layertrace::probe::hook {
 struct LoadEvents {
     // Once for each object present when the watch starts (dlopenCaller = 0), then for each new
     // object right after the dlopen that brought it in returns (dlopenCaller = the return
-    // address of that dlopen call, so the policy can tell who loaded it). Runs with a
+    // address of that dlopen call, so the policy can tell who loaded it; `requested` is true for
+    // the object that dlopen returned, false for dependencies it pulled in). Runs with a
     // process-wide watch lock held; may install hooks.
-    void (*onLoaded)(const LoadedObject& object, std::uintptr_t dlopenCaller, void* data) = nullptr;
+    void (*onLoaded)(const LoadedObject& object, std::uintptr_t dlopenCaller, bool requested, void* data) = nullptr;
     // After a dlclose unmapped the object (its memory is gone; hooks in it are already forgotten).
     void (*onUnloaded)(const LoadedObject& object, void* data) = nullptr;
     void* data = nullptr;

@@ -25,8 +25,11 @@ struct Seen {
     std::vector<std::string> unloaded;
 };
 
-void onLoaded(const hook::LoadedObject& o, std::uintptr_t caller, void* data) {
+void onLoaded(const hook::LoadedObject& o, std::uintptr_t caller, bool requested, void* data) {
     static_cast<Seen*>(data)->loaded.emplace_back(o.path, caller);
+    if (caller != 0) {
+        EXPECT_TRUE(requested) << o.path << " is what dlopen returned";
+    }
 }
 void onUnloaded(const hook::LoadedObject& o, void* data) { static_cast<Seen*>(data)->unloaded.push_back(o.path); }
 

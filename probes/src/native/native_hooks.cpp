@@ -1,0 +1,287 @@
+// The native hook policy: decides, for every object loaded now or later, what the hook engine
+// instruments (ffi_call aliases, closures, PyInit_*, target-library exports, extension modules'
+// imports from native libraries, --probe LIB:GLOB) and turns each hook into emit* calls.
+#include "native_hooks.h"
+
+#include "elf_dynamic.h"
+#include "ffi_hooks.h"
+#include "hook_engine.h"
+#include "load_watch.h"
+#include "../runtime/emit.h"
+
+#include <dlfcn.h>
+#include <fnmatch.h>
+
+#include <deque>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace layertrace::probe::native {
+namespace {
+
+// Per-hook data the callbacks receive; kept in deques (stable addresses) and never freed while
+// the process lives, since a call may still be returning through a removed hook.
+struct TargetHook {
+    std::uint32_t hookId;
+    std::uintptr_t function;
+};
+struct InitHook {
+    std::uintptr_t function;
+    std::string moduleName;
+    std::string path;
+};
+
+std::mutex g_mutex;
+bool g_installed = false;
+std::deque<TargetHook> g_targetHooks;
+std::deque<InitHook> g_initHooks;
+std::set<std::uintptr_t> g_hooked;                       // inline-hooked function addresses
+std::set<std::pair<std::string, std::string>> g_imports; // (object path, symbol) hooked via GOT
+struct ProbeSpec {
+    std::string library;
+    std::string glob;
+};
+std::vector<ProbeSpec> g_specs;
+using PyErrOccurredFn = void* (*)();
+PyErrOccurredFn g_pyErrOccurred = nullptr;
+
+void targetEnter(void* data, const hook::EntryRegs&, std::uint64_t returnAddress) {
+    const auto* h = static_cast<const TargetHook*>(data);
+    emitNativeEnter(h->hookId, h->function, returnAddress);
+}
+
+void targetExit(void* data, const hook::ExitRegs& regs, bool unwound) {
+    const auto* h = static_cast<const TargetHook*>(data);
+    emitNativeExit(h->hookId, h->function, regs.rax, unwound);
+}
+
+void initEnter(void* data, const hook::EntryRegs&, std::uint64_t) {
+    const auto* h = static_cast<const InitHook*>(data);
+    emitInitEnter(h->function, h->moduleName, h->path);
+}
+
+void initExit(void* data, const hook::ExitRegs& regs, bool unwound) {
+    const auto* h = static_cast<const InitHook*>(data);
+    // PyInit_* returns NULL with an exception set on failure; we hold the GIL here.
+    const bool raised = unwound || (regs.rax == 0 && (g_pyErrOccurred == nullptr || g_pyErrOccurred() != nullptr));
+    emitInitExit(h->function, raised);
+}
+
+std::string_view baseName(std::string_view path) {
+    const std::size_t slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The C/C++ runtime, the interpreter, libffi and the probe: their functions are not "target
+// library" calls (and hooking them would trace the interpreter itself).
+bool isRuntimeObject(const hook::LoadedObject& o) {
+    if (o.isMain || o.isLoader || o.isVdso || hook::isProbeObject(o)) return true;
+    static constexpr std::string_view kRuntime[] = {
+        "libc.so",    "libm.so",    "libmvec.so", "libpthread.so", "libdl.so",    "librt.so",   "libutil.so",
+        "ld-linux",   "libstdc++.", "libgcc_s.",  "libpython",     "libffi.so",   "libcrypt.so", "libresolv.so",
+        "libnsl.so",  "libanl.so",  "libc++.so",  "libc++abi.so",  "libunwind.so"};
+    const std::string_view base = baseName(o.path);
+    for (std::string_view prefix : kRuntime)
+        if (base.starts_with(prefix)) return true;
+    return false;
+}
+
+bool exportsPyInit(const hook::LoadedObject& o) {
+    for (const hook::DefinedSymbol& s : hook::definedFunctions(o))
+        if (s.name.starts_with("PyInit_")) return true;
+    return false;
+}
+
+// Hooks one function with NativeEnter/NativeExit; returns false with *why on failure.
+bool hookTarget(const hook::LoadedObject& o, std::string_view name, std::uintptr_t address, std::size_t size,
+                wire::HookKind kind, std::string* why) {
+    if (!g_hooked.insert(address).second) return true; // already instrumented (e.g. two names)
+    TargetHook& h = g_targetHooks.emplace_back(TargetHook{0, address});
+    h.hookId = registerHook(kind, address, name, o.path);
+    if (hook::hookFunction(reinterpret_cast<void*>(address), targetEnter, targetExit, &h, why, size) == hook::kInvalidHook) {
+        g_hooked.erase(address);
+        return false;
+    }
+    return true;
+}
+
+// Summarises failures per object in one report instead of one per function.
+struct FailureSummary {
+    std::size_t failed = 0, total = 0;
+    std::string first;
+    void note(bool ok, std::string_view name, const std::string& why) {
+        ++total;
+        if (ok) return;
+        if (failed++ == 0) first = std::string(name) + ": " + why;
+    }
+    void report(std::string_view what, const hook::LoadedObject& o) const {
+        if (failed == 0) return;
+        reportOnce(wire::ReportLevel::Info, std::string(what) + ":" + o.path,
+                   std::to_string(failed) + " of " + std::to_string(total) + " " + std::string(what) + " in " + o.path +
+                       " are not traced (first: " + first + ")");
+    }
+};
+
+bool skippedName(std::string_view name) {
+    return name == "_init" || name == "_fini" || name.starts_with("PyInit_");
+}
+
+void hookExports(const hook::LoadedObject& o) {
+    FailureSummary summary;
+    for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
+        if (s.ifunc || skippedName(s.name)) continue;
+        std::string why;
+        summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, &why), s.name, why);
+    }
+    summary.report("exported functions", o);
+}
+
+void hookPyInit(const hook::LoadedObject& o) {
+    for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
+        if (!s.name.starts_with("PyInit_") || !g_hooked.insert(s.address).second) continue;
+        InitHook& h = g_initHooks.emplace_back(InitHook{s.address, std::string(s.name.substr(7)), o.path});
+        registerHook(wire::HookKind::Init, s.address, s.name, o.path);
+        std::string why;
+        if (hook::hookFunction(reinterpret_cast<void*>(s.address), initEnter, initExit, &h, &why, s.size) ==
+            hook::kInvalidHook) {
+            g_hooked.erase(s.address);
+            reportOnce(wire::ReportLevel::Warning, "pyinit:" + o.path, "cannot hook " + std::string(s.name) + " in " + o.path + ": " + why);
+        }
+    }
+}
+
+// An extension module's calls into the native libraries it links: its GOT imports of functions
+// that a non-runtime object defines.
+void hookExtensionImports(const hook::LoadedObject& ext) {
+    const std::vector<hook::LoadedObject> objects = hook::loadedObjects();
+    FailureSummary summary;
+    for (const hook::ImportSlot& slot : hook::importSlots(ext)) {
+        if (!slot.functionType || slot.symbol.starts_with("Py") || slot.symbol.starts_with("_Py")) continue;
+        if (g_imports.count({ext.path, std::string(slot.symbol)}) != 0) continue;
+        const hook::LoadedObject* definer = nullptr;
+        const std::uintptr_t real = hook::resolveDefinition(objects, slot.symbol, &ext, &definer);
+        if (real == 0 || definer == nullptr || isRuntimeObject(*definer)) continue;
+        if (g_hooked.count(real) != 0) continue; // already traced inline: one event per call
+        g_imports.insert({ext.path, std::string(slot.symbol)});
+        TargetHook& h = g_targetHooks.emplace_back(TargetHook{0, real});
+        h.hookId = registerHook(wire::HookKind::Import, real, slot.symbol, definer->path);
+        std::string why;
+        summary.note(hook::hookImport(ext.path, slot.symbol, targetEnter, targetExit, &h, &why) != hook::kInvalidHook,
+                     slot.symbol, why);
+    }
+    summary.report("imported functions", ext);
+}
+
+void hookProbeSpecs(const hook::LoadedObject& o) {
+    const std::string base(baseName(o.path));
+    std::vector<std::pair<std::string, std::uintptr_t>> symtab;
+    bool symtabRead = false;
+    for (const ProbeSpec& spec : g_specs) {
+        if (fnmatch(spec.library.c_str(), base.c_str(), 0) != 0 && fnmatch(spec.library.c_str(), o.path.c_str(), 0) != 0)
+            continue;
+        FailureSummary summary;
+        std::size_t matched = 0;
+        for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
+            const std::string name(s.name);
+            if (s.ifunc || fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0) continue;
+            ++matched;
+            std::string why;
+            summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, &why), s.name, why);
+        }
+        if (!symtabRead) {
+            std::string ignored; // stripped objects simply have no .symtab
+            symtab = hook::symtabFunctions(o.path, o.base, &ignored);
+            symtabRead = true;
+        }
+        for (const auto& [name, address] : symtab) {
+            if (fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0 || g_hooked.count(address) != 0) continue;
+            ++matched;
+            std::string why;
+            summary.note(hookTarget(o, name, address, 0, wire::HookKind::TargetSymbol, &why), name, why);
+        }
+        summary.report("functions matching --probe " + spec.library + ":" + spec.glob, o);
+        if (matched == 0)
+            reportOnce(wire::ReportLevel::Info, "probe-spec-empty:" + spec.library + ":" + spec.glob + ":" + o.path,
+                       "--probe " + spec.library + ":" + spec.glob + " matches no function of " + o.path);
+    }
+}
+
+bool loadedByFfiModule(std::uintptr_t caller) {
+    if (caller == 0) return false;
+    Dl_info info {};
+    if (dladdr(reinterpret_cast<void*>(caller), &info) == 0 || info.dli_fname == nullptr) return false;
+    const std::string_view base = baseName(info.dli_fname);
+    return base.starts_with("_ctypes") || base.starts_with("_cffi_backend");
+}
+
+void onLoaded(const hook::LoadedObject& o, std::uintptr_t caller, bool requested, void*) {
+    if (o.isVdso) return;
+    noteModuleLoaded(o.path, o.base);
+    if (o.isLoader || hook::isProbeObject(o)) return;
+    std::lock_guard lock(g_mutex);
+    hookFfiIn(o);
+    if (!isRuntimeObject(o)) {
+        if (exportsPyInit(o)) {
+            hookPyInit(o);
+            hookExtensionImports(o);
+        } else if (requested && loadedByFfiModule(caller)) {
+            hookExports(o); // a library opened by ctypes.CDLL / ffi.dlopen
+        }
+    }
+    if (!g_specs.empty()) hookProbeSpecs(o);
+}
+
+void onUnloaded(const hook::LoadedObject& o, void*) {
+    noteModuleUnloaded(o.base);
+    std::lock_guard lock(g_mutex);
+    g_hooked.erase(g_hooked.lower_bound(o.lo), g_hooked.lower_bound(o.hi));
+    std::erase_if(g_imports, [&](const auto& entry) { return entry.first == o.path; });
+}
+
+} // namespace
+
+bool install(std::string* error) {
+    {
+        std::lock_guard lock(g_mutex);
+        if (g_installed) return true;
+        g_installed = true;
+        g_pyErrOccurred = reinterpret_cast<PyErrOccurredFn>(dlsym(RTLD_DEFAULT, "PyErr_Occurred"));
+        g_specs.clear();
+        for (const std::string& spec : options().probeSpecs) {
+            const std::size_t colon = spec.find(':');
+            if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
+                reportOnce(wire::ReportLevel::Warning, "probe-spec:" + spec,
+                           "ignoring --probe " + spec + ": expected LIB:GLOB, e.g. libfoo.so:foo_*");
+                continue;
+            }
+            g_specs.push_back({spec.substr(0, colon), spec.substr(colon + 1)});
+        }
+    }
+    hook::LoadEvents events;
+    events.onLoaded = onLoaded;
+    events.onUnloaded = onUnloaded;
+    std::string why;
+    if (!hook::startLoadWatch(events, &why)) {
+        reportOnce(wire::ReportLevel::Warning, "load-watch", "libraries loaded later are not hooked: " + why);
+        if (hook::stats().activeHooks == 0) {
+            if (error) *error = "no native hook could be installed: " + why;
+            return false;
+        }
+    }
+    return true;
+}
+
+void uninstall() {
+    hook::stopLoadWatch();
+    hook::unhookAll();
+    resetFfiHooks();
+    std::lock_guard lock(g_mutex);
+    g_hooked.clear();
+    g_imports.clear();
+    g_installed = false;
+}
+
+} // namespace layertrace::probe::native
