@@ -74,6 +74,7 @@ TEST(Session, VersionMismatchIsAHandshakeError) {
     auto session = Session::launch(peer("badversion", 0, 0), sink);
     const SessionResult r = session->wait();
     EXPECT_FALSE(r.connected);
+    EXPECT_TRUE(r.handshakeFailed);
     EXPECT_NE(r.streamError.find("protocol v99"), std::string::npos) << r.streamError;
     EXPECT_EQ(r.exitStatus, 0);
 }

@@ -194,7 +194,13 @@ private:
     std::vector<ModuleInfo> m_modules;
 };
 
-void summarize(const SessionResult& result) {
+// The program's status, or 5 when the handshake failed: the trace the user asked for was not made.
+int summarize(const SessionResult& result) {
+    if (result.handshakeFailed) {
+        std::cerr << "layertrace: " << result.streamError << " (the program ran untraced and exited with "
+                  << result.exitStatus << ")\n";
+        return static_cast<int>(ExitCode::Handshake);
+    }
     if (!result.streamError.empty()) {
         std::cerr << "layertrace: " << result.streamError << '\n';
     }
@@ -205,6 +211,7 @@ void summarize(const SessionResult& result) {
         std::cerr << "layertrace: the probe dropped " << result.dropped
                   << " events because the tracer could not keep up (--lossless makes the program wait instead)\n";
     }
+    return result.exitStatus;
 }
 
 int runCommand(const Cli& cli, std::ostream& out, bool tty) {
@@ -223,8 +230,7 @@ int runCommand(const Cli& cli, std::ostream& out, bool tty) {
     const SessionResult result = session->wait();
     g_child = 0;
     out.flush();
-    summarize(result);
-    return result.exitStatus;
+    return summarize(result);
 }
 
 int modulesCommand(const Cli& cli, std::ostream& out) {
@@ -249,8 +255,7 @@ int modulesCommand(const Cli& cli, std::ostream& out) {
         out << role << m.name << "  " << m.path << "\n        " << m.reason << '\n';
     }
     out.flush();
-    summarize(result);
-    return result.exitStatus;
+    return summarize(result);
 }
 
 int demosCommand(std::ostream& out) {

@@ -331,6 +331,7 @@ struct Session::Impl {
             feeder.finish();
         } catch (const HandshakeError& e) {
             result.connected = false;
+            result.handshakeFailed = true;
             result.streamError = e.what();
         } catch (const Error& e) {
             result.streamError = e.what();

@@ -44,6 +44,7 @@ struct SessionResult {
     std::uint64_t events = 0;     // TraceEvents delivered
     std::uint64_t dropped = 0;    // events the probe dropped (sum of Dropped records)
     std::string streamError;      // non-empty when the stream broke or was malformed midway
+    bool handshakeFailed = false; // the probe connected but the handshake failed (streamError says why)
 };
 
 // Receives a session's output. All callbacks run on the session's reader thread, one at a time
