@@ -98,6 +98,8 @@ def parse_msg(path, package):
             continue
         parts = line.split()
         where = f"{path}:{number}"
+        if "=" in line:
+            raise MsgError(f"{where}: constants ({line!r}) are not supported by this miniature")
         if len(parts) != 2:
             raise MsgError(f"{where}: expected '<type> <name>', got {raw.strip()!r} "
                            "(constants and default values are not supported by this miniature)")
