@@ -407,7 +407,28 @@ bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_
     std::size_t covered = 0;
     bool terminal = false;
     while (covered < needed) {
-        if (terminal) return fail("function ends (ret/jmp) within the first " + std::to_string(needed) + " bytes");
+        if (terminal) {
+            // A tiny function (e.g. `lea eax,[rdi+rsi]; ret`) may still be patched when its known
+            // end is followed by alignment padding (nops/int3) up to the next 16-byte boundary:
+            // nothing executes or jumps into padding, so the jump may spill over it.
+            const std::uintptr_t end = function + functionSize;
+            const std::uintptr_t paddingEnd = (end + 15) & ~std::uintptr_t{15};
+            bool padded = functionSize != 0 && patch.site + covered == end && patch.site + needed <= paddingEnd;
+            const std::uint8_t* pad = reinterpret_cast<const std::uint8_t*>(end);
+            std::size_t padAvail = paddingEnd - end;
+            std::uint64_t padAt = end;
+            std::size_t padCovered = covered;
+            while (padded && padCovered < needed) {
+                if (!cs_disasm_iter(cs.handle, &pad, &padAvail, &padAt, cs.insn) ||
+                    (cs.insn->id != X86_INS_NOP && cs.insn->id != X86_INS_INT3))
+                    padded = false;
+                else
+                    padCovered += cs.insn->size;
+            }
+            if (!padded) return fail("function ends (ret/jmp) within the first " + std::to_string(needed) + " bytes");
+            covered = padCovered;
+            break;
+        }
         const std::uint8_t* before = p;
         if (!cs_disasm_iter(cs.handle, &p, &avail, &address, cs.insn)) return fail("undecodable instruction in prologue");
         const cs_insn& insn = *cs.insn;

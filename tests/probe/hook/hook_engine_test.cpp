@@ -21,6 +21,7 @@ long lt_t_endbr_add(long, long);
 long lt_t_riprel(long);
 long lt_t_jcc(long);
 int lt_t_tiny();
+int lt_t_tiny_padded(int);
 long lt_t_loop(long);
 int lt_t_calls_first();
 int lt_t_calls_reg(int (*)());
@@ -162,6 +163,20 @@ TEST_F(HookEngine, CallAsLastDisplacedInstructionReturnsIntoTheOriginal) {
     EXPECT_EQ(lt_t_calls_first(), 1);
     ASSERT_EQ(g_events.size(), 2u);
     EXPECT_EQ(g_lastExit.rax, 1u);
+}
+
+TEST_F(HookEngine, TinyFunctionFollowedByPaddingIsHookedWhenItsSizeIsKnown) {
+    const auto before = bytesAt(fn(lt_t_tiny_padded), 16);
+    std::string error;
+    EXPECT_EQ(hook::hookFunction(fn(lt_t_tiny_padded), onEnter, onExit, &kTagA, &error), hook::kInvalidHook)
+        << "without a size the padding cannot be trusted";
+    const hook::HookId id = hook::hookFunction(fn(lt_t_tiny_padded), onEnter, onExit, &kTagA, &error, 4);
+    ASSERT_NE(id, hook::kInvalidHook) << error;
+    EXPECT_EQ(lt_t_tiny_padded(0), 7);
+    ASSERT_EQ(g_events.size(), 2u);
+    EXPECT_EQ(g_lastExit.rax, 7u);
+    ASSERT_TRUE(hook::unhook(id, &error)) << error;
+    EXPECT_EQ(bytesAt(fn(lt_t_tiny_padded), 16), before);
 }
 
 TEST_F(HookEngine, FloatArgumentsAndReturn) {

@@ -47,6 +47,17 @@ lt_t_tiny:
     int3
     int3
 
+/* Equally short, but followed by alignment padding (nops) up to a 16-byte boundary: with its
+   size known, the patch may spill into the padding. Returns x + 7. */
+    .p2align 4
+    .globl lt_t_tiny_padded
+    .type lt_t_tiny_padded, @function
+lt_t_tiny_padded:
+    lea eax, [rdi + 7]
+    ret
+    .size lt_t_tiny_padded, .-lt_t_tiny_padded
+    .p2align 4
+
 /* A loop whose back edge lands inside the first bytes: must be refused. Sum of 1..n. */
     .globl lt_t_loop
     .type lt_t_loop, @function
