@@ -4,14 +4,12 @@
 // it never knows a message's fields. A message class hands over its C type support as PyCapsules
 // (_CREATE_ROS_MESSAGE, _CONVERT_FROM_PY, _CONVERT_TO_PY, _DESTROY_ROS_MESSAGE, _TYPE_SUPPORT);
 // this module calls the convert functions behind them and passes the C struct to the middleware.
-#include <minirmw/minirmw.h>
-#include <rosidl_mini/runtime.h>
-
-#include <pybind11/pybind11.h>
-
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <minirmw/minirmw.h>
+#include <pybind11/pybind11.h>
+#include <rosidl_mini/runtime.h>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -102,7 +100,8 @@ struct MessageType {
             pymsgType.attr("_CONVERT_TO_PY"), ROSIDL_MINI_CAPSULE_CONVERT_TO_PY, type.name);
         py::object typeSupport = pymsgType.attr("_TYPE_SUPPORT");
         if (!PyCapsule_IsValid(typeSupport.ptr(), ROSIDL_MINI_CAPSULE_TYPE_SUPPORT)) {
-            throw py::type_error(type.name + "._TYPE_SUPPORT is not a '" ROSIDL_MINI_CAPSULE_TYPE_SUPPORT "' capsule");
+            throw py::type_error(type.name + "._TYPE_SUPPORT is not a '" ROSIDL_MINI_CAPSULE_TYPE_SUPPORT
+                                             "' capsule");
         }
         type.typeSupport = static_cast<const minirmw_message_type_support_t*>(
             PyCapsule_GetPointer(typeSupport.ptr(), ROSIDL_MINI_CAPSULE_TYPE_SUPPORT));
@@ -122,7 +121,8 @@ struct MessageType {
 
 class Context {
 public:
-    Context() : m_context(adopt<minirmw_context_t, minirmw_context_destroy>(minirmw_context_create(), "context")) {}
+    Context()
+        : m_context(adopt<minirmw_context_t, minirmw_context_destroy>(minirmw_context_create(), "context")) {}
 
     void shutdown() {
         minirmw_ret_t ret = minirmw_context_shutdown(handle());
@@ -148,8 +148,8 @@ private:
 class Node {
 public:
     Node(const std::string& name, const Context& context)
-        : m_node(adopt<minirmw_node_t, minirmw_node_destroy>(minirmw_node_create(context.handle(), name.c_str()),
-                                                            "node", context.shared())) {}
+        : m_node(adopt<minirmw_node_t, minirmw_node_destroy>(
+              minirmw_node_create(context.handle(), name.c_str()), "node", context.shared())) {}
 
     std::string name() const { return minirmw_node_get_name(handle()); }
     void destroy() { m_node.reset(); }
@@ -220,8 +220,8 @@ public:
     Subscription(const Node& node, const py::object& pymsgType, const std::string& topic, std::size_t depth)
         : m_type(MessageType::fromClass(pymsgType)),
           m_subscription(adopt<minirmw_subscription_t, minirmw_subscription_destroy>(
-              minirmw_subscription_create(node.handle(), m_type.typeSupport, topic.c_str(), depth), "subscription",
-              node.shared())),
+              minirmw_subscription_create(node.handle(), m_type.typeSupport, topic.c_str(), depth),
+              "subscription", node.shared())),
           m_topic(topic) {}
 
     // rclpy's Subscription::take_message: middleware -> C struct -> Python message (through the
@@ -327,14 +327,16 @@ private:
 
 PYBIND11_MODULE(_rclpy_pybind11, m) {
     using namespace rclpy_mini;
-    m.doc() = "rclpy_mini's native half: handles over libminirmw and the publish/take paths through message capsules";
+    m.doc() = "rclpy_mini's native half: handles over libminirmw and the publish/take paths through message "
+              "capsules";
 
     auto rmwError = py::register_exception<RMWError>(m, "RMWError", PyExc_RuntimeError);
     py::register_exception<ShutdownError>(m, "ShutdownError", rmwError.ptr());
 
     py::class_<Context>(m, "Context")
         .def(py::init<>())
-        .def("shutdown", &Context::shutdown, "Wake every waiter; later publishes and waits raise ShutdownError.")
+        .def("shutdown", &Context::shutdown,
+             "Wake every waiter; later publishes and waits raise ShutdownError.")
         .def("ok", &Context::ok)
         .def("destroy", &Context::destroy);
 

@@ -1,8 +1,7 @@
 /* libminirmw: topics, KEEP_LAST queues of serialized messages and a wait set, all in one process. */
 #define _POSIX_C_SOURCE 200809L
-#include <minirmw/minirmw.h>
-
 #include <errno.h>
+#include <minirmw/minirmw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,18 +12,18 @@
 /* One queued sample: the bytes the type support's serialize() wrote. Subscribers get their own
  * copy so taking from one queue never touches another. */
 typedef struct minirmw_sample {
-    uint8_t *data;
+    uint8_t* data;
     size_t size;
 } minirmw_sample_t;
 
 typedef struct minirmw_topic {
-    char *name;
-    const char *type_name; /* points into the type support table, which outlives the process' use */
+    char* name;
+    const char* type_name; /* points into the type support table, which outlives the process' use */
     size_t publisher_count;
     size_t subscription_count;
     size_t subscription_capacity;
-    minirmw_subscription_t **subscriptions; /* in creation order: delivery order is deterministic */
-    struct minirmw_topic *next;
+    minirmw_subscription_t** subscriptions; /* in creation order: delivery order is deterministic */
+    struct minirmw_topic* next;
 } minirmw_topic_t;
 
 struct minirmw_context {
@@ -32,28 +31,28 @@ struct minirmw_context {
     pthread_mutex_t mutex;
     pthread_cond_t changed; /* signalled on every publish and on shutdown */
     bool shutdown;
-    minirmw_topic_t *topics;
+    minirmw_topic_t* topics;
     size_t node_count;
     size_t wait_set_count;
 };
 
 struct minirmw_node {
-    minirmw_context_t *context;
-    char *name;
+    minirmw_context_t* context;
+    char* name;
     size_t entity_count;
 };
 
 struct minirmw_publisher {
-    minirmw_node_t *node;
-    minirmw_topic_t *topic;
-    const minirmw_message_type_support_t *type_support;
+    minirmw_node_t* node;
+    minirmw_topic_t* topic;
+    const minirmw_message_type_support_t* type_support;
 };
 
 struct minirmw_subscription {
-    minirmw_node_t *node;
-    minirmw_topic_t *topic;
-    const minirmw_message_type_support_t *type_support;
-    minirmw_sample_t *ring;
+    minirmw_node_t* node;
+    minirmw_topic_t* topic;
+    const minirmw_message_type_support_t* type_support;
+    minirmw_sample_t* ring;
     size_t depth;
     size_t head;  /* index of the oldest sample */
     size_t count; /* samples queued */
@@ -62,43 +61,45 @@ struct minirmw_subscription {
 };
 
 struct minirmw_wait_set {
-    minirmw_context_t *context;
+    minirmw_context_t* context;
     size_t capacity;
     size_t size;
-    minirmw_subscription_t **subscriptions;
-    bool *ready;
+    minirmw_subscription_t** subscriptions;
+    bool* ready;
 };
 
 static _Thread_local char t_last_error[512];
 
-static void setError(const char *format, ...) __attribute__((format(printf, 1, 2)));
-static void setError(const char *format, ...) {
+static void setError(const char* format, ...) __attribute__((format(printf, 1, 2)));
+static void setError(const char* format, ...) {
     va_list args;
     va_start(args, format);
     vsnprintf(t_last_error, sizeof t_last_error, format, args);
     va_end(args);
 }
 
-const char *minirmw_last_error(void) { return t_last_error; }
+const char* minirmw_last_error(void) {
+    return t_last_error;
+}
 
-static char *copyString(const char *text) {
+static char* copyString(const char* text) {
     size_t length = strlen(text);
-    char *copy = malloc(length + 1);
+    char* copy = malloc(length + 1);
     if (copy != NULL) {
         memcpy(copy, text, length + 1);
     }
     return copy;
 }
 
-static bool validTypeSupport(const minirmw_message_type_support_t *ts) {
+static bool validTypeSupport(const minirmw_message_type_support_t* ts) {
     return ts != NULL && ts->type_name != NULL && ts->init != NULL && ts->fini != NULL &&
            ts->serialized_size != NULL && ts->serialize != NULL && ts->deserialize != NULL;
 }
 
 /* ---- context ---- */
 
-minirmw_context_t *minirmw_context_create(void) {
-    minirmw_context_t *context = calloc(1, sizeof *context);
+minirmw_context_t* minirmw_context_create(void) {
+    minirmw_context_t* context = calloc(1, sizeof *context);
     if (context == NULL) {
         setError("minirmw_context_create: out of memory");
         return NULL;
@@ -113,7 +114,7 @@ minirmw_context_t *minirmw_context_create(void) {
     return context;
 }
 
-minirmw_ret_t minirmw_context_shutdown(minirmw_context_t *context) {
+minirmw_ret_t minirmw_context_shutdown(minirmw_context_t* context) {
     if (context == NULL) {
         setError("minirmw_context_shutdown: context is NULL");
         return MINIRMW_INVALID_ARGUMENT;
@@ -125,18 +126,18 @@ minirmw_ret_t minirmw_context_shutdown(minirmw_context_t *context) {
     return MINIRMW_OK;
 }
 
-bool minirmw_context_is_valid(const minirmw_context_t *context) {
+bool minirmw_context_is_valid(const minirmw_context_t* context) {
     if (context == NULL) {
         return false;
     }
-    minirmw_context_t *mutable_context = (minirmw_context_t *)context;
+    minirmw_context_t* mutable_context = (minirmw_context_t*)context;
     pthread_mutex_lock(&mutable_context->mutex);
     bool valid = !context->shutdown;
     pthread_mutex_unlock(&mutable_context->mutex);
     return valid;
 }
 
-minirmw_ret_t minirmw_context_destroy(minirmw_context_t *context) {
+minirmw_ret_t minirmw_context_destroy(minirmw_context_t* context) {
     if (context == NULL) {
         setError("minirmw_context_destroy: context is NULL");
         return MINIRMW_INVALID_ARGUMENT;
@@ -146,8 +147,8 @@ minirmw_ret_t minirmw_context_destroy(minirmw_context_t *context) {
     size_t wait_sets = context->wait_set_count;
     pthread_mutex_unlock(&context->mutex);
     if (nodes != 0 || wait_sets != 0) {
-        setError("minirmw_context_destroy: %zu node(s) and %zu wait set(s) still alive; destroy them first", nodes,
-                 wait_sets);
+        setError("minirmw_context_destroy: %zu node(s) and %zu wait set(s) still alive; destroy them first",
+                 nodes, wait_sets);
         return MINIRMW_BUSY;
     }
     pthread_cond_destroy(&context->changed);
@@ -158,13 +159,13 @@ minirmw_ret_t minirmw_context_destroy(minirmw_context_t *context) {
 
 /* ---- nodes ---- */
 
-minirmw_node_t *minirmw_node_create(minirmw_context_t *context, const char *name) {
+minirmw_node_t* minirmw_node_create(minirmw_context_t* context, const char* name) {
     if (context == NULL || name == NULL || name[0] == '\0') {
         setError("minirmw_node_create: need a context and a non-empty name");
         return NULL;
     }
-    minirmw_node_t *node = calloc(1, sizeof *node);
-    char *name_copy = copyString(name);
+    minirmw_node_t* node = calloc(1, sizeof *node);
+    char* name_copy = copyString(name);
     if (node == NULL || name_copy == NULL) {
         free(node);
         free(name_copy);
@@ -179,19 +180,22 @@ minirmw_node_t *minirmw_node_create(minirmw_context_t *context, const char *name
     return node;
 }
 
-const char *minirmw_node_get_name(const minirmw_node_t *node) { return node != NULL ? node->name : NULL; }
+const char* minirmw_node_get_name(const minirmw_node_t* node) {
+    return node != NULL ? node->name : NULL;
+}
 
-minirmw_ret_t minirmw_node_destroy(minirmw_node_t *node) {
+minirmw_ret_t minirmw_node_destroy(minirmw_node_t* node) {
     if (node == NULL) {
         setError("minirmw_node_destroy: node is NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
-    minirmw_context_t *context = node->context;
+    minirmw_context_t* context = node->context;
     pthread_mutex_lock(&context->mutex);
     if (node->entity_count != 0) {
         size_t entities = node->entity_count;
         pthread_mutex_unlock(&context->mutex);
-        setError("minirmw_node_destroy: node '%s' still has %zu publisher(s)/subscription(s)", node->name, entities);
+        setError("minirmw_node_destroy: node '%s' still has %zu publisher(s)/subscription(s)", node->name,
+                 entities);
         return MINIRMW_BUSY;
     }
     context->node_count--;
@@ -203,9 +207,9 @@ minirmw_ret_t minirmw_node_destroy(minirmw_node_t *node) {
 
 /* ---- topics (context mutex held) ---- */
 
-static minirmw_topic_t *findOrAddTopic(minirmw_context_t *context, const char *name, const char *type_name,
-                                       minirmw_ret_t *ret) {
-    for (minirmw_topic_t *topic = context->topics; topic != NULL; topic = topic->next) {
+static minirmw_topic_t* findOrAddTopic(minirmw_context_t* context, const char* name, const char* type_name,
+                                       minirmw_ret_t* ret) {
+    for (minirmw_topic_t* topic = context->topics; topic != NULL; topic = topic->next) {
         if (strcmp(topic->name, name) == 0) {
             if (strcmp(topic->type_name, type_name) != 0) {
                 setError("topic '%s' carries %s; cannot use it with %s", name, topic->type_name, type_name);
@@ -215,8 +219,8 @@ static minirmw_topic_t *findOrAddTopic(minirmw_context_t *context, const char *n
             return topic;
         }
     }
-    minirmw_topic_t *topic = calloc(1, sizeof *topic);
-    char *name_copy = copyString(name);
+    minirmw_topic_t* topic = calloc(1, sizeof *topic);
+    char* name_copy = copyString(name);
     if (topic == NULL || name_copy == NULL) {
         free(topic);
         free(name_copy);
@@ -231,11 +235,11 @@ static minirmw_topic_t *findOrAddTopic(minirmw_context_t *context, const char *n
     return topic;
 }
 
-static void releaseTopicIfUnused(minirmw_context_t *context, minirmw_topic_t *topic) {
+static void releaseTopicIfUnused(minirmw_context_t* context, minirmw_topic_t* topic) {
     if (topic->publisher_count != 0 || topic->subscription_count != 0) {
         return;
     }
-    for (minirmw_topic_t **link = &context->topics; *link != NULL; link = &(*link)->next) {
+    for (minirmw_topic_t** link = &context->topics; *link != NULL; link = &(*link)->next) {
         if (*link == topic) {
             *link = topic->next;
             break;
@@ -246,8 +250,8 @@ static void releaseTopicIfUnused(minirmw_context_t *context, minirmw_topic_t *to
     free(topic);
 }
 
-static bool checkEntityArguments(const char *what, minirmw_node_t *node, const minirmw_message_type_support_t *ts,
-                                 const char *topic, size_t depth) {
+static bool checkEntityArguments(const char* what, minirmw_node_t* node,
+                                 const minirmw_message_type_support_t* ts, const char* topic, size_t depth) {
     if (node == NULL || topic == NULL || topic[0] == '\0') {
         setError("%s: need a node and a non-empty topic name", what);
         return false;
@@ -265,20 +269,21 @@ static bool checkEntityArguments(const char *what, minirmw_node_t *node, const m
 
 /* ---- publishers ---- */
 
-minirmw_publisher_t *minirmw_publisher_create(minirmw_node_t *node, const minirmw_message_type_support_t *type_support,
-                                              const char *topic_name, size_t depth) {
+minirmw_publisher_t* minirmw_publisher_create(minirmw_node_t* node,
+                                              const minirmw_message_type_support_t* type_support,
+                                              const char* topic_name, size_t depth) {
     if (!checkEntityArguments("minirmw_publisher_create", node, type_support, topic_name, depth)) {
         return NULL;
     }
-    minirmw_publisher_t *publisher = calloc(1, sizeof *publisher);
+    minirmw_publisher_t* publisher = calloc(1, sizeof *publisher);
     if (publisher == NULL) {
         setError("minirmw_publisher_create: out of memory for topic '%s'", topic_name);
         return NULL;
     }
-    minirmw_context_t *context = node->context;
+    minirmw_context_t* context = node->context;
     minirmw_ret_t ret = MINIRMW_OK;
     pthread_mutex_lock(&context->mutex);
-    minirmw_topic_t *topic = findOrAddTopic(context, topic_name, type_support->type_name, &ret);
+    minirmw_topic_t* topic = findOrAddTopic(context, topic_name, type_support->type_name, &ret);
     if (topic != NULL) {
         topic->publisher_count++;
         node->entity_count++;
@@ -294,8 +299,8 @@ minirmw_publisher_t *minirmw_publisher_create(minirmw_node_t *node, const minirm
     return publisher;
 }
 
-static bool pushSample(minirmw_subscription_t *subscription, const uint8_t *data, size_t size) {
-    uint8_t *copy = malloc(size > 0 ? size : 1);
+static bool pushSample(minirmw_subscription_t* subscription, const uint8_t* data, size_t size) {
+    uint8_t* copy = malloc(size > 0 ? size : 1);
     if (copy == NULL) {
         return false;
     }
@@ -314,35 +319,38 @@ static bool pushSample(minirmw_subscription_t *subscription, const uint8_t *data
     return true;
 }
 
-minirmw_ret_t minirmw_publish(minirmw_publisher_t *publisher, const void *ros_message) {
+minirmw_ret_t minirmw_publish(minirmw_publisher_t* publisher, const void* ros_message) {
     if (publisher == NULL || ros_message == NULL) {
         setError("minirmw_publish: publisher and message must not be NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
-    const minirmw_message_type_support_t *ts = publisher->type_support;
+    const minirmw_message_type_support_t* ts = publisher->type_support;
     /* Serialize outside the lock: the type support only reads the caller's struct. */
     size_t size = ts->serialized_size(ros_message);
-    uint8_t *buffer = malloc(size > 0 ? size : 1);
+    uint8_t* buffer = malloc(size > 0 ? size : 1);
     if (buffer == NULL) {
-        setError("minirmw_publish: topic '%s': out of memory for a %zu-byte sample", publisher->topic->name, size);
+        setError("minirmw_publish: topic '%s': out of memory for a %zu-byte sample", publisher->topic->name,
+                 size);
         return MINIRMW_ERROR;
     }
     if (!ts->serialize(ros_message, buffer, size)) {
         free(buffer);
-        setError("minirmw_publish: topic '%s': %s failed to serialize", publisher->topic->name, ts->type_name);
+        setError("minirmw_publish: topic '%s': %s failed to serialize", publisher->topic->name,
+                 ts->type_name);
         return MINIRMW_ERROR;
     }
-    minirmw_context_t *context = publisher->node->context;
+    minirmw_context_t* context = publisher->node->context;
     minirmw_ret_t ret = MINIRMW_OK;
     pthread_mutex_lock(&context->mutex);
     if (context->shutdown) {
         setError("minirmw_publish: topic '%s': the context was shut down", publisher->topic->name);
         ret = MINIRMW_SHUTDOWN;
     } else {
-        minirmw_topic_t *topic = publisher->topic;
+        minirmw_topic_t* topic = publisher->topic;
         for (size_t i = 0; i < topic->subscription_count; ++i) {
             if (!pushSample(topic->subscriptions[i], buffer, size)) {
-                setError("minirmw_publish: topic '%s': out of memory queueing for subscription %zu", topic->name, i);
+                setError("minirmw_publish: topic '%s': out of memory queueing for subscription %zu",
+                         topic->name, i);
                 ret = MINIRMW_ERROR;
                 break;
             }
@@ -354,23 +362,23 @@ minirmw_ret_t minirmw_publish(minirmw_publisher_t *publisher, const void *ros_me
     return ret;
 }
 
-size_t minirmw_publisher_get_subscription_count(const minirmw_publisher_t *publisher) {
+size_t minirmw_publisher_get_subscription_count(const minirmw_publisher_t* publisher) {
     if (publisher == NULL) {
         return 0;
     }
-    minirmw_context_t *context = publisher->node->context;
+    minirmw_context_t* context = publisher->node->context;
     pthread_mutex_lock(&context->mutex);
     size_t count = publisher->topic->subscription_count;
     pthread_mutex_unlock(&context->mutex);
     return count;
 }
 
-minirmw_ret_t minirmw_publisher_destroy(minirmw_publisher_t *publisher) {
+minirmw_ret_t minirmw_publisher_destroy(minirmw_publisher_t* publisher) {
     if (publisher == NULL) {
         setError("minirmw_publisher_destroy: publisher is NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
-    minirmw_context_t *context = publisher->node->context;
+    minirmw_context_t* context = publisher->node->context;
     pthread_mutex_lock(&context->mutex);
     publisher->topic->publisher_count--;
     publisher->node->entity_count--;
@@ -382,14 +390,14 @@ minirmw_ret_t minirmw_publisher_destroy(minirmw_publisher_t *publisher) {
 
 /* ---- subscriptions ---- */
 
-minirmw_subscription_t *minirmw_subscription_create(minirmw_node_t *node,
-                                                    const minirmw_message_type_support_t *type_support,
-                                                    const char *topic_name, size_t depth) {
+minirmw_subscription_t* minirmw_subscription_create(minirmw_node_t* node,
+                                                    const minirmw_message_type_support_t* type_support,
+                                                    const char* topic_name, size_t depth) {
     if (!checkEntityArguments("minirmw_subscription_create", node, type_support, topic_name, depth)) {
         return NULL;
     }
-    minirmw_subscription_t *subscription = calloc(1, sizeof *subscription);
-    minirmw_sample_t *ring = calloc(depth, sizeof *ring);
+    minirmw_subscription_t* subscription = calloc(1, sizeof *subscription);
+    minirmw_sample_t* ring = calloc(depth, sizeof *ring);
     if (subscription == NULL || ring == NULL) {
         free(subscription);
         free(ring);
@@ -401,13 +409,13 @@ minirmw_subscription_t *minirmw_subscription_create(minirmw_node_t *node,
     subscription->ring = ring;
     subscription->depth = depth;
 
-    minirmw_context_t *context = node->context;
+    minirmw_context_t* context = node->context;
     minirmw_ret_t ret = MINIRMW_OK;
     pthread_mutex_lock(&context->mutex);
-    minirmw_topic_t *topic = findOrAddTopic(context, topic_name, type_support->type_name, &ret);
+    minirmw_topic_t* topic = findOrAddTopic(context, topic_name, type_support->type_name, &ret);
     if (topic != NULL && topic->subscription_count == topic->subscription_capacity) {
         size_t capacity = topic->subscription_capacity == 0 ? 4 : topic->subscription_capacity * 2;
-        minirmw_subscription_t **grown = realloc(topic->subscriptions, capacity * sizeof *grown);
+        minirmw_subscription_t** grown = realloc(topic->subscriptions, capacity * sizeof *grown);
         if (grown == NULL) {
             setError("minirmw_subscription_create: out of memory growing topic '%s'", topic_name);
             releaseTopicIfUnused(context, topic);
@@ -431,13 +439,13 @@ minirmw_subscription_t *minirmw_subscription_create(minirmw_node_t *node,
     return subscription;
 }
 
-minirmw_ret_t minirmw_take(minirmw_subscription_t *subscription, void *ros_message, bool *taken) {
+minirmw_ret_t minirmw_take(minirmw_subscription_t* subscription, void* ros_message, bool* taken) {
     if (subscription == NULL || ros_message == NULL || taken == NULL) {
         setError("minirmw_take: subscription, message and taken must not be NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
     *taken = false;
-    minirmw_context_t *context = subscription->node->context;
+    minirmw_context_t* context = subscription->node->context;
     pthread_mutex_lock(&context->mutex);
     minirmw_sample_t sample = {NULL, 0};
     if (subscription->count > 0) {
@@ -462,34 +470,34 @@ minirmw_ret_t minirmw_take(minirmw_subscription_t *subscription, void *ros_messa
     return MINIRMW_OK;
 }
 
-size_t minirmw_subscription_get_queue_size(const minirmw_subscription_t *subscription) {
+size_t minirmw_subscription_get_queue_size(const minirmw_subscription_t* subscription) {
     if (subscription == NULL) {
         return 0;
     }
-    minirmw_context_t *context = subscription->node->context;
+    minirmw_context_t* context = subscription->node->context;
     pthread_mutex_lock(&context->mutex);
     size_t count = subscription->count;
     pthread_mutex_unlock(&context->mutex);
     return count;
 }
 
-uint64_t minirmw_subscription_get_dropped_count(const minirmw_subscription_t *subscription) {
+uint64_t minirmw_subscription_get_dropped_count(const minirmw_subscription_t* subscription) {
     if (subscription == NULL) {
         return 0;
     }
-    minirmw_context_t *context = subscription->node->context;
+    minirmw_context_t* context = subscription->node->context;
     pthread_mutex_lock(&context->mutex);
     uint64_t dropped = subscription->dropped;
     pthread_mutex_unlock(&context->mutex);
     return dropped;
 }
 
-minirmw_ret_t minirmw_subscription_destroy(minirmw_subscription_t *subscription) {
+minirmw_ret_t minirmw_subscription_destroy(minirmw_subscription_t* subscription) {
     if (subscription == NULL) {
         setError("minirmw_subscription_destroy: subscription is NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
-    minirmw_context_t *context = subscription->node->context;
+    minirmw_context_t* context = subscription->node->context;
     pthread_mutex_lock(&context->mutex);
     if (subscription->wait_set_refs != 0) {
         pthread_mutex_unlock(&context->mutex);
@@ -497,7 +505,7 @@ minirmw_ret_t minirmw_subscription_destroy(minirmw_subscription_t *subscription)
                  subscription->topic->name, subscription->wait_set_refs);
         return MINIRMW_BUSY;
     }
-    minirmw_topic_t *topic = subscription->topic;
+    minirmw_topic_t* topic = subscription->topic;
     for (size_t i = 0; i < topic->subscription_count; ++i) {
         if (topic->subscriptions[i] == subscription) {
             memmove(&topic->subscriptions[i], &topic->subscriptions[i + 1],
@@ -519,14 +527,14 @@ minirmw_ret_t minirmw_subscription_destroy(minirmw_subscription_t *subscription)
 
 /* ---- wait sets ---- */
 
-minirmw_wait_set_t *minirmw_wait_set_create(minirmw_context_t *context, size_t capacity) {
+minirmw_wait_set_t* minirmw_wait_set_create(minirmw_context_t* context, size_t capacity) {
     if (context == NULL || capacity == 0) {
         setError("minirmw_wait_set_create: need a context and a capacity of at least 1");
         return NULL;
     }
-    minirmw_wait_set_t *wait_set = calloc(1, sizeof *wait_set);
-    minirmw_subscription_t **subscriptions = calloc(capacity, sizeof *subscriptions);
-    bool *ready = calloc(capacity, sizeof *ready);
+    minirmw_wait_set_t* wait_set = calloc(1, sizeof *wait_set);
+    minirmw_subscription_t** subscriptions = calloc(capacity, sizeof *subscriptions);
+    bool* ready = calloc(capacity, sizeof *ready);
     if (wait_set == NULL || subscriptions == NULL || ready == NULL) {
         free(wait_set);
         free(subscriptions);
@@ -544,7 +552,7 @@ minirmw_wait_set_t *minirmw_wait_set_create(minirmw_context_t *context, size_t c
     return wait_set;
 }
 
-static void clearLocked(minirmw_wait_set_t *wait_set) {
+static void clearLocked(minirmw_wait_set_t* wait_set) {
     for (size_t i = 0; i < wait_set->size; ++i) {
         wait_set->subscriptions[i]->wait_set_refs--;
         wait_set->subscriptions[i] = NULL;
@@ -553,7 +561,7 @@ static void clearLocked(minirmw_wait_set_t *wait_set) {
     wait_set->size = 0;
 }
 
-minirmw_ret_t minirmw_wait_set_clear(minirmw_wait_set_t *wait_set) {
+minirmw_ret_t minirmw_wait_set_clear(minirmw_wait_set_t* wait_set) {
     if (wait_set == NULL) {
         setError("minirmw_wait_set_clear: wait set is NULL");
         return MINIRMW_INVALID_ARGUMENT;
@@ -564,14 +572,15 @@ minirmw_ret_t minirmw_wait_set_clear(minirmw_wait_set_t *wait_set) {
     return MINIRMW_OK;
 }
 
-minirmw_ret_t minirmw_wait_set_add_subscription(minirmw_wait_set_t *wait_set, minirmw_subscription_t *subscription,
-                                                size_t *index) {
+minirmw_ret_t minirmw_wait_set_add_subscription(minirmw_wait_set_t* wait_set,
+                                                minirmw_subscription_t* subscription, size_t* index) {
     if (wait_set == NULL || subscription == NULL) {
         setError("minirmw_wait_set_add_subscription: wait set and subscription must not be NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
     if (subscription->node->context != wait_set->context) {
-        setError("minirmw_wait_set_add_subscription: topic '%s' belongs to another context", subscription->topic->name);
+        setError("minirmw_wait_set_add_subscription: topic '%s' belongs to another context",
+                 subscription->topic->name);
         return MINIRMW_INVALID_ARGUMENT;
     }
     pthread_mutex_lock(&wait_set->context->mutex);
@@ -591,7 +600,7 @@ minirmw_ret_t minirmw_wait_set_add_subscription(minirmw_wait_set_t *wait_set, mi
     return MINIRMW_OK;
 }
 
-static bool markReadyLocked(minirmw_wait_set_t *wait_set) {
+static bool markReadyLocked(minirmw_wait_set_t* wait_set) {
     bool any = false;
     for (size_t i = 0; i < wait_set->size; ++i) {
         wait_set->ready[i] = wait_set->subscriptions[i]->count > 0;
@@ -600,12 +609,12 @@ static bool markReadyLocked(minirmw_wait_set_t *wait_set) {
     return any;
 }
 
-minirmw_ret_t minirmw_wait(minirmw_wait_set_t *wait_set, int64_t timeout_ns) {
+minirmw_ret_t minirmw_wait(minirmw_wait_set_t* wait_set, int64_t timeout_ns) {
     if (wait_set == NULL) {
         setError("minirmw_wait: wait set is NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
-    minirmw_context_t *context = wait_set->context;
+    minirmw_context_t* context = wait_set->context;
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     if (timeout_ns > 0) {
@@ -643,16 +652,16 @@ minirmw_ret_t minirmw_wait(minirmw_wait_set_t *wait_set, int64_t timeout_ns) {
     return ret;
 }
 
-bool minirmw_wait_set_is_ready(const minirmw_wait_set_t *wait_set, size_t index) {
+bool minirmw_wait_set_is_ready(const minirmw_wait_set_t* wait_set, size_t index) {
     return wait_set != NULL && index < wait_set->size && wait_set->ready[index];
 }
 
-minirmw_ret_t minirmw_wait_set_destroy(minirmw_wait_set_t *wait_set) {
+minirmw_ret_t minirmw_wait_set_destroy(minirmw_wait_set_t* wait_set) {
     if (wait_set == NULL) {
         setError("minirmw_wait_set_destroy: wait set is NULL");
         return MINIRMW_INVALID_ARGUMENT;
     }
-    minirmw_context_t *context = wait_set->context;
+    minirmw_context_t* context = wait_set->context;
     pthread_mutex_lock(&context->mutex);
     clearLocked(wait_set);
     context->wait_set_count--;
