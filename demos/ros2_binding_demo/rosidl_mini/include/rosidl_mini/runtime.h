@@ -1,5 +1,4 @@
-/* The C runtime types generated messages are made of (rosidl_runtime_c's String and sequences, in miniature).
- */
+/* The C runtime types of generated messages: rosidl_runtime_c's String and sequences, in miniature. */
 #ifndef ROSIDL_MINI_RUNTIME_H
 #define ROSIDL_MINI_RUNTIME_H
 
