@@ -7,6 +7,8 @@
 
 #include <dlfcn.h>
 
+#include <filesystem>
+
 using namespace layertrace::tracer;
 
 namespace {
@@ -90,4 +92,26 @@ TEST(Symbolizer, MatchesTheRealLoaderThroughProcMaps) {
     s.addModule(0, info.dli_fname, bias);
     EXPECT_EQ(s.lookup(reinterpret_cast<std::uint64_t>(fn)).name, "plain_twice");
     dlclose(h);
+}
+
+TEST(Symbolizer, SameFileUnderTwoNamesIsOneObject) {
+    // /proc/PID/maps names the real file, the dynamic loader the SONAME link: one object, and
+    // the probe's name (id != 0) wins.
+    Symbolizer s;
+    const std::string real = std::filesystem::canonical(LIBFFI_SO).string();
+    bool changed = false;
+    ModuleInfo& first = s.addModule(0, real, kBias, &changed);
+    EXPECT_TRUE(changed);
+    ModuleInfo& second = s.addModule(9, LIBFFI_SO, kBias, &changed);
+    EXPECT_EQ(&first, &second);
+    EXPECT_EQ(s.modules().size(), 1u);
+    EXPECT_EQ(second.id, 9u);
+    EXPECT_EQ(second.path, LIBFFI_SO);
+    EXPECT_EQ(second.name, "libffi.so.8");
+    EXPECT_EQ(real != LIBFFI_SO, changed);
+    s.addModule(9, LIBFFI_SO, kBias, &changed);
+    EXPECT_FALSE(changed);
+    s.addModule(10, LIBFFI_SO, kBias + 0x100000000, &changed); // mapped again elsewhere: another object
+    EXPECT_TRUE(changed);
+    EXPECT_EQ(s.modules().size(), 2u);
 }

@@ -179,7 +179,8 @@ public:
         std::cerr << "layertrace: probe " << level << ": " << r.message << '\n';
     }
     void onModule(const ModuleInfo& m) override {
-        const std::string key = m.path + "@" + std::to_string(m.base);
+        // Python files by path; objects by load bias (a renamed object replaces its first name).
+        const std::string key = m.python ? m.path : "@" + std::to_string(m.base);
         if (m_index.count(key) == 0) {
             m_index[key] = m_modules.size();
             m_modules.push_back(m);

@@ -108,9 +108,9 @@ ModuleInfo& Assembler::mapModule(std::uint32_t id, std::string path, std::uint64
             path.assign(buf, static_cast<std::size_t>(n));
         }
     }
-    const bool known = m_symbolizer.moduleByPath(path) != nullptr;
-    ModuleInfo& m = m_symbolizer.addModule(id, path, base);
-    if (!known || m.role == Role::Unknown) {
+    bool changed = false;
+    ModuleInfo& m = m_symbolizer.addModule(id, path, base, &changed);
+    if (changed || m.role == Role::Unknown) {
         m_classifier.classifyObject(m);
         m_sink.onModule(m);
     }

@@ -114,15 +114,41 @@ Dwfl_Module* Symbolizer::reportToDwfl(Entry& e) {
     return mod;
 }
 
-ModuleInfo& Symbolizer::addModule(std::uint32_t id, const std::string& path, std::uint64_t base) {
-    // The same object reported twice (probe and /proc/PID/maps): keep one, prefer the probe's id.
+namespace {
+std::string realPath(const std::string& p) {
+    char* r = ::realpath(p.c_str(), nullptr);
+    if (r == nullptr) {
+        return p;
+    }
+    std::string out(r);
+    std::free(r);
+    return out;
+}
+} // namespace
+
+ModuleInfo& Symbolizer::addModule(std::uint32_t id, const std::string& path, std::uint64_t base, bool* changed) {
+    if (changed != nullptr) {
+        *changed = true;
+    }
+    const std::string real = realPath(path);
     for (auto& e : m_entries) {
-        if (e.info->path == path && e.info->base == base) {
-            if (id != 0) {
-                e.info->id = id;
-            }
-            return *e.info;
+        if (e.info->base != base || (e.info->path != path && realPath(e.info->path) != real)) {
+            continue;
         }
+        bool renamed = false;
+        if (id != 0) {
+            e.info->id = id;
+            if (e.info->path != path) {
+                e.info->path = path;
+                const auto slash = path.rfind('/');
+                e.info->name = slash == std::string::npos ? path : path.substr(slash + 1);
+                renamed = true;
+            }
+        }
+        if (changed != nullptr) {
+            *changed = renamed;
+        }
+        return *e.info;
     }
     Entry e;
     e.info = std::make_unique<ModuleInfo>();

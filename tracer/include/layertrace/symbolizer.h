@@ -51,8 +51,11 @@ public:
     Symbolizer& operator=(const Symbolizer&) = delete;
 
     // Registers an object at its load bias; returns the stored info (ELF facts filled in, role
-    // left for the classifier). `id` 0 means "not from the probe" (e.g. /proc/PID/maps).
-    ModuleInfo& addModule(std::uint32_t id, const std::string& path, std::uint64_t base);
+    // left for the classifier). `id` 0 means "not from the probe" (e.g. /proc/PID/maps). The same
+    // file at the same bias under another name (/proc shows /usr/lib/.../libffi.so.8.1.2, the
+    // loader /lib/.../libffi.so.8) is one object: the probe's name wins. *changed (optional) is
+    // set when the object is new or its name changed.
+    ModuleInfo& addModule(std::uint32_t id, const std::string& path, std::uint64_t base, bool* changed = nullptr);
     void removeModule(std::uint32_t id);
     ModuleInfo* moduleById(std::uint32_t id);
     const ModuleInfo* moduleAt(std::uint64_t address) const;
