@@ -562,10 +562,16 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         // after the object that provides it: libffi, or the extension that bundles libffi.
         ev.target = codeRef(r.userFunc, false);
         ev.caller = codeRef(r.caller, true);
+        // The probe's dispatcher is called by libffi's closure code, so `caller` normally lies in
+        // libffi (or in the extension bundling it); the trampoline itself is usually anonymous.
+        const Symbol from = m_symbolizer.lookup(r.caller ? r.caller - 1 : 0);
         const Symbol at = m_symbolizer.lookup(r.closure);
         const ModuleInfo* ffi = nullptr;
-        if (at.module != nullptr && (at.module->role == Role::Ffi || at.module->elf.bundlesFfi)) {
-            ffi = at.module;
+        for (const Symbol* cand : {&from, &at}) {
+            if (ffi == nullptr && cand->module != nullptr &&
+                (cand->module->role == Role::Ffi || cand->module->elf.bundlesFfi)) {
+                ffi = cand->module;
+            }
         }
         if (const ModuleInfo* user = m_symbolizer.moduleAt(r.userFunc); ffi == nullptr && user && user->elf.bundlesFfi) {
             ffi = user;
@@ -579,7 +585,11 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
             ev.module = ffi->name;
             ev.modulePath = ffi->path;
         }
-        ev.symbol = at.name.rfind("ffi_closure", 0) == 0 ? at.name : std::string("ffi_closure");
+        // Named after libffi's own closure entry when it is visible (ffi_closure_unix64_inner in
+        // an unstripped libffi), else "ffi_closure": the trampoline has no symbol of its own.
+        ev.symbol = from.name.rfind("ffi_closure", 0) == 0 ? from.name
+                    : at.name.rfind("ffi_closure", 0) == 0 ? at.name
+                                                           : std::string("ffi_closure");
         ev.reason = "FFI closure: native code calling back into Python through " +
                     (ev.target.symbol.empty() ? std::string("its dispatcher") : ev.target.symbol);
         enter(tid, t, std::move(ev), r.closure, false);
