@@ -47,7 +47,10 @@ int main(int argc, char** argv) {
 
     MainWindow w(budget);
     w.resize(1400, 900);
-    w.show();
+    if (!qEnvironmentVariableIsSet("BENCH_HIDDEN"))
+        w.show();
+    if (qEnvironmentVariableIsSet("BENCH_PRESENT"))
+        w.setPresentation(true);
 
     // The stall probe: a 2 ms timer; any gap well beyond 2 ms is time the UI thread was busy.
     QElapsedTimer sinceLast;
@@ -68,7 +71,9 @@ int main(int argc, char** argv) {
         std::printf("evicted by budget:      %llu\n", static_cast<unsigned long long>(d.evicted()));
         std::printf("wall time:              %.3f s\n", secs);
         std::printf("sustained ingest rate:  %.0f events/s\n", events / secs);
-        std::printf("longest UI stall:       %lld ms (timer gap; goal: under 50 ms)\n", static_cast<long long>(longestGapMs));
+        std::printf("longest UI stall:       %lld ms (longest gap of a 2 ms timer; goal: under 50 ms)\n",
+                    static_cast<long long>(longestGapMs));
+        std::printf("longest ingest tick:    %.1f ms (UI-thread time in one tick)\n", w.ingest()->longestTickMs());
         QApplication::quit();
     });
     QTimer::singleShot(0, &w, [&] {

@@ -1,6 +1,8 @@
 // IngestSink / IngestWorker: batching on the worker, draining on the UI tick.
 #include "core/ingest.h"
 
+#include <algorithm>
+
 namespace layertrace::gui {
 
 IngestSink::IngestSink(std::size_t queueBatches) : m_queue(queueBatches) { m_batch.reserve(kBatchEvents); }
@@ -84,20 +86,22 @@ std::size_t IngestWorker::tick() {
     clock.start();
     // Read "done" before draining: everything pushed before it was set is then drained below.
     const bool done = m_sourceDone.load(std::memory_order_acquire);
-    std::vector<TraceEvent> all;
+    std::vector<EventBatch> all;
+    std::size_t n = 0;
     EventBatch batch;
-    auto take = [&all](EventBatch&& b) {
-        if (all.empty())
-            all = std::move(b);
-        else
-            all.insert(all.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+    auto take = [&all, &n](EventBatch&& b) {
+        n += b.size();
+        all.push_back(std::move(b));
     };
     {
         // Under the batch lock the producer cannot flush between the queue drain and the stale
         // batch grab, which keeps the events in stream order.
         std::lock_guard lock(m_sink.m_batchMutex);
         bool drained = true;
-        while (clock.elapsed() < kTickBudgetMs) {
+        // Take only as many events as the document can absorb within the tick's budget, judged
+        // by the measured cost per event; the rest waits in the queue for the next tick.
+        const auto maxEvents = std::size_t(std::max(2048.0, kTickBudgetMs * 1e6 / std::max(1.0, m_nsPerEvent)));
+        while (n < maxEvents) {
             if (!m_sink.m_queue.pop(batch))
                 break;
             take(std::move(batch));
@@ -111,9 +115,12 @@ std::size_t IngestWorker::tick() {
             m_sink.m_pushed.fetch_add(stale, std::memory_order_relaxed);
         }
     }
-    const std::size_t n = all.size();
-    if (n)
-        m_document.appendBatch(std::move(all));
+    if (n) {
+        m_document.appendBatches(std::move(all));
+        // The whole tick's cost (drain, append, freeing the batches) sizes the next tick.
+        if (n >= 512)
+            m_nsPerEvent = 0.7 * m_nsPerEvent + 0.3 * double(clock.nsecsElapsed()) / double(n);
+    }
     m_document.setDroppedByGui(m_sink.droppedEvents());
     {
         std::lock_guard lock(m_sink.m_stateMutex);
@@ -122,6 +129,7 @@ std::size_t IngestWorker::tick() {
             m_document.setSourceState(m_sink.m_state);
         }
     }
+    m_longestTickMs = std::max(m_longestTickMs, double(clock.nsecsElapsed()) / 1e6);
     if (done && m_sink.m_queue.sizeApprox() == 0 && !m_finished) {
         m_finished = true;
         m_timer.stop();

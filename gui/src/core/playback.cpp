@@ -140,8 +140,13 @@ bool Playback::applyNext(bool checkBreakpoints) {
     const int bandBefore = focusedSummaryBand();
     const TraceEvent& ev = m_store.at(std::uint64_t(next));
     m_diagram.apply(ev, std::uint64_t(next));
-    if (std::uint64_t(next) % kCheckpointEvery == 0)
+    if (std::uint64_t(next) % kCheckpointEvery == 0) {
         m_checkpoints[next] = m_diagram.activity();
+        // Checkpoints before the oldest retained event can never be replayed from: drop them.
+        const auto first = std::int64_t(m_store.firstIndex());
+        while (m_checkpoints.size() > 1 && std::next(m_checkpoints.begin())->first <= first)
+            m_checkpoints.erase(m_checkpoints.begin());
+    }
     if (checkBreakpoints && m_breakMask && isEnter(ev.kind)) {
         const int band = bandOf(ev.role, ViewMode::Summary);
         if (band != bandBefore && breaksOnEnter(band)) {

@@ -1,6 +1,8 @@
 // TimelineData: slices built from enter/exit pairs per thread.
 #include "core/timeline_data.h"
 
+#include <algorithm>
+
 namespace layertrace::gui {
 
 void TimelineData::ingest(const TraceEvent& event, std::uint64_t absolute) {
@@ -43,10 +45,16 @@ void TimelineData::ingest(const TraceEvent& event, std::uint64_t absolute) {
     }
 }
 
+void TimelineData::reserve() {
+    m_byEnter.reserve(std::min<std::size_t>(m_budget, 4'000'000));
+    m_exitToEnter.reserve(std::min<std::size_t>(m_budget, 4'000'000));
+}
+
 void TimelineData::clear() {
     m_tracks.clear();
     m_byEnter.clear();
     m_exitToEnter.clear();
+    reserve();
     m_count = 0;
     m_start = m_end = 0;
     m_overBudget = 0;

@@ -30,7 +30,7 @@ struct ThreadTrack {
 
 class TimelineData {
 public:
-    explicit TimelineData(std::size_t sliceBudget) : m_budget(sliceBudget) {}
+    explicit TimelineData(std::size_t sliceBudget) : m_budget(sliceBudget) { reserve(); }
     void ingest(const TraceEvent& event, std::uint64_t absolute);
     void clear();
 
@@ -45,6 +45,7 @@ public:
     const Slice* neighbour(std::uint64_t enterIndex, int direction, std::uint32_t* tid = nullptr) const;
 
 private:
+    void reserve(); // sized for the budget: no rehash stalls during a live session
     std::size_t m_budget;
     std::size_t m_count = 0;
     std::map<std::uint32_t, ThreadTrack> m_tracks;

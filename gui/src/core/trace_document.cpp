@@ -15,18 +15,26 @@ TraceDocument::TraceDocument(std::size_t eventBudget, QObject* parent)
 }
 
 void TraceDocument::appendBatch(std::vector<TraceEvent>&& events) {
-    if (events.empty())
-        return;
+    std::vector<std::vector<TraceEvent>> batches;
+    batches.push_back(std::move(events));
+    appendBatches(std::move(batches));
+}
+
+void TraceDocument::appendBatches(std::vector<std::vector<TraceEvent>>&& batches) {
     const std::uint64_t begin = m_store.endIndex();
-    for (auto& ev : events) {
-        const std::uint64_t abs = m_store.endIndex();
-        if (ev.kind == EventKind::Dropped)
-            m_droppedByProbe += ev.dropped;
-        m_diagram.registerEvent(ev);
-        m_callTree.ingest(ev, abs);
-        m_timeline.ingest(ev, abs);
-        m_store.append(std::move(ev));
+    for (auto& events : batches) {
+        for (auto& ev : events) {
+            const std::uint64_t abs = m_store.endIndex();
+            if (ev.kind == EventKind::Dropped)
+                m_droppedByProbe += ev.dropped;
+            m_diagram.registerEvent(ev);
+            m_callTree.ingest(ev, abs);
+            m_timeline.ingest(ev, abs);
+            m_store.append(std::move(ev));
+        }
     }
+    if (m_store.endIndex() == begin)
+        return;
     m_eventList.sync();
     m_callTree.commit();
     m_playback.onAppended();

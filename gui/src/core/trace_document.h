@@ -32,6 +32,7 @@ public:
 
     // The UI tick hands over everything the ingest worker queued since the last tick.
     void appendBatch(std::vector<TraceEvent>&& events);
+    void appendBatches(std::vector<std::vector<TraceEvent>>&& batches); // one model update for all
     void clear();
     void setBudget(std::size_t events);
 
