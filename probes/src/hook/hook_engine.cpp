@@ -294,7 +294,7 @@ bool alreadyPatched(std::uintptr_t function) {
 // Installs an inline patch whose head jumps to a fresh slot; `fillThunk` writes the slot's entry.
 template <typename Fill>
 HookRecord* installInline(std::uintptr_t function, std::size_t functionSize, Kind kind, Fill fillThunk,
-                          std::string* error, void** publishOriginal = nullptr) {
+                          std::string* error, void** publishOriginal = nullptr, bool allowTrap = false) {
     if (alreadyPatched(function)) {
         if (error) *error = "function already hooked";
         return nullptr;
@@ -306,7 +306,7 @@ HookRecord* installInline(std::uintptr_t function, std::size_t functionSize, Kin
         return nullptr;
     }
     detail::InlinePatch patch;
-    if (!detail::preparePatch(function, functionSize, slot, isNear, patch, error)) return nullptr;
+    if (!detail::preparePatch(function, functionSize, slot, isNear, allowTrap, patch, error)) return nullptr;
     HookRecord* record = newRecord(kind);
     record->patch = patch;
     record->slot = slot;
@@ -352,7 +352,7 @@ bool removeLocked(HookRecord* r, std::string* error) {
 } // namespace
 
 HookId hookFunction(void* function, EnterCallback onEnter, ExitCallback onExit, void* userData, std::string* error,
-                    std::size_t functionSize) {
+                    std::size_t functionSize, unsigned flags) {
     std::lock_guard lock(g_mutex);
     if (onExit != nullptr && !installUnwindSupportLocked(error)) return kInvalidHook;
     HookRecord* r = installInline(
@@ -363,7 +363,7 @@ HookId hookFunction(void* function, EnterCallback onEnter, ExitCallback onExit, 
             record->userData = userData;
             writeEntryThunk(slot, record);
         },
-        error);
+        error, nullptr, (flags & kAllowTrapHook) != 0);
     return r != nullptr ? r->id : kInvalidHook;
 }
 
@@ -598,6 +598,8 @@ EngineStats stats() {
     for (const HookRecord* r : g_records)
         if (r->active.load()) ++s.activeHooks;
     s.gotSlots = static_cast<std::uint32_t>(g_got.size());
+    for (const HookRecord* r : g_records)
+        if (r->active.load() && r->kind != Kind::Import && r->patch.trap) ++s.trapHooks;
     return s;
 }
 

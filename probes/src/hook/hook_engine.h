@@ -39,8 +39,11 @@ inline constexpr HookId kInvalidHook = 0;
 // be relocated safely (too short, branch target inside the patched range, ...). `functionSize`
 // (0 = unknown) bounds the scan for jumps into the patched range. onExit may be nullptr: then
 // the return address is left alone (no shadow-stack entry; the function sees its real caller).
+// Flags: kAllowTrapHook lets a function too short for a jump (e.g. `lea eax,[rdi+rsi]; ret`) be
+// hooked with a permanent int3 instead: every call then costs a SIGTRAP round trip (a few us).
+inline constexpr unsigned kAllowTrapHook = 1u << 0;
 HookId hookFunction(void* function, EnterCallback onEnter, ExitCallback onExit, void* userData,
-                    std::string* error, std::size_t functionSize = 0);
+                    std::string* error, std::size_t functionSize = 0, unsigned flags = 0);
 
 // Redirects every call of `function` to `replacement` by an inline patch; returns a pointer
 // that calls the original function (its relocated prologue), or nullptr with *error set.
@@ -94,6 +97,7 @@ struct EngineStats {
     std::uint64_t unwoundFrames;   // frames left by exception or longjmp
     std::uint32_t activeHooks;
     std::uint32_t gotSlots;        // GOT slots currently patched
+    std::uint32_t trapHooks;       // active hooks that use an int3 (kAllowTrapHook)
 };
 EngineStats stats();
 inline constexpr std::size_t kShadowStackDepth = 16384;

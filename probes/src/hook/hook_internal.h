@@ -27,6 +27,8 @@ struct InlinePatch {
     std::uint8_t original[kMaxLength] = {};
     std::uint8_t patched[kMaxLength] = {};
     std::uintptr_t trampoline = 0; // relocated displaced instructions, then a jump back
+    bool trap = false;             // int3 hook: the function is too short for a jump
+    std::uintptr_t trapResume = 0; // where the SIGTRAP handler sends a thread that hits it
     std::size_t instructionCount = 0;
     std::uint8_t originalOffset[kMaxInstructions] = {};   // offset of instruction i at `site`
     std::uint16_t relocatedOffset[kMaxInstructions] = {}; // ...and of its copy in the trampoline
@@ -39,8 +41,9 @@ inline constexpr std::size_t kThunkSize = 32;
 // Decodes `function`'s prologue with Capstone and relocates what the patch displaces into
 // `slot + kThunkSize`; the patch will jump to `slot` (the thunk the caller fills in). Refuses
 // (false, *error) what cannot be relocated or patched safely.
+// `allowTrap`: a function too short for any jump may get an int3 hook instead.
 bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_t* slot, bool slotIsNear,
-                  InlinePatch& patch, std::string* error);
+                  bool allowTrap, InlinePatch& patch, std::string* error);
 
 // The live-patching protocol (docs/hooking.md): int3 first, serialize all cores, move threads
 // out of the range, write the tail, serialize, write the head, serialize. `install` selects

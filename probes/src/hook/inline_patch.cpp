@@ -375,7 +375,7 @@ std::uint8_t* allocateCode(std::uintptr_t near, std::size_t size, bool* isNear) 
 }
 
 bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_t* slot, bool slotIsNear,
-                  InlinePatch& patch, std::string* error) {
+                  bool allowTrap, InlinePatch& patch, std::string* error) {
     auto fail = [&](const std::string& why) {
         if (error) *error = "cannot hook " + hexAddress(function) + ": " + why;
         return false;
@@ -425,7 +425,19 @@ bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_
                 else
                     padCovered += cs.insn->size;
             }
-            if (!padded) return fail("function ends (ret/jmp) within the first " + std::to_string(needed) + " bytes");
+            if (!padded) {
+                if (!allowTrap) return fail("function ends (ret/jmp) within the first " + std::to_string(needed) + " bytes");
+                // Too short for any jump: the whole function is now relocated in the trampoline;
+                // its first byte becomes a permanent int3 whose SIGTRAP handler sends the thread
+                // to the hook's thunk (slow, about a signal per call, but correct).
+                patch.trap = true;
+                patch.length = 1;
+                patch.trampoline = reinterpret_cast<std::uintptr_t>(slot + kThunkSize);
+                patch.trapResume = thunk;
+                patch.original[0] = code[patch.site - function];
+                patch.patched[0] = 0xCC;
+                return true;
+            }
             covered = padCovered;
             break;
         }
@@ -639,7 +651,9 @@ bool applyPatch(const InlinePatch& patch, bool install, std::string* error) {
         if (error) *error = "cannot install the SIGTRAP handler";
         return false;
     }
-    if (!registerTrapSite(patch.site, patch.trampoline)) {
+    // A trap hook's int3 is permanent and leads into the hook; a transient one (while the jump
+    // is written) leads to the original instructions.
+    if (!registerTrapSite(patch.site, patch.trap ? patch.trapResume : patch.trampoline)) {
         if (error) *error = "too many patch sites";
         return false;
     }
@@ -653,6 +667,12 @@ bool applyPatch(const InlinePatch& patch, bool install, std::string* error) {
     }
     auto restoreProtection = [&] { mprotect(reinterpret_cast<void*>(first), span, prot < 0 ? PROT_READ | PROT_EXEC : prot); };
 
+    if (patch.trap) { // one byte: a single store is the whole protocol
+        __atomic_store_n(site, bytes[0], __ATOMIC_SEQ_CST);
+        serializeCores();
+        restoreProtection();
+        return true;
+    }
     // 1. int3 on the first byte: from now on nobody starts executing the range from its top.
     __atomic_store_n(site, std::uint8_t{0xCC}, __ATOMIC_SEQ_CST);
     serializeCores();

@@ -89,6 +89,15 @@ bool isRuntimeObject(const hook::LoadedObject& o) {
     return false;
 }
 
+// The interpreter's own extension modules (lib-dynload) and the FFI modules: their internals
+// are the `ext` layer, not code the user wrote (an unstripped interpreter such as pyenv's would
+// otherwise have every static function of _ctypes or _cffi_backend hooked).
+bool isInterpreterModule(const hook::LoadedObject& o) {
+    const std::string_view base = baseName(o.path);
+    return o.path.find("/lib-dynload/") != std::string::npos || base.starts_with("_ctypes") ||
+           base.starts_with("_cffi_backend");
+}
+
 bool exportsPyInit(const hook::LoadedObject& o) {
     for (const hook::DefinedSymbol& s : hook::definedFunctions(o))
         if (s.name.starts_with("PyInit_")) return true;
@@ -96,15 +105,23 @@ bool exportsPyInit(const hook::LoadedObject& o) {
 }
 
 // Hooks one function with NativeEnter/NativeExit; returns false with *why on failure.
+// `allowTrap`: functions too short for a jump get a (slow) int3 hook; used where the user asked
+// for the library (ctypes/cffi targets, --probe), not for the bulk of extension internals.
 bool hookTarget(const hook::LoadedObject& o, std::string_view name, std::uintptr_t address, std::size_t size,
-                wire::HookKind kind, std::string* why) {
+                wire::HookKind kind, bool allowTrap, std::string* why) {
     if (!g_hooked.insert(address).second) return true; // already instrumented (e.g. two names)
     TargetHook& h = g_targetHooks.emplace_back(TargetHook{0, address});
     h.hookId = registerHook(kind, address, name, o.path);
-    if (hook::hookFunction(reinterpret_cast<void*>(address), targetEnter, targetExit, &h, why, size) == hook::kInvalidHook) {
+    const unsigned trapsBefore = allowTrap ? hook::stats().trapHooks : 0;
+    if (hook::hookFunction(reinterpret_cast<void*>(address), targetEnter, targetExit, &h, why, size,
+                           allowTrap ? hook::kAllowTrapHook : 0) == hook::kInvalidHook) {
         g_hooked.erase(address);
         return false;
     }
+    if (allowTrap && hook::stats().trapHooks > trapsBefore)
+        reportOnce(wire::ReportLevel::Info, "trap:" + o.path + ":" + std::string(name),
+                   std::string(name) + " in " + o.path +
+                       " is too short for a jump and is traced through an int3 (a signal per call: slower)");
     return true;
 }
 
@@ -125,8 +142,24 @@ struct FailureSummary {
     }
 };
 
+// Not function entries (GCC's split-off cold blocks) or not ours to trace.
 bool skippedName(std::string_view name) {
-    return name == "_init" || name == "_fini" || name.starts_with("PyInit_");
+    return name == "_init" || name == "_fini" || name.starts_with("PyInit_") ||
+           name.find(".cold") != std::string_view::npos;
+}
+
+// An extension module's own implementation, as opposed to the binding machinery and C++
+// runtime instantiations compiled into it (pybind11 internals, std::, compiler helpers).
+bool isExtensionImplementation(std::string_view name) {
+    static constexpr std::string_view kMachinery[] = {
+        "_ZN8pybind11", "_ZNK8pybind11", "_ZZN8pybind11", "_ZNSt", "_ZNKSt", "_ZSt", "_ZZNSt", "_ZN9__gnu_cxx",
+        "_ZNK9__gnu_cxx", "_ZN10__cxxabiv", "_GLOBAL__", "__", "frame_dummy", "register_tm_clones",
+        "deregister_tm_clones", "_ZTh", "_ZTv", "_ZTW", "_ZTH"};
+    if (skippedName(name)) return false;
+    if (name.starts_with("_cffi_") && !name.starts_with("_cffi_f_")) return false; // cffi's helpers; _cffi_f_* is the glue
+    for (std::string_view prefix : kMachinery)
+        if (name.starts_with(prefix)) return false;
+    return true;
 }
 
 void hookExports(const hook::LoadedObject& o) {
@@ -134,9 +167,27 @@ void hookExports(const hook::LoadedObject& o) {
     for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
         if (s.ifunc || skippedName(s.name)) continue;
         std::string why;
-        summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, &why), s.name, why);
+        summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, true, &why), s.name, why);
     }
     summary.report("exported functions", o);
+}
+
+// The functions an extension module implements itself (the C/C++ code behind its glue): its
+// exports and, when it is not stripped, its .symtab functions.
+void hookExtensionOwn(const hook::LoadedObject& o) {
+    FailureSummary summary;
+    for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
+        if (s.ifunc || !isExtensionImplementation(s.name)) continue;
+        std::string why;
+        summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, false, &why), s.name, why);
+    }
+    std::string ignored; // stripped: no .symtab, nothing more to add
+    for (const auto& [name, address] : hook::symtabFunctions(o.path, o.base, &ignored)) {
+        if (!isExtensionImplementation(name) || g_hooked.count(address) != 0) continue;
+        std::string why;
+        summary.note(hookTarget(o, name, address, 0, wire::HookKind::TargetSymbol, false, &why), name, why);
+    }
+    summary.report("extension functions", o);
 }
 
 void hookPyInit(const hook::LoadedObject& o) {
@@ -186,10 +237,10 @@ void hookProbeSpecs(const hook::LoadedObject& o) {
         std::size_t matched = 0;
         for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
             const std::string name(s.name);
-            if (s.ifunc || fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0) continue;
+            if (s.ifunc || skippedName(s.name) || fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0) continue;
             ++matched;
             std::string why;
-            summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, &why), s.name, why);
+            summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, true, &why), s.name, why);
         }
         if (!symtabRead) {
             std::string ignored; // stripped objects simply have no .symtab
@@ -197,10 +248,10 @@ void hookProbeSpecs(const hook::LoadedObject& o) {
             symtabRead = true;
         }
         for (const auto& [name, address] : symtab) {
-            if (fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0 || g_hooked.count(address) != 0) continue;
+            if (skippedName(name) || fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0 || g_hooked.count(address) != 0) continue;
             ++matched;
             std::string why;
-            summary.note(hookTarget(o, name, address, 0, wire::HookKind::TargetSymbol, &why), name, why);
+            summary.note(hookTarget(o, name, address, 0, wire::HookKind::TargetSymbol, true, &why), name, why);
         }
         summary.report("functions matching --probe " + spec.library + ":" + spec.glob, o);
         if (matched == 0)
@@ -226,6 +277,7 @@ void onLoaded(const hook::LoadedObject& o, std::uintptr_t caller, bool requested
     if (!isRuntimeObject(o)) {
         if (exportsPyInit(o)) {
             hookPyInit(o);
+            if (!isInterpreterModule(o)) hookExtensionOwn(o);
             hookExtensionImports(o);
         } else if (requested && loadedByFfiModule(caller)) {
             hookExports(o); // a library opened by ctypes.CDLL / ffi.dlopen

@@ -179,6 +179,22 @@ TEST_F(HookEngine, TinyFunctionFollowedByPaddingIsHookedWhenItsSizeIsKnown) {
     EXPECT_EQ(bytesAt(fn(lt_t_tiny_padded), 16), before);
 }
 
+TEST_F(HookEngine, TooShortFunctionGetsAnInt3HookWhenAllowed) {
+    const auto before = bytesAt(fn(lt_t_tiny), 8);
+    std::string error;
+    const hook::HookId id = hook::hookFunction(fn(lt_t_tiny), onEnter, onExit, &kTagA, &error, 0, hook::kAllowTrapHook);
+    ASSERT_NE(id, hook::kInvalidHook) << error;
+    EXPECT_EQ(hook::stats().trapHooks, 1u);
+    EXPECT_EQ(bytesAt(fn(lt_t_tiny), 1)[0], 0xCC);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(lt_t_tiny(), 0);
+    EXPECT_EQ(g_events.size(), 200u);
+    EXPECT_EQ(g_events.back().kind, 'X');
+    ASSERT_TRUE(hook::unhook(id, &error)) << error;
+    EXPECT_EQ(bytesAt(fn(lt_t_tiny), 8), before);
+    EXPECT_EQ(lt_t_tiny(), 0);
+    EXPECT_EQ(g_events.size(), 200u);
+}
+
 TEST_F(HookEngine, FloatArgumentsAndReturn) {
     install(fn(lt_t_mix), &kTagA);
     const double r = lt_t_mix(1.5, 2.0f, 3);
