@@ -150,11 +150,15 @@ TEST(Paths, CollapsesPythonRunsAndMergesDuplicates) {
     EXPECT_EQ(lines[0], "app user.py:main -> wrapper mypkg/bindings.py:transform -> ext _ctypes.so -> ffi "
                         "libffi.so.8:ffi_call -> native libstruct_demo.so:transform_record -> native "
                         "libstruct_demo.so:checksum");
-    // A second call from the same frames is its own path.
+    // Calls of the interpreter's own C functions are not crossings: no line.
     pb.onEvent(event(EventKind::CCall, Role::Capi, "python3.11", "builtin_len", 3));
     pb.onEvent(event(EventKind::CReturn, Role::Capi, "python3.11", "builtin_len", 3));
+    EXPECT_EQ(lines.size(), 1u);
+    // A second call from the same frames is its own path.
+    pb.onEvent(event(EventKind::CCall, Role::Ext, "_ctypes.so", "byref", 3));
+    pb.onEvent(event(EventKind::CReturn, Role::Ext, "_ctypes.so", "byref", 3));
     ASSERT_EQ(lines.size(), 2u);
-    EXPECT_EQ(lines[1], "app user.py:main -> wrapper mypkg/bindings.py:transform -> capi python3.11:builtin_len");
+    EXPECT_EQ(lines[1], "app user.py:main -> wrapper mypkg/bindings.py:transform -> ext _ctypes.so:byref");
 }
 
 TEST(Paths, UnfinishedCallsAreEmittedAtTheEndAndLongPathsTruncated) {

@@ -312,6 +312,11 @@ void PathBuilder::onEvent(const TraceEvent& ev) {
         return;
     }
     if (isEnter(ev.kind)) {
+        // Calls into the interpreter's own C functions (len, isinstance, list.append) are not a
+        // crossing into native code in the series' sense; every line of Python makes them.
+        if (ev.role == Role::Capi) {
+            return;
+        }
         if (!t.active) {
             t.active = true;
             t.depth = ev.depth;

@@ -33,7 +33,7 @@ std::string formatPath(const std::vector<Hop>& hops);
 bool pathMatches(const DemoPath& expected, const std::vector<Hop>& hops);
 
 // Builds one path per outermost call that crosses from Python into native-side code (any event
-// that is not a Python call): the Python frames leading to it (runs of the same role collapsed
+// that is not a Python call or a call of the interpreter's own C functions): the Python frames leading to it (runs of the same role collapsed
 // to their innermost frame), then every hop entered until that call returns, consecutive
 // duplicates merged. Python files' roles are re-read from onModule updates when the path is
 // emitted, so a file promoted to wrapper mid-call shows as wrapper.
