@@ -288,6 +288,22 @@ bool isRipRelative(const cs_insn& insn) {
     return false;
 }
 
+// Offset of the disp32 of a RIP-relative instruction. Capstone 4's encoding info misses it for
+// some SSE/AVX forms, so fall back to the position that holds the displacement value right
+// before an immediate of 0, 1, 2 or 4 bytes.
+int ripDisplacementOffset(const cs_insn& insn, const std::uint8_t* bytes) {
+    const cs_x86& x = insn.detail->x86;
+    if (x.encoding.disp_offset != 0 && x.encoding.disp_size == 4) return x.encoding.disp_offset;
+    for (int imm : {0, 1, 2, 4}) {
+        const int at = static_cast<int>(insn.size) - 4 - imm;
+        if (at < 1) continue;
+        std::int32_t value = 0;
+        std::memcpy(&value, bytes + at, 4);
+        if (value == static_cast<std::int32_t>(x.disp)) return at;
+    }
+    return -1;
+}
+
 struct Capstone {
     csh handle = 0;
     cs_insn* insn = nullptr;
@@ -483,7 +499,8 @@ bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_
                 std::memcpy(out, before, insn.size);
                 out[pfx + 1] = static_cast<std::uint8_t>((before[pfx + 1] & 0xC7) | (4 << 3));
                 if (isRipRelative(insn)) {
-                    const std::uint8_t dispOffset = insn.detail->x86.encoding.disp_offset;
+                    const int dispOffset = ripDisplacementOffset(insn, before);
+                    if (dispOffset < 0) return fail("unexpected RIP-relative encoding");
                     std::int32_t disp = 0;
                     std::memcpy(&disp, before + dispOffset, 4);
                     const std::int64_t moved = static_cast<std::int64_t>(disp) +
@@ -532,8 +549,8 @@ bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_
         case Flow::Plain:
             std::memcpy(out, before, insn.size);
             if (isRipRelative(insn)) {
-                const std::uint8_t dispOffset = insn.detail->x86.encoding.disp_offset;
-                if (dispOffset == 0 || insn.detail->x86.encoding.disp_size != 4) return fail("unexpected RIP-relative encoding");
+                const int dispOffset = ripDisplacementOffset(insn, before);
+                if (dispOffset < 0) return fail("unexpected RIP-relative encoding");
                 std::int32_t disp = 0;
                 std::memcpy(&disp, before + dispOffset, 4);
                 const std::int64_t moved = static_cast<std::int64_t>(disp) +

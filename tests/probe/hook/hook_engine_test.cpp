@@ -19,6 +19,7 @@
 extern "C" {
 long lt_t_endbr_add(long, long);
 long lt_t_riprel(long);
+int lt_t_sse_riprel(double);
 long lt_t_jcc(long);
 int lt_t_tiny();
 int lt_t_tiny_padded(int);
@@ -130,6 +131,13 @@ TEST_F(HookEngine, RipRelativeFirstInstructionIsRelocated) {
     install(fn(lt_t_riprel), &kTagA);
     EXPECT_EQ(lt_t_riprel(5), 1005);
     EXPECT_EQ(g_events.size(), 2u);
+}
+
+TEST_F(HookEngine, SseRipRelativeOperandIsRelocated) {
+    install(fn(lt_t_sse_riprel), &kTagA);
+    EXPECT_EQ(lt_t_sse_riprel(3.0), 1);
+    EXPECT_EQ(lt_t_sse_riprel(2.0), 0);
+    EXPECT_EQ(g_events.size(), 4u);
 }
 
 TEST_F(HookEngine, ShortConditionalBranchInPrologueIsRelocated) {

@@ -24,6 +24,17 @@ lt_t_riprel:
     ret
     .size lt_t_riprel, .-lt_t_riprel
 
+/* An SSE compare against a RIP-relative constant first (Capstone 4 reports no displacement
+   offset for it): returns 1 when x > 2.5, else 0. */
+    .globl lt_t_sse_riprel
+    .type lt_t_sse_riprel, @function
+lt_t_sse_riprel:
+    ucomisd xmm0, qword ptr [rip + lt_t_two_and_a_half]
+    mov eax, 0
+    seta al
+    ret
+    .size lt_t_sse_riprel, .-lt_t_sse_riprel
+
 /* A short conditional branch inside the displaced bytes: x == 0 ? -1 : 2 * x. */
     .globl lt_t_jcc
     .type lt_t_jcc, @function
@@ -105,5 +116,7 @@ lt_t_tailjump:
 lt_t_base:
 lt_t_base_private:
     .quad 1000
+lt_t_two_and_a_half:
+    .double 2.5
 
     .section .note.GNU-stack,"",@progbits
