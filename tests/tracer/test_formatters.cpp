@@ -137,17 +137,24 @@ TEST(Paths, CollapsesPythonRunsAndMergesDuplicates) {
     TraceEvent call = event(EventKind::FfiCall, Role::Ffi, "libffi.so.8", "ffi_call", 3);
     call.caller = CodeRef{Role::Ext, "_ctypes.so", "", "", 0x10, ""};
     call.target = CodeRef{Role::Native, "libstruct_demo.so", "", "transform_record", 0x20, ""};
+    // Internals of a ready-made extension hooked before libffi is reached: one ext hop.
+    pb.onEvent(event(EventKind::NativeEnter, Role::Ext, "_ctypes.so", "PyCFuncPtr_call", 3));
+    pb.onEvent(event(EventKind::NativeEnter, Role::Ext, "_ctypes.so", "_ctypes_callproc", 4));
+    call.depth = 5;
     pb.onEvent(call);
-    pb.onEvent(event(EventKind::NativeEnter, Role::Native, "libstruct_demo.so", "transform_record", 4));
-    pb.onEvent(event(EventKind::NativeEnter, Role::Native, "libstruct_demo.so", "checksum", 5));
-    pb.onEvent(event(EventKind::NativeExit, Role::Native, "libstruct_demo.so", "checksum", 5));
-    pb.onEvent(event(EventKind::NativeExit, Role::Native, "libstruct_demo.so", "transform_record", 4));
+    pb.onEvent(event(EventKind::NativeEnter, Role::Native, "libstruct_demo.so", "transform_record", 6));
+    pb.onEvent(event(EventKind::NativeEnter, Role::Native, "libstruct_demo.so", "checksum", 7));
+    pb.onEvent(event(EventKind::NativeExit, Role::Native, "libstruct_demo.so", "checksum", 7));
+    pb.onEvent(event(EventKind::NativeExit, Role::Native, "libstruct_demo.so", "transform_record", 6));
     // The file turned out to be a wrapper while the call was open: the path shows it.
     pb.onModule(pyModule("/app/mypkg/bindings.py", "mypkg/bindings.py", Role::Wrapper));
     EXPECT_TRUE(lines.empty());
-    pb.onEvent(event(EventKind::FfiReturn, Role::Ffi, "libffi.so.8", "ffi_call", 3));
+    pb.onEvent(event(EventKind::FfiReturn, Role::Ffi, "libffi.so.8", "ffi_call", 5));
+    pb.onEvent(event(EventKind::NativeExit, Role::Ext, "_ctypes.so", "_ctypes_callproc", 4));
+    EXPECT_TRUE(lines.empty());
+    pb.onEvent(event(EventKind::NativeExit, Role::Ext, "_ctypes.so", "PyCFuncPtr_call", 3));
     ASSERT_EQ(lines.size(), 1u);
-    EXPECT_EQ(lines[0], "app user.py:main -> wrapper mypkg/bindings.py:transform -> ext _ctypes.so -> ffi "
+    EXPECT_EQ(lines[0], "app user.py:main -> wrapper mypkg/bindings.py:transform -> ext _ctypes.so:PyCFuncPtr_call -> ffi "
                         "libffi.so.8:ffi_call -> native libstruct_demo.so:transform_record -> native "
                         "libstruct_demo.so:checksum");
     // Calls of the interpreter's own C functions are not crossings: no line.

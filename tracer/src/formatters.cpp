@@ -259,6 +259,12 @@ void PathBuilder::add(ThreadPaths& t, Hop hop) {
     if (!t.hops.empty() && t.hops.back() == hop) {
         return;
     }
+    // Inside a ready-made extension (_ctypes, numpy) the internals are one hop: the learner's
+    // question is "which extension", not which of its static functions.
+    if (!t.hops.empty() && hop.role == Role::Ext && t.hops.back().role == Role::Ext &&
+        t.hops.back().module == hop.module) {
+        return;
+    }
     if (t.hops.size() >= m_maxHops) {
         ++t.truncated;
         return;
