@@ -110,6 +110,12 @@ ModuleInfo& Assembler::mapModule(std::uint32_t id, std::string path, std::uint64
     }
     bool changed = false;
     ModuleInfo& m = m_symbolizer.addModule(id, path, base, &changed);
+    if (baseName(path).rfind("liblayertrace_probe", 0) == 0) {
+        // Our own probe: symbolized (its stubs may show in stacks) but not part of the program.
+        m.role = Role::Native;
+        m.reason = "the layertrace probe (not part of the traced program)";
+        return m;
+    }
     if (changed || m.role == Role::Unknown) {
         m_classifier.classifyObject(m);
         m_sink.onModule(m);
