@@ -84,7 +84,9 @@ TEST(Session, SignalsBecome128PlusN) {
     RunOptions o;
     o.argv = {"/bin/sh", "-c", "kill -KILL $$"};
     o.probeLibrary = FIXTURE_PLAIN;
-    EXPECT_EQ(Session::launch(o, sink)->wait().exitStatus, 128 + 9);
+    const SessionResult r = Session::launch(o, sink)->wait();
+    EXPECT_EQ(r.exitStatus, 128 + 9);
+    EXPECT_EQ(r.termSignal, 9);
 }
 
 TEST(Session, StopEndsALongRunningProgram) {

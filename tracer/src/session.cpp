@@ -492,6 +492,7 @@ std::unique_ptr<Session> Session::launch(const RunOptions& options, EventSink& s
         }
         self->exited = true;
         self->result.exitStatus = statusFromWait(status);
+        self->result.termSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         self->result.events = assembler.eventCount();
         self->result.dropped = assembler.droppedTotal();
         self->sink->onFinished(self->result);
