@@ -41,7 +41,9 @@ struct Window {
     Window() {
         w.resize(1400, 900);
         w.startExample();
-        waitFor([this] { return w.ingest() && w.ingest()->finished(); });
+        const bool done = waitFor([this] { return w.ingest() && w.ingest()->finished(); }, 30000);
+        EXPECT_TRUE(done) << "the scripted example did not finish ingesting";
+        EXPECT_EQ(w.document().totalEvents(), 20u);
         w.show();
         static_cast<void>(QTest::qWaitForWindowExposed(&w));
     }

@@ -44,7 +44,7 @@ QColor Palette::layerColor(int band, ViewMode mode) const {
 
 QColor Palette::bandFill(int band, ViewMode mode, bool lit) const {
     if (m_scheme == Scheme::HighContrast)
-        return lit ? layerColor(band, mode).lighter(170) : QColor(Qt::white);
+        return lit ? tint(layerColor(band, mode), 0.62) : QColor(Qt::white);
     const QColor c = layerColor(band, mode);
     // Alternate the lightness of neighbouring rows of one layer so the detailed rows read apart.
     const bool odd = mode == ViewMode::Detailed && (band % 2 == 1);
@@ -67,8 +67,8 @@ QBrush Palette::bandHatch(int band, ViewMode mode) const {
 
 QColor Palette::boxFill(int band, ViewMode mode, bool active, bool visited) const {
     if (m_scheme == Scheme::HighContrast) {
-        if (active)
-            return layerColor(band, mode);
+        if (active) // light enough for black text at full contrast; the thick border marks it
+            return tint(layerColor(band, mode), 0.35);
         return visited ? QColor(0xEE, 0xEE, 0xEE) : QColor(Qt::white);
     }
     if (active)

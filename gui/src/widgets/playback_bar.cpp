@@ -78,25 +78,27 @@ PlaybackBar::PlaybackBar(TraceDocument& document, QWidget* parent) : QWidget(par
     group->addButton(m_detailed);
     group->addButton(m_summary);
     group->setExclusive(true);
-    row1->addWidget(m_detailed);
-    row1->addWidget(m_summary);
+    // View and presentation controls share the second row with the position slider, so the
+    // bar still fits a 1920-pixel screen at 200 %.
+    row2->addWidget(m_detailed);
+    row2->addWidget(m_summary);
     m_scale = new QSpinBox;
     m_scale->setRange(100, 300);
     m_scale->setSingleStep(25);
     m_scale->setSuffix(QStringLiteral(" %"));
     m_scale->setToolTip(QStringLiteral("Presentation scale: fonts, strokes and targets (Ctrl+= / Ctrl+-)"));
-    row1->addWidget(new QLabel(QStringLiteral("scale")));
-    row1->addWidget(m_scale);
+    row2->addWidget(new QLabel(QStringLiteral("scale")));
+    row2->addWidget(m_scale);
     m_contrast = new QCheckBox(QStringLiteral("high contrast"));
     m_contrast->setToolTip(QStringLiteral("Colour-blind-safe palette; layers also differ by hatching"));
-    row1->addWidget(m_contrast);
+    row2->addWidget(m_contrast);
 
     m_position = new QSlider(Qt::Horizontal);
     m_position->setRange(-1, -1);
     m_positionLabel = new QLabel;
     m_positionLabel->setMinimumWidth(m_positionLabel->fontMetrics().horizontalAdvance(QStringLiteral("step 0000000 / 0000000")));
-    row2->addWidget(m_position, 1);
-    row2->addWidget(m_positionLabel);
+    row2->insertWidget(0, m_position, 1);
+    row2->insertWidget(1, m_positionLabel);
 
     connect(m_start, &QToolButton::clicked, pb, [pb] {
         pb->pause();

@@ -23,7 +23,13 @@ StartScreen::StartScreen(CatalogModel& catalog, QWidget* parent) : QWidget(paren
     m_list = new QListView;
     m_list->setModel(&catalog);
     m_list->setMinimumWidth(380);
-    m_list->setSpacing(2);
+    m_list->setSpacing(4);
+    m_list->setWordWrap(true);
+    m_list->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_list->setResizeMode(QListView::Adjust);
+    QFont listFont = m_list->font();
+    listFont.setPointSizeF(listFont.pointSizeF() * 1.1);
+    m_list->setFont(listFont);
     left->addWidget(m_list, 1);
     row->addLayout(left, 2);
 
@@ -68,10 +74,15 @@ StartScreen::StartScreen(CatalogModel& catalog, QWidget* parent) : QWidget(paren
     outer->addLayout(buttons);
 
     connect(m_list->selectionModel(), &QItemSelectionModel::currentChanged, this, &StartScreen::showDemo);
-    connect(&catalog, &QAbstractItemModel::modelReset, this, [this] {
+    // Part IV's transform() is the series' flagship path: preselect it.
+    auto preselect = [this] {
+        for (int r = 0; r < m_catalog.rowCount(); ++r)
+            if (m_catalog.index(r).data(CatalogModel::NameRole).toString() == QLatin1String("ctypes_complex_struct"))
+                return m_list->setCurrentIndex(m_catalog.index(r));
         if (m_catalog.rowCount() > 0)
             m_list->setCurrentIndex(m_catalog.index(0));
-    });
+    };
+    connect(&catalog, &QAbstractItemModel::modelReset, this, preselect);
     connect(m_list, &QListView::doubleClicked, this, [this](const QModelIndex& i) {
         emit runDemoRequested(i.data(CatalogModel::NameRole).toString());
     });
@@ -82,8 +93,7 @@ StartScreen::StartScreen(CatalogModel& catalog, QWidget* parent) : QWidget(paren
     });
     connect(trace, &QPushButton::clicked, this, &StartScreen::traceScriptRequested);
     connect(example, &QPushButton::clicked, this, &StartScreen::exampleRequested);
-    if (catalog.rowCount() > 0)
-        m_list->setCurrentIndex(catalog.index(0));
+    preselect();
 }
 
 void StartScreen::setCatalogError(const QString& error) {
