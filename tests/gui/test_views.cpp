@@ -49,12 +49,18 @@ struct Window {
     }
 };
 
+// Renders one view on its own at `size`, then hands it back to the window that owns it (a
+// top-level widget would outlive the window's document).
 QImage grabView(QWidget* widget, QSize size) {
+    QWidget* owner = widget->window();
     widget->setParent(nullptr);
     widget->resize(size);
     widget->show();
     QCoreApplication::processEvents();
-    return widget->grab().toImage();
+    const QImage img = widget->grab().toImage();
+    widget->hide();
+    widget->setParent(owner);
+    return img;
 }
 
 } // namespace
@@ -148,7 +154,7 @@ TEST(Screenshot, TimelineColoursSlicesByLayer) {
     // At the time sd_filter_items runs (event 11), every depth 0..5 has a slice.
     const auto& tl = win.w.document().timeline();
     const double frac = double(win.w.document().store().at(11).tsNs + 1000 - tl.startNs()) / double(tl.endNs() - tl.startNs());
-    const int x = int(110 * pal.scale() + frac * (t->width() - 110 * pal.scale()));
+    const int x = int(110 * pal.scale() + frac * (img.width() - 110 * pal.scale()));
     const QRgb lane = img.pixel(x, int(4 + rh * 7.5)); // below the deepest slice: the lane only
     const QRgb row0 = img.pixel(x, int(4 + rh * 0 + 1.5)); // main, Layer 1
     const QRgb row2 = img.pixel(x, int(4 + rh * 2 + 1.5)); // PyCFuncPtr_call, Layer 2
