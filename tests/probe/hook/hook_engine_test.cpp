@@ -8,6 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <pthread.h>
 #include <cstdio>
 #include <csetjmp>
 #include <cstring>
@@ -296,6 +300,55 @@ TEST_F(HookEngine, HookAndUnhookWhileFourThreadsCallTheFunction) {
     EXPECT_GT(g_threadEnters.load(), 0);
     EXPECT_EQ(g_threadEnters.load(), g_threadExits.load());
     EXPECT_EQ(bytesAt(fn(lt_t_work), 32), before);
+}
+
+// Helper threads often block every signal; the sweep must still establish where they are.
+TEST_F(HookEngine, ThreadThatBlocksSignalsAndWaitsInTheKernelDoesNotPreventHooking) {
+    std::mutex m;
+    std::condition_variable cv;
+    bool ready = false, done = false;
+    std::thread waiter([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        std::unique_lock lock(m);
+        ready = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return done; }); // blocked in futex()
+    });
+    {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return ready; });
+    }
+    const hook::HookId id = install(fn(lt_t_work), &kTagA);
+    EXPECT_NE(id, hook::kInvalidHook);
+    EXPECT_EQ(lt_t_work(1), [] { long a = 1; for (int i = 0; i < 8; ++i) a = a * 3 + i; return a; }());
+    {
+        std::lock_guard lock(m);
+        done = true;
+    }
+    cv.notify_all();
+    waiter.join();
+}
+
+TEST_F(HookEngine, ThreadThatBlocksSignalsAndKeepsRunningMakesTheHookFailCleanly) {
+    std::atomic<bool> running{false}, stop{false};
+    std::thread spinner([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        running = true;
+        while (!stop.load(std::memory_order_relaxed)) {
+        }
+    });
+    while (!running) std::this_thread::yield();
+    const auto before = bytesAt(fn(lt_t_work), 32);
+    std::string error;
+    EXPECT_EQ(hook::hookFunction(fn(lt_t_work), onEnter, onExit, &kTagA, &error), hook::kInvalidHook);
+    EXPECT_NE(error.find("position is unknown"), std::string::npos) << error;
+    EXPECT_EQ(bytesAt(fn(lt_t_work), 32), before);
+    stop = true;
+    spinner.join();
 }
 
 TEST_F(HookEngine, CxxExceptionThroughHookedFramesIsCaughtAbove) {

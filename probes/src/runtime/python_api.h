@@ -1,0 +1,63 @@
+// The CPython C API functions the probe uses, resolved at start with dlsym(RTLD_DEFAULT) from
+// whatever interpreter is running: the probe never links libpython, so it loads into any
+// process, and a process without Python just gets no Python events.
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+namespace layertrace::probe::python {
+
+// Each member has the exact type of the C API declaration it stands for (checked by decltype).
+#define LAYERTRACE_PY_FUNCTIONS(X)                                                                  \
+    X(PySys_AddAuditHook)                                                                           \
+    X(Py_GetVersion)                                                                                \
+    X(Py_IsInitialized)                                                                             \
+    X(PyInterpreterState_Head)                                                                      \
+    X(PyInterpreterState_ThreadHead)                                                                \
+    X(PyThreadState_Next)                                                                           \
+    X(PyThreadState_Get)                                                                            \
+    X(PyGILState_GetThisThreadState)                                                                \
+    X(_PyEval_SetProfile)                                                                           \
+    X(PyCode_Addr2Line)                                                                             \
+    X(PyUnicode_AsUTF8AndSize)                                                                      \
+    X(PyErr_Fetch)                                                                                  \
+    X(PyErr_Restore)                                                                                \
+    X(PyErr_Clear)                                                                                  \
+    X(PyImport_ImportModule)                                                                        \
+    X(PyObject_GetAttrString)                                                                       \
+    X(PyObject_CallFunctionObjArgs)                                                                 \
+    X(PyCMethod_New)                                                                                \
+    X(_Py_Dealloc)
+
+#define LAYERTRACE_PY_DATA(X)                                                                       \
+    X(PyCFunction_Type, PyTypeObject)                                                               \
+    X(PyCMethod_Type, PyTypeObject)                                                                 \
+    X(PyFrame_Type, PyTypeObject)                                                                   \
+    X(_Py_NoneStruct, PyObject)
+
+struct Api {
+#define LAYERTRACE_PY_MEMBER(name) decltype(&::name) name = nullptr;
+    LAYERTRACE_PY_FUNCTIONS(LAYERTRACE_PY_MEMBER)
+#undef LAYERTRACE_PY_MEMBER
+#define LAYERTRACE_PY_DATA_MEMBER(name, type) type* name = nullptr;
+    LAYERTRACE_PY_DATA(LAYERTRACE_PY_DATA_MEMBER)
+#undef LAYERTRACE_PY_DATA_MEMBER
+    const unsigned long* Py_Version = nullptr; // 3.11+: the running interpreter's PY_VERSION_HEX
+};
+
+// Filled by resolve(); read-only afterwards.
+extern Api api;
+
+// Resolves every entry; false with the first missing name in *missing.
+bool resolve(const char** missing) noexcept;
+
+// Py_DECREF without the _Py_Dealloc symbol reference the header macro would create.
+inline void decref(PyObject* o) noexcept {
+    if (o != nullptr && --o->ob_refcnt == 0) {
+        api._Py_Dealloc(o);
+    }
+}
+
+} // namespace layertrace::probe::python

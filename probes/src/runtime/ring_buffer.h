@@ -1,0 +1,75 @@
+// Single-producer single-consumer byte ring holding whole wire records of one thread.
+// The producer is the traced thread (hot path: no lock, no allocation, no system call); the
+// consumer is the probe's sender thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace layertrace::probe {
+
+class RecordRing {
+public:
+    // `storage` must hold `capacity` bytes; capacity is a power of two.
+    void init(std::byte* storage, std::size_t capacity) noexcept {
+        m_data = storage;
+        m_capacity = capacity;
+        m_mask = capacity - 1;
+        m_head.store(0, std::memory_order_relaxed);
+        m_tail.store(0, std::memory_order_relaxed);
+    }
+
+    std::size_t capacity() const noexcept { return m_capacity; }
+
+    // Producer: copies `size` bytes in (they may wrap around the end of storage). False when
+    // there is not enough free space: nothing is written.
+    bool push(const std::byte* bytes, std::size_t size) noexcept {
+        const std::uint64_t head = m_head.load(std::memory_order_relaxed);
+        const std::uint64_t tail = m_tail.load(std::memory_order_acquire);
+        if (m_capacity - (head - tail) < size) {
+            return false;
+        }
+        copyIn(head, bytes, size);
+        m_head.store(head + size, std::memory_order_release);
+        return true;
+    }
+
+    // Producer: free bytes right now (a lower bound for the consumer may free more).
+    std::size_t freeSpace() const noexcept {
+        return m_capacity - (m_head.load(std::memory_order_relaxed) - m_tail.load(std::memory_order_acquire));
+    }
+
+    // Consumer: the producer's position; everything in [tail, head) is complete records.
+    std::uint64_t head() const noexcept { return m_head.load(std::memory_order_acquire); }
+    std::uint64_t tail() const noexcept { return m_tail.load(std::memory_order_relaxed); }
+
+    // Consumer: copies [from, from + size) out (caller ensures it lies in [tail, head)).
+    void copyOut(std::uint64_t from, std::byte* out, std::size_t size) const noexcept {
+        const std::size_t at = static_cast<std::size_t>(from & m_mask);
+        const std::size_t first = size < m_capacity - at ? size : m_capacity - at;
+        std::memcpy(out, m_data + at, first);
+        std::memcpy(out + first, m_data, size - first);
+    }
+
+    // Consumer: releases everything before `newTail` to the producer.
+    void release(std::uint64_t newTail) noexcept { m_tail.store(newTail, std::memory_order_release); }
+
+private:
+    void copyIn(std::uint64_t head, const std::byte* bytes, std::size_t size) noexcept {
+        const std::size_t at = static_cast<std::size_t>(head & m_mask);
+        const std::size_t first = size < m_capacity - at ? size : m_capacity - at;
+        std::memcpy(m_data + at, bytes, first);
+        std::memcpy(m_data, bytes + first, size - first);
+    }
+
+    // head and tail on separate cache lines: the producer writes one, the consumer the other.
+    alignas(64) std::atomic<std::uint64_t> m_head{0};
+    alignas(64) std::atomic<std::uint64_t> m_tail{0};
+    alignas(64) std::byte* m_data = nullptr;
+    std::size_t m_capacity = 0;
+    std::size_t m_mask = 0;
+};
+
+} // namespace layertrace::probe

@@ -1,0 +1,1030 @@
+// The probe runtime: bootstrap in the host process, per-thread record rings, the metadata
+// arena, stack capture, the sender thread and the session's end. See docs/probe.md.
+#include "runtime.h"
+
+#include "emit.h"
+#include "interner.h"
+#include "metadata_arena.h"
+#include "reentrancy.h"
+
+#include "../native/native_hooks.h"
+#include "../hook/hook_engine.h"
+
+#include <layertrace/wire/decoder.h>
+#include <layertrace/wire/handshake.h>
+
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <link.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace layertrace::probe {
+
+namespace detail {
+thread_local int t_probeDepth __attribute__((tls_model("initial-exec"))) = 0;
+} // namespace detail
+
+namespace runtime {
+namespace {
+
+enum class Phase : int {
+    Inert = 0,    // no session (no LAYERTRACE_SOCKET, or the handshake failed)
+    Tracing = 1,  // events flow
+    Stopping = 2, // exit or detach in progress: producers stop, the sender drains
+    Off = 3,      // the session is over (after Goodbye, a transport error, or in a fork child)
+};
+
+std::atomic<int> g_phase{static_cast<int>(Phase::Inert)};
+
+// Objects with constructors are created on first use and never destroyed: the probe's
+// constructor may run before this file's dynamic initializers, and hooks may still run during
+// exit, after static destructors.
+ProbeOptions& optionsStorage() {
+    static ProbeOptions* options = new ProbeOptions;
+    return *options;
+}
+
+std::size_t g_ringBytes = 1u << 20; // per thread; LAYERTRACE_BUFFER_SIZE overrides (tests)
+std::atomic<ThreadSlot*> g_threads{nullptr};
+pthread_key_t g_threadKey;
+
+MetadataArena g_arena;
+IdTable g_strings; // content hash -> string id
+std::atomic<std::uint32_t> g_nextStringId{1};
+std::atomic<std::uint32_t> g_nextHookId{1};
+std::atomic<bool> g_metadataLost{false};
+
+std::uintptr_t g_probeLo = 0, g_probeHi = 0; // the probe's own mapping, skipped in stacks
+
+int g_socket = -1;
+pthread_t g_sender;
+std::atomic<bool> g_finishRequested{false};
+std::atomic<bool> g_detachRequested{false};
+std::atomic<bool> g_exitStatusKnown{false};
+std::atomic<int> g_exitStatus{-1};
+pthread_mutex_t g_doneMutex = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t g_doneCond = PTHREAD_COND_INITIALIZER;
+bool g_senderDone = false;
+std::atomic<bool> g_transportReported{false};
+// Tracer -> probe stream: the bootstrap reads the Welcome with it, the sender the control records.
+wire::StreamDecoder& controlDecoder() {
+    static wire::StreamDecoder* decoder = new wire::StreamDecoder(wire::StreamDirection::TracerToProbe);
+    return *decoder;
+}
+
+// Metadata bookkeeping that may lock and allocate (never on the hot path).
+struct Registry {
+    std::mutex mutex;
+    struct Module {
+        std::uint32_t id;
+        std::uint64_t base;
+        std::string path;
+    };
+    std::vector<Module> modules;
+    std::uint32_t nextModuleId = 1;
+    std::set<std::string> reported;
+};
+Registry& registry() {
+    static Registry* r = new Registry;
+    return *r;
+}
+
+thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local bool t_exiting __attribute__((tls_model("initial-exec"))) = false;
+
+Phase phase() noexcept { return static_cast<Phase>(g_phase.load(std::memory_order_acquire)); }
+
+void* mapMemory(std::size_t bytes) noexcept {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+}
+
+std::uint32_t currentTid() noexcept { return static_cast<std::uint32_t>(syscall(SYS_gettid)); }
+
+// One line on stderr, once per process, when the session dies underneath the program.
+void warnOnce(const std::string& message) {
+    bool expected = false;
+    if (g_transportReported.compare_exchange_strong(expected, true)) {
+        std::fprintf(stderr, "layertrace-probe: %s; tracing is off, the program goes on\n", message.c_str());
+    }
+}
+
+void threadExited(void* p) {
+    auto* slot = static_cast<ThreadSlot*>(p);
+    t_slot = nullptr;
+    t_exiting = true; // TLS destructors running after this one must not register again
+    slot->state.store(static_cast<int>(ThreadSlotState::Exited), std::memory_order_release);
+}
+
+void sendThreadInfo(std::uint32_t tid) noexcept {
+    char name[17] = {};
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    alignas(8) std::byte buf[64];
+    wire::RecordWriter w(buf, sizeof buf);
+    if (wire::appendThreadInfo(w, tid, name)) {
+        appendMetadata(w);
+    }
+}
+
+ThreadSlot* registerThread() noexcept {
+    ReentrancyGuard guard; // mmap, prctl: never traced
+    ThreadSlot* slot = nullptr;
+    // Reuse a slot whose thread exited and which the sender drained.
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        int expected = static_cast<int>(ThreadSlotState::Free);
+        if (s->state.compare_exchange_strong(expected, static_cast<int>(ThreadSlotState::Active))) {
+            slot = s;
+            slot->pendingDropped = 0;
+            break;
+        }
+    }
+    if (slot == nullptr) {
+        const std::size_t header = (sizeof(ThreadSlot) + 63) & ~std::size_t{63};
+        void* mem = mapMemory(header + g_ringBytes);
+        if (mem == nullptr) {
+            return nullptr;
+        }
+        slot = new (mem) ThreadSlot;
+        slot->ring.init(static_cast<std::byte*>(mem) + header, g_ringBytes);
+        ThreadSlot* head = g_threads.load(std::memory_order_relaxed);
+        do {
+            slot->next = head;
+        } while (!g_threads.compare_exchange_weak(head, slot, std::memory_order_release, std::memory_order_relaxed));
+    }
+    const std::uint32_t tid = currentTid();
+    slot->tid.store(tid, std::memory_order_release);
+    pthread_setspecific(g_threadKey, slot);
+    t_slot = slot;
+    sendThreadInfo(tid);
+    return slot;
+}
+
+bool tracingNow() noexcept { return g_phase.load(std::memory_order_relaxed) == static_cast<int>(Phase::Tracing); }
+
+// ---- stacks ---------------------------------------------------------------------------------
+
+std::size_t captureNative(std::uint64_t* ips, std::size_t max) noexcept {
+    unw_context_t context;
+    unw_cursor_t cursor;
+    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0) {
+        return 0;
+    }
+    std::size_t n = 0;
+    bool inProbe = true; // leading frames are the probe's own (emit, hook callbacks, stubs)
+    for (int guard = 0; n < max && guard < 1024; ++guard) {
+        unw_word_t ip = 0, sp = 0;
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) {
+            break;
+        }
+        unw_get_reg(&cursor, UNW_REG_SP, &sp);
+        // A return address replaced by the hook engine's exit stub: report, and keep
+        // unwinding from, the real one.
+        const std::uint64_t real = hook::realReturnAddress(ip, sp);
+        if (real != ip) {
+            ip = real;
+            unw_set_reg(&cursor, UNW_REG_IP, ip);
+        }
+        if (inProbe && !(ip >= g_probeLo && ip < g_probeHi)) {
+            inProbe = false;
+        }
+        if (!inProbe) {
+            ips[n++] = ip;
+        }
+        if (unw_step(&cursor) <= 0) {
+            break;
+        }
+    }
+    return n;
+}
+
+int findProbeRange(dl_phdr_info* info, std::size_t, void*) {
+    const auto self = reinterpret_cast<std::uintptr_t>(&findProbeRange);
+    std::uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        const auto& ph = info->dlpi_phdr[i];
+        if (ph.p_type == PT_LOAD) {
+            lo = std::min<std::uintptr_t>(lo, info->dlpi_addr + ph.p_vaddr);
+            hi = std::max<std::uintptr_t>(hi, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+        }
+    }
+    if (self >= lo && self < hi) {
+        g_probeLo = lo;
+        g_probeHi = hi;
+        return 1;
+    }
+    return 0;
+}
+
+int sendModule(dl_phdr_info* info, std::size_t, void* first) {
+    std::string path = info->dlpi_name != nullptr ? info->dlpi_name : "";
+    if (path.empty() && *static_cast<bool*>(first)) {
+        char exe[4096];
+        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        path = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : "<main program>";
+    }
+    *static_cast<bool*>(first) = false;
+    if (!path.empty()) {
+        noteModuleLoaded(path, info->dlpi_addr);
+    }
+    return 0;
+}
+
+// ---- sender ---------------------------------------------------------------------------------
+
+constexpr std::size_t kBatchBytes = 256u << 10;
+std::byte* g_batch = nullptr; // sender only
+
+bool sendAll(const void* header, std::size_t headerBytes, const void* body, std::size_t bodyBytes) noexcept {
+    iovec iov[2] = {{const_cast<void*>(header), headerBytes}, {const_cast<void*>(body), bodyBytes}};
+    int count = bodyBytes > 0 ? 2 : 1;
+    iovec* v = iov;
+    while (count > 0) {
+        msghdr msg{};
+        msg.msg_iov = v;
+        msg.msg_iovlen = static_cast<std::size_t>(count);
+        const ssize_t n = sendmsg(g_socket, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            warnOnce(std::string("lost the connection to the tracer (") + std::strerror(errno) + ")");
+            return false;
+        }
+        std::size_t left = static_cast<std::size_t>(n);
+        while (count > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            ++v;
+            --count;
+        }
+        if (count > 0) {
+            v->iov_base = static_cast<char*>(v->iov_base) + left;
+            v->iov_len -= left;
+        }
+    }
+    return true;
+}
+
+bool sendBatch(std::uint32_t tid, const std::byte* bytes, std::size_t size, std::uint32_t count) noexcept {
+    if (size == 0) {
+        return true;
+    }
+    std::byte header[sizeof(wire::BatchHeader)];
+    wire::encodeBatchHeader(header, tid, static_cast<std::uint32_t>(size), count);
+    return sendAll(header, sizeof header, bytes, size);
+}
+
+// Sends committed metadata up to `end`. Waits (bounded) for producers that reserved space
+// but have not committed yet, since later events may refer to what they write.
+bool sendMetadata(std::uint64_t end) noexcept {
+    std::uint64_t pos = g_arena.consumed();
+    std::size_t used = 0;
+    std::uint32_t count = 0;
+    int waits = 0;
+    while (pos < end) {
+        const std::int64_t size = g_arena.committedSize(pos);
+        if (size < 0) {
+            break; // arena exhausted
+        }
+        if (size == 0) {
+            if (++waits > 2000) {
+                break; // a producer stalled mid-write (preempted): send the rest next round
+            }
+            sched_yield();
+            continue;
+        }
+        if (used + static_cast<std::size_t>(size) > kBatchBytes) {
+            if (!sendBatch(wire::kProcessTid, g_batch, used, count)) {
+                return false;
+            }
+            used = 0;
+            count = 0;
+        }
+        std::memcpy(g_batch + used, g_arena.at(pos), static_cast<std::size_t>(size));
+        std::memset(g_batch + used + offsetof(wire::RecordHeader, reserved), 0, sizeof(std::uint32_t));
+        used += static_cast<std::size_t>(size);
+        ++count;
+        pos += static_cast<std::uint64_t>(size);
+    }
+    g_arena.setConsumed(pos);
+    return sendBatch(wire::kProcessTid, g_batch, used, count);
+}
+
+bool drainRound() noexcept {
+    // 1. Snapshot every ring first, 2. then send metadata reserved up to now: a definition a
+    // thread looked up before writing an event is always sent before that event.
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        s->snapshotState = s->state.load(std::memory_order_acquire);
+        s->snapshotHead = s->snapshotState == static_cast<int>(ThreadSlotState::Free) ? s->ring.tail() : s->ring.head();
+    }
+    if (!sendMetadata(g_arena.reservedEnd())) {
+        return false;
+    }
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        std::uint64_t pos = s->ring.tail();
+        const std::uint32_t tid = s->tid.load(std::memory_order_acquire);
+        std::size_t used = 0;
+        std::uint32_t count = 0;
+        while (pos < s->snapshotHead) {
+            wire::RecordHeader h;
+            s->ring.copyOut(pos, reinterpret_cast<std::byte*>(&h), sizeof h);
+            if (used + h.size > kBatchBytes) {
+                if (!sendBatch(tid, g_batch, used, count)) {
+                    return false;
+                }
+                s->ring.release(pos);
+                used = 0;
+                count = 0;
+            }
+            s->ring.copyOut(pos, g_batch + used, h.size);
+            used += h.size;
+            ++count;
+            pos += h.size;
+        }
+        if (!sendBatch(tid, g_batch, used, count)) {
+            return false;
+        }
+        s->ring.release(pos);
+        if (s->snapshotState == static_cast<int>(ThreadSlotState::Exited) && pos == s->ring.head()) {
+            int expected = static_cast<int>(ThreadSlotState::Exited);
+            s->state.compare_exchange_strong(expected, static_cast<int>(ThreadSlotState::Free));
+        }
+    }
+    return true;
+}
+
+std::uint64_t totalDropped() noexcept {
+    std::uint64_t total = 0;
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        total += s->droppedTotal.load(std::memory_order_relaxed);
+    }
+    return total;
+}
+
+void sendGoodbye(bool detached) noexcept {
+    wire::Goodbye bye{};
+    bye.totalDropped = totalDropped();
+    bye.exitStatus = g_exitStatusKnown.load() ? g_exitStatus.load() : -1;
+    bye.flags = (g_exitStatusKnown.load() ? wire::kGoodbyeExitStatusKnown : 0u) |
+                (detached ? wire::kGoodbyeDetached : 0u);
+    alignas(8) std::byte buf[sizeof bye];
+    wire::RecordWriter w(buf, sizeof buf);
+    w.append(wire::RecordType::Goodbye, bye);
+    sendBatch(wire::kProcessTid, buf, w.size(), 1);
+}
+
+void markSenderDone() noexcept {
+    pthread_mutex_lock(&g_doneMutex);
+    g_senderDone = true;
+    pthread_cond_broadcast(&g_doneCond);
+    pthread_mutex_unlock(&g_doneMutex);
+}
+
+// Everything that turns tracing off for good from the sender thread.
+void endSession(bool sendBye, bool detached) noexcept {
+    g_phase.store(static_cast<int>(Phase::Stopping), std::memory_order_release);
+    pythonDisarm();
+#ifdef LAYERTRACE_PROBE_HAVE_NATIVE
+    native::uninstall();
+#endif
+    if (sendBye && drainRound()) {
+        sendGoodbye(detached);
+    }
+    g_phase.store(static_cast<int>(Phase::Off), std::memory_order_release);
+    shutdown(g_socket, SHUT_RDWR);
+    close(g_socket);
+    g_socket = -1;
+    markSenderDone();
+}
+
+void* senderMain(void*) {
+    ++detail::t_probeDepth; // nothing this thread does is traced
+    pthread_setname_np(pthread_self(), "layertrace-send");
+    wire::StreamDecoder& control = controlDecoder(); // past the Welcome already (readWelcome)
+    for (;;) {
+        if (g_finishRequested.load(std::memory_order_acquire)) {
+            endSession(true, false);
+            return nullptr;
+        }
+        pollfd p{g_socket, POLLIN, 0};
+        const int ready = poll(&p, 1, 2); // the drain period: 2 ms
+        if (ready > 0) {
+            std::byte in[256];
+            const ssize_t n = recv(g_socket, in, sizeof in, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                warnOnce("the tracer closed the connection");
+                endSession(false, false);
+                return nullptr;
+            }
+            if (n > 0) {
+                control.feed(std::span<const std::byte>(in, static_cast<std::size_t>(n)));
+                for (auto s = control.next(); s != wire::StreamDecoder::Status::NeedMore; s = control.next()) {
+                    if (s == wire::StreamDecoder::Status::Error) {
+                        warnOnce("bad control message from the tracer (" + control.error().message() + ")");
+                        endSession(false, false);
+                        return nullptr;
+                    }
+                    if (s == wire::StreamDecoder::Status::Record && control.record().type() == wire::RecordType::Detach) {
+                        g_detachRequested.store(true);
+                    }
+                }
+            }
+        }
+        if (g_detachRequested.load()) {
+            endSession(true, true);
+            return nullptr;
+        }
+        if (!drainRound()) {
+            endSession(false, false);
+            return nullptr;
+        }
+    }
+}
+
+// ---- bootstrap ------------------------------------------------------------------------------
+
+// Removes our entries from the environment so that the traced program's children do not load
+// the probe and connect to this session (one session per process; following children is not
+// supported). Python copies environ into os.environ at its start, after this runs.
+void scrubEnvironment() {
+    unsetenv("LAYERTRACE_SOCKET");
+    unsetenv("LAYERTRACE_BUFFER_SIZE");
+    const char* preload = getenv("LD_PRELOAD");
+    Dl_info info{};
+    if (preload == nullptr || dladdr(reinterpret_cast<void*>(&scrubEnvironment), &info) == 0 || info.dli_fname == nullptr) {
+        return;
+    }
+    const std::string self = info.dli_fname;
+    const auto baseName = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
+    std::string kept;
+    std::string entry;
+    const std::string all = preload;
+    for (std::size_t i = 0; i <= all.size(); ++i) {
+        if (i == all.size() || all[i] == ':' || all[i] == ' ') {
+            const bool ours = !entry.empty() && (entry == self || baseName(entry) == baseName(self));
+            if (!entry.empty() && !ours) {
+                kept += (kept.empty() ? "" : " ") + entry;
+            }
+            entry.clear();
+        } else {
+            entry += all[i];
+        }
+    }
+    if (kept.empty()) {
+        unsetenv("LD_PRELOAD");
+    } else {
+        setenv("LD_PRELOAD", kept.c_str(), 1);
+    }
+}
+
+void afterForkInChild() {
+    // The child has no sender thread: it must neither trace (rings would fill, --lossless would
+    // wait forever) nor write into the parent's socket.
+    g_phase.store(static_cast<int>(Phase::Off));
+    if (g_socket >= 0) {
+        close(g_socket);
+        g_socket = -1;
+    }
+}
+
+bool readWelcome(int fd, wire::WelcomeOptions* options, std::string* why) {
+    wire::StreamDecoder& decoder = controlDecoder();
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        const int ready = poll(&p, 1, 10000);
+        if (ready == 0) {
+            *why = "the tracer sent no Welcome within 10 s";
+            return false;
+        }
+        if (ready < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            *why = std::string("poll: ") + std::strerror(errno);
+            return false;
+        }
+        // One byte at a time up to the Welcome's end would be slow; peek the header instead.
+        std::byte buf[wire::kMaxRecordSize];
+        const ssize_t n = recv(fd, buf, sizeof(wire::RecordHeader), MSG_PEEK);
+        if (n <= 0) {
+            *why = "the tracer closed the connection during the handshake";
+            return false;
+        }
+        if (static_cast<std::size_t>(n) < sizeof(wire::RecordHeader)) {
+            continue;
+        }
+        wire::RecordHeader h;
+        std::memcpy(&h, buf, sizeof h);
+        // Read exactly this record so that a following control record stays in the socket.
+        if (h.size < sizeof h || h.size > sizeof buf) {
+            *why = "the tracer's first record has an impossible size (" + std::to_string(h.size) + ")";
+            return false;
+        }
+        const std::size_t want = h.size;
+        std::size_t got = 0;
+        while (got < want) {
+            const ssize_t m = recv(fd, buf + got, want - got, 0);
+            if (m <= 0) {
+                if (m < 0 && errno == EINTR) {
+                    continue;
+                }
+                *why = "the tracer closed the connection during the handshake";
+                return false;
+            }
+            got += static_cast<std::size_t>(m);
+        }
+        decoder.feed(std::span<const std::byte>(buf, got));
+        const auto s = decoder.next();
+        if (s == wire::StreamDecoder::Status::Handshake) {
+            return wire::parseWelcome(decoder.record().bytes(), options, why);
+        }
+        if (s == wire::StreamDecoder::Status::Error) {
+            *why = "bad Welcome: " + decoder.error().message();
+            return false;
+        }
+    }
+}
+
+// Connects, checks the peer, handshakes. On failure the probe stays inert.
+bool connectToTracer(const std::string& path, std::uint32_t pythonHex, bool attached, std::string* why) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) {
+        *why = "LAYERTRACE_SOCKET path is too long (" + std::to_string(path.size()) + " bytes)";
+        return false;
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *why = std::string("socket: ") + std::strerror(errno);
+        return false;
+    }
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        *why = "cannot connect to " + path + " (" + std::strerror(errno) + ")";
+        close(fd);
+        return false;
+    }
+    // Only a tracer of our own user may receive our events and drive us (docs/wire-format.md).
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != geteuid()) {
+        *why = "the process listening on " + path + " runs as uid " + std::to_string(cred.uid) + ", not " +
+               std::to_string(geteuid()) + ": refusing to trace";
+        close(fd);
+        return false;
+    }
+    // A tracer that stops reading for this long is treated as gone (the target never waits on it
+    // longer, and the sender's blocking send cannot hang forever).
+    timeval timeout{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const wire::Hello hello = wire::makeHello(static_cast<std::uint32_t>(getpid()), pythonHex,
+                                              attached ? wire::kHelloAttached : 0u,
+                                              static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+                                                  static_cast<std::uint64_t>(ts.tv_nsec));
+    if (send(fd, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) {
+        *why = std::string("cannot send Hello: ") + std::strerror(errno);
+        close(fd);
+        return false;
+    }
+    wire::WelcomeOptions welcome;
+    if (!readWelcome(fd, &welcome, why)) {
+        close(fd);
+        return false;
+    }
+    optionsStorage().mode = welcome.mode;
+    optionsStorage().stacks = (welcome.flags & wire::kWelcomeStacks) != 0;
+    optionsStorage().lossless = (welcome.flags & wire::kWelcomeLossless) != 0;
+    optionsStorage().probeSpecs = welcome.probeSpecs;
+    g_socket = fd;
+    return true;
+}
+
+// Per-thread ring size: LAYERTRACE_BUFFER_SIZE bytes (rounded up to a power of two, at least
+// 1 KiB), for tests of the drop path; 1 MiB by default.
+void readBufferSize() {
+    if (const char* size = getenv("LAYERTRACE_BUFFER_SIZE")) {
+        const unsigned long long want = std::strtoull(size, nullptr, 10);
+        std::size_t bytes = 1024;
+        while (bytes < want && bytes < (1ull << 30)) {
+            bytes <<= 1;
+        }
+        g_ringBytes = bytes;
+    }
+}
+
+bool start(const std::string& socketPath, bool attached) {
+    ReentrancyGuard guard;
+    dl_iterate_phdr(findProbeRange, nullptr);
+    constexpr std::size_t kArenaBytes = 64u << 20;
+    constexpr std::size_t kStringSlots = 1u << 20;
+    void* arena = mapMemory(kArenaBytes);
+    void* strings = mapMemory(kStringSlots * sizeof(IdTable::Slot));
+    g_batch = static_cast<std::byte*>(mapMemory(kBatchBytes));
+    if (arena == nullptr || strings == nullptr || g_batch == nullptr || pthread_key_create(&g_threadKey, threadExited) != 0) {
+        std::fprintf(stderr, "layertrace-probe: out of memory at start; not tracing\n");
+        return false;
+    }
+    g_arena.init(static_cast<std::byte*>(arena), kArenaBytes);
+    g_strings.init(static_cast<IdTable::Slot*>(strings), kStringSlots);
+
+    std::string pythonWhy;
+    const std::uint32_t pythonHex = pythonPrepare(&pythonWhy);
+    std::string why;
+    if (!connectToTracer(socketPath, pythonHex, attached, &why)) {
+        std::fprintf(stderr, "layertrace-probe: %s; not tracing\n", why.c_str());
+        return false;
+    }
+    g_phase.store(static_cast<int>(Phase::Tracing), std::memory_order_release);
+    bool first = true;
+    dl_iterate_phdr(sendModule, &first);
+    if (!pythonWhy.empty()) {
+        reportOnce(pythonHex == 0 ? wire::ReportLevel::Info : wire::ReportLevel::Warning, "python", pythonWhy);
+    } else if (!pythonArm(&why)) {
+        reportOnce(wire::ReportLevel::Error, "python", why);
+    }
+    pthread_atfork(nullptr, nullptr, afterForkInChild);
+
+    // The sender never takes the host's signals (SIGINT, SIGCHLD... are the program's business),
+    // except the real-time range: the hook engine sweeps every thread with a real-time signal
+    // while it patches code, and waits for each thread's answer.
+    sigset_t all, old;
+    sigfillset(&all);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) {
+        sigdelset(&all, sig);
+    }
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    const int rc = pthread_create(&g_sender, nullptr, senderMain, nullptr);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (rc != 0) {
+        g_phase.store(static_cast<int>(Phase::Off));
+        close(g_socket);
+        std::fprintf(stderr, "layertrace-probe: cannot start the sender thread; not tracing\n");
+        return false;
+    }
+#ifdef LAYERTRACE_PROBE_HAVE_NATIVE
+    std::string nativeWhy;
+    if (!native::install(&nativeWhy)) {
+        reportOnce(wire::ReportLevel::Error, "native:install", "native hooks are off: " + nativeWhy);
+    }
+#else
+    reportOnce(wire::ReportLevel::Warning, "native:missing", "this probe was built without native hooks");
+#endif
+    return true;
+}
+
+// Process exit (or library unload): stop producers, let the sender drain and say Goodbye, but
+// never hold the exit up for more than a second.
+void finish() noexcept {
+    int expected = static_cast<int>(Phase::Tracing);
+    if (!g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Stopping))) {
+        return;
+    }
+    g_finishRequested.store(true, std::memory_order_release);
+    timespec deadline{};
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    pthread_mutex_lock(&g_doneMutex);
+    while (!g_senderDone) {
+        if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_doneMutex);
+}
+
+__attribute__((constructor)) void probeConstructor() {
+    const char* socketPath = getenv("LAYERTRACE_SOCKET");
+    if (socketPath == nullptr || *socketPath == '\0') {
+        return; // not launched by `layertrace run`: stay inert, silently
+    }
+    const std::string path = socketPath;
+    readBufferSize();
+    scrubEnvironment();
+    start(path, false);
+}
+
+__attribute__((destructor)) void probeDestructor() { finish(); }
+
+using MainFn = int (*)(int, char**, char**);
+MainFn g_realMain = nullptr;
+
+int wrappedMain(int argc, char** argv, char** envp) {
+    const int status = g_realMain(argc, argv, envp);
+    g_exitStatus.store(status);
+    g_exitStatusKnown.store(true);
+    return status;
+}
+
+} // namespace
+
+// ---- hot path -------------------------------------------------------------------------------
+
+constexpr std::size_t kMaxInternedText = 4096;
+
+std::uint64_t nowNs() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); // vDSO: no system call
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+ThreadSlot* currentThread() noexcept {
+    if (!tracingNow()) {
+        return nullptr;
+    }
+    if (ThreadSlot* s = t_slot) {
+        return s;
+    }
+    return t_exiting ? nullptr : registerThread();
+}
+
+bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept {
+    const std::size_t need = records.size() + (slot->pendingDropped > 0 ? sizeof(wire::Dropped) : 0);
+    if (slot->ring.freeSpace() < need) {
+        if (!optionsStorage().lossless) {
+            ++slot->pendingDropped;
+            slot->droppedTotal.store(slot->droppedTotal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            return false;
+        }
+        while (slot->ring.freeSpace() < need) {
+            if (!tracingNow()) {
+                return false;
+            }
+            sched_yield(); // --lossless: wait for the sender
+        }
+    }
+    if (slot->pendingDropped > 0) {
+        const wire::Dropped dropped{{wire::RecordType::Dropped, sizeof(wire::Dropped), 0}, slot->pendingDropped};
+        slot->ring.push(reinterpret_cast<const std::byte*>(&dropped), sizeof dropped);
+        slot->pendingDropped = 0;
+    }
+    return slot->ring.push(records.data(), records.size());
+}
+
+void appendStackIfWanted(wire::RecordWriter& w) noexcept {
+    if (!optionsStorage().stacks) {
+        return;
+    }
+    std::uint64_t ips[wire::kMaxStackFrames];
+    wire::PyFrameRef frames[wire::kMaxStackFrames];
+    const std::size_t nativeCount = captureNative(ips, wire::kMaxStackFrames);
+    const std::size_t pythonCount = pythonFrames(frames, wire::kMaxStackFrames);
+    wire::appendStack(w, {ips, nativeCount}, {frames, pythonCount});
+}
+
+bool appendMetadata(const wire::RecordWriter& records) noexcept {
+    std::size_t pos = 0;
+    bool ok = true;
+    while (pos < records.size()) {
+        wire::RecordHeader h;
+        std::memcpy(&h, records.data() + pos, sizeof h);
+        ok = g_arena.append(records.data() + pos, h.size) && ok;
+        pos += h.size;
+    }
+    if (!ok) {
+        g_metadataLost.store(true, std::memory_order_relaxed);
+    }
+    return ok;
+}
+
+std::uint32_t internString(std::string_view text) noexcept {
+    std::uint32_t id = 0;
+    IdTable::Slot* slot = nullptr;
+    text = text.substr(0, std::min(text.size(), kMaxInternedText));
+    switch (g_strings.findOrClaim(IdTable::hashText(text), &id, &slot)) {
+    case IdTable::Result::Found: return id;
+    case IdTable::Result::Full: return 0;
+    case IdTable::Result::Inserted: break;
+    }
+    id = g_nextStringId.fetch_add(1, std::memory_order_relaxed);
+    // Interned texts are names and paths: cut at 4 KiB so the record fits on any thread's stack.
+    alignas(8) std::byte buf[sizeof(wire::String) + kMaxInternedText];
+    wire::RecordWriter w(buf, sizeof buf);
+    wire::appendString(w, id, text.substr(0, std::min(text.size(), kMaxInternedText)));
+    appendMetadata(w);
+    IdTable::publish(slot, id);
+    return id;
+}
+
+} // namespace runtime
+
+// ---- emit.h ---------------------------------------------------------------------------------
+
+using namespace runtime;
+
+const ProbeOptions& options() { return optionsStorage(); }
+
+bool tracingEnabled() { return tracingNow(); }
+
+namespace {
+
+// Builds one event (plus its Stack when wanted) on the stack and pushes it.
+template <class T>
+void emitEvent(wire::RecordType type, const T& rec, bool withStack) noexcept {
+    ThreadSlot* slot = currentThread();
+    if (slot == nullptr) {
+        return;
+    }
+    ReentrancyGuard guard;
+    alignas(8) std::byte buf[kMaxEventBytes];
+    wire::RecordWriter w(buf, sizeof buf);
+    w.append(type, rec);
+    if (withStack) {
+        appendStackIfWanted(w);
+    }
+    pushRecords(slot, w);
+}
+
+} // namespace
+
+void emitNativeEnter(std::uint32_t hookId, std::uint64_t function, std::uint64_t caller) {
+    emitEvent(wire::RecordType::NativeEnter, wire::NativeEnter{{}, nowNs(), function, caller, hookId, 0}, true);
+}
+
+void emitNativeExit(std::uint32_t hookId, std::uint64_t function, std::uint64_t returnValue, bool unwound) {
+    emitEvent(wire::RecordType::NativeExit,
+              wire::NativeExit{{}, nowNs(), function, returnValue, hookId, unwound ? 1u : 0u}, false);
+}
+
+void emitFfiCall(std::uint32_t entryHookId, std::uint64_t target, std::uint64_t caller, std::uint16_t abi,
+                 std::span<const wire::FfiValue> args) {
+    ThreadSlot* slot = currentThread();
+    if (slot == nullptr) {
+        return;
+    }
+    ReentrancyGuard guard;
+    alignas(8) std::byte buf[kMaxEventBytes];
+    wire::RecordWriter w(buf, sizeof buf);
+    wire::appendFfiCall(w, wire::FfiCall{{}, nowNs(), target, caller, entryHookId, 0, abi}, args);
+    appendStackIfWanted(w);
+    pushRecords(slot, w);
+}
+
+void emitFfiReturn(std::uint64_t target, const wire::FfiValue& value) {
+    emitEvent(wire::RecordType::FfiReturn, wire::FfiReturn{{}, nowNs(), target, value}, false);
+}
+
+void emitClosureEnter(std::uint64_t closure, std::uint64_t userFunc, std::uint64_t caller) {
+    emitEvent(wire::RecordType::ClosureEnter, wire::ClosureEnter{{}, nowNs(), closure, userFunc, caller}, true);
+}
+
+void emitClosureExit(std::uint64_t closure) {
+    emitEvent(wire::RecordType::ClosureExit, wire::ClosureExit{{}, nowNs(), closure}, false);
+}
+
+void emitInitEnter(std::uint64_t function, std::string_view moduleName, std::string_view path) {
+    if (!tracingEnabled()) {
+        return;
+    }
+    const std::uint32_t nameId = internString(moduleName);
+    const std::uint32_t pathId = internString(path);
+    emitEvent(wire::RecordType::InitEnter, wire::InitEnter{{}, nowNs(), function, nameId, pathId}, true);
+}
+
+void emitInitExit(std::uint64_t function, bool raised) {
+    emitEvent(wire::RecordType::InitExit, wire::InitExit{{}, nowNs(), function, raised ? 1u : 0u, 0}, false);
+}
+
+std::uint32_t registerHook(wire::HookKind kind, std::uint64_t address, std::string_view symbol,
+                           std::string_view definingObjectPath) {
+    const std::uint32_t id = g_nextHookId.fetch_add(1);
+    if (phase() != Phase::Tracing) {
+        return id;
+    }
+    ReentrancyGuard guard;
+    std::uint32_t moduleId = 0;
+    {
+        std::lock_guard lock(registry().mutex);
+        for (const auto& m : registry().modules) {
+            if (m.path == definingObjectPath) {
+                moduleId = m.id;
+            }
+        }
+    }
+    wire::HookInfo rec{};
+    rec.hookId = id;
+    rec.symbolId = internString(symbol);
+    rec.moduleId = moduleId;
+    rec.kind = kind;
+    rec.address = address;
+    alignas(8) std::byte buf[sizeof rec];
+    wire::RecordWriter w(buf, sizeof buf);
+    w.append(wire::RecordType::HookInfo, rec);
+    appendMetadata(w);
+    return id;
+}
+
+void noteModuleLoaded(std::string_view path, std::uint64_t base) {
+    if (phase() != Phase::Tracing) {
+        return;
+    }
+    ReentrancyGuard guard;
+    std::uint32_t id = 0;
+    {
+        std::lock_guard lock(registry().mutex);
+        for (const auto& m : registry().modules) {
+            if (m.base == base && m.path == path) {
+                return; // already announced
+            }
+        }
+        id = registry().nextModuleId++;
+        registry().modules.push_back({id, base, std::string(path)});
+    }
+    std::vector<std::byte> buf(wire::kMaxRecordSize); // not on the hot path; keep stacks small
+    wire::RecordWriter w(buf.data(), buf.size());
+    if (wire::appendModuleMap(w, id, base, nowNs(), path)) {
+        appendMetadata(w);
+    }
+}
+
+void noteModuleUnloaded(std::uint64_t base) {
+    if (phase() != Phase::Tracing) {
+        return;
+    }
+    ReentrancyGuard guard;
+    std::uint32_t id = 0;
+    {
+        std::lock_guard lock(registry().mutex);
+        for (auto it = registry().modules.begin(); it != registry().modules.end(); ++it) {
+            if (it->base == base) {
+                id = it->id;
+                registry().modules.erase(it);
+                break;
+            }
+        }
+    }
+    if (id == 0) {
+        return;
+    }
+    alignas(8) std::byte buf[sizeof(wire::ModuleUnmap)];
+    wire::RecordWriter w(buf, sizeof buf);
+    w.append(wire::RecordType::ModuleUnmap, wire::ModuleUnmap{{}, id, 0, nowNs()});
+    appendMetadata(w);
+}
+
+void reportOnce(wire::ReportLevel level, std::string_view key, std::string_view message) {
+    if (phase() != Phase::Tracing) {
+        return;
+    }
+    ReentrancyGuard guard;
+    {
+        std::lock_guard lock(registry().mutex);
+        if (!registry().reported.emplace(key).second) {
+            return;
+        }
+    }
+    std::vector<std::byte> buf(wire::kMaxRecordSize); // not on the hot path; keep stacks small
+    wire::RecordWriter w(buf.data(), buf.size());
+    if (wire::appendReport(w, level, message)) {
+        appendMetadata(w);
+    }
+}
+
+} // namespace layertrace::probe
+
+// ---- exported entry points: exit status capture ----------------------------------------------
+// The probe learns the program's exit status by wrapping main (through __libc_start_main, which
+// the program's _start calls via its GOT, so a preloaded definition wins) and by interposing
+// exit() (CPython's Py_Exit, used for SystemExit, calls it). Both only record the status; the
+// Goodbye is sent from the probe's destructor, which runs after every atexit handler.
+
+extern "C" __attribute__((visibility("default"))) int __libc_start_main(
+    int (*main)(int, char**, char**), int argc, char** argv, void (*init)(), void (*fini)(), void (*rtldFini)(),
+    void* stackEnd) {
+    using Real = int (*)(int (*)(int, char**, char**), int, char**, void (*)(), void (*)(), void (*)(), void*);
+    static Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "__libc_start_main"));
+    layertrace::probe::runtime::g_realMain = main;
+    return real(layertrace::probe::runtime::wrappedMain, argc, argv, init, fini, rtldFini, stackEnd);
+}
+
+extern "C" __attribute__((visibility("default"), noreturn)) void exit(int status) {
+    using Real = void (*)(int);
+    static Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "exit"));
+    if (!layertrace::probe::runtime::g_exitStatusKnown.load()) {
+        layertrace::probe::runtime::g_exitStatus.store(status);
+        layertrace::probe::runtime::g_exitStatusKnown.store(true);
+    }
+    real(status);
+    __builtin_unreachable();
+}

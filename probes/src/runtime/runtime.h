@@ -1,0 +1,71 @@
+// Internal interface of the probe runtime shared by its parts (thread buffers and sender in
+// runtime.cpp, Python hooks in python_hooks.cpp). Nothing here is visible outside the probe.
+#pragma once
+
+#include "emit.h"
+#include "ring_buffer.h"
+
+#include <layertrace/wire/encoder.h>
+#include <layertrace/wire/records.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace layertrace::probe::runtime {
+
+enum class ThreadSlotState : int { Active = 0, Exited = 1, Free = 2 };
+
+// One traced thread's buffer. Allocated (mmap) on the thread's first event, kept in a global
+// lock-free list forever; recycled for a new thread once its previous owner exited and the
+// sender drained it.
+struct ThreadSlot {
+    RecordRing ring;
+    std::atomic<int> state{0};
+    std::atomic<std::uint32_t> tid{0};
+    std::uint64_t pendingDropped = 0;           // owner thread only: not yet reported in a Dropped
+    std::atomic<std::uint64_t> droppedTotal{0}; // single writer (owner), read by the sender
+    std::uint64_t snapshotHead = 0;             // sender only
+    int snapshotState = 0;                      // sender only
+    ThreadSlot* next = nullptr;                 // immutable once published
+};
+
+// Largest event + Stack record the runtime ever builds on a producer's stack.
+inline constexpr std::size_t kMaxEventBytes =
+    sizeof(wire::FfiCall) + wire::kMaxFfiArgs * sizeof(wire::FfiValue) + sizeof(wire::Stack) +
+    wire::kMaxStackFrames * (sizeof(std::uint64_t) + sizeof(wire::PyFrameRef));
+
+// The calling thread's slot, registering it on first use; nullptr when tracing is off, the
+// thread is exiting, or no memory could be mapped.
+ThreadSlot* currentThread() noexcept;
+
+// Pushes complete records (one event, possibly followed by its Stack) as one unit; reports a
+// pending Dropped first; counts a drop when full (or waits with --lossless).
+bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept;
+
+// Appends a Stack record (native IPs from libunwind, Python frames of this thread) when stacks
+// are on. Call right after writing the event into `w`.
+void appendStackIfWanted(wire::RecordWriter& w) noexcept;
+
+std::uint64_t nowNs() noexcept;
+
+// Metadata (may be called from any thread, lock-free; ids are never 0).
+bool appendMetadata(const wire::RecordWriter& records) noexcept;
+std::uint32_t internString(std::string_view text) noexcept;
+
+// ---- Python side (python_hooks.cpp) --------------------------------------------------------
+
+// Resolves the C API of the interpreter running in this process and checks its version.
+// Returns the version hex (0 when no Python is present) and leaves Python hooks armed (audit
+// hook registered) only if the version is supported; otherwise records why in *why.
+std::uint32_t pythonPrepare(std::string* why);
+// Registers the audit hook that installs the profile functions at the first cpython.run_*.
+bool pythonArm(std::string* why);
+// Detach/stop: profile functions remove themselves at their next call; the audit hook goes inert.
+void pythonDisarm() noexcept;
+// Python frames of the calling thread, innermost first, read from its own frame chain (works
+// without the GIL; see the comment in python_hooks.cpp). Returns how many were written.
+std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept;
+
+} // namespace layertrace::probe::runtime

@@ -1,0 +1,40 @@
+/* The target library of the native-policy tests, loaded by ctypes and cffi in a real Python:
+   a scalar function, a float/double one, a struct by value, nested calls and a callback. */
+#define EXPORT __attribute__((visibility("default"), noinline))
+
+typedef struct {
+    int x, y;
+    double weight;
+} NtPoint;
+
+EXPORT int nt_add(int a, int b) {
+    volatile int sum = a + b; /* a body long enough for a 5-byte jump */
+    return sum;
+}
+
+EXPORT double nt_scale(double value, float factor) {
+    volatile double r = value * factor;
+    return r;
+}
+
+EXPORT int nt_inner(int v) {
+    volatile int r = v * 3;
+    return r;
+}
+
+/* Calls another exported function: the nested call must nest inside this one. */
+EXPORT int nt_outer(int v) {
+    volatile int base = 1;
+    return nt_inner(v) + base;
+}
+
+EXPORT double nt_point_weight(NtPoint p) {
+    volatile double w = p.weight * (p.x + p.y);
+    return w;
+}
+
+/* Native code calling back into Python through an FFI closure. */
+EXPORT int nt_apply(int (*fn)(int), int v) {
+    volatile int twice = 2;
+    return fn(v) * twice;
+}

@@ -1,0 +1,499 @@
+// In-process probe tests: the real probe preloaded into real Pythons; the raw records it sends
+// are checked (handshake, Python call nesting, C function dispatch, stacks, drops, exit status,
+// inertness, peer checks, a vanishing tracer).
+#include "probe_harness.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+namespace layertrace::probe::test {
+namespace {
+
+using wire::RecordType;
+
+wire::WelcomeOptions welcome(wire::TraceMode mode, bool stacks, bool lossless = false) {
+    wire::WelcomeOptions o;
+    o.mode = mode;
+    o.flags = (stacks ? wire::kWelcomeStacks : 0u) | (lossless ? wire::kWelcomeLossless : 0u);
+    return o;
+}
+
+bool isEvent(RecordType t) {
+    return t == RecordType::PyCall || t == RecordType::PyReturn || t == RecordType::CCall ||
+           t == RecordType::CReturn || t == RecordType::CRaise;
+}
+
+std::string describe(const RunResult& r) {
+    return "exit " + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") + ", stream error '" +
+           r.streamError + "', stderr:\n" + r.err;
+}
+
+// The Python-call sequence of one thread as "+name"/"-name" tokens.
+std::vector<std::string> pythonCalls(const RunResult& r, std::uint32_t tid) {
+    const auto names = r.codeNames();
+    std::vector<std::string> out;
+    for (const auto& rec : r.records) {
+        if (rec.tid != tid) {
+            continue;
+        }
+        if (rec.type() == RecordType::PyCall) {
+            out.push_back("+" + names.at(rec.as<wire::PyCall>().codeId));
+        } else if (rec.type() == RecordType::PyReturn) {
+            out.push_back("-" + names.at(rec.as<wire::PyReturn>().codeId));
+        }
+    }
+    return out;
+}
+
+TEST(Probe, HandshakeModulesAndGoodbye) {
+    RunOptions o;
+    o.script = "print('hello from python')\n";
+    o.welcome = welcome(wire::TraceMode::Anchored, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.connected) << describe(r);
+    EXPECT_EQ(r.hello.pid, static_cast<std::uint32_t>(r.childPid));
+    EXPECT_EQ(r.hello.pythonVersionHex >> 16, 0x030bu);
+    EXPECT_EQ(r.hello.flags, 0u);
+    EXPECT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "hello from python\n");
+    bool sawPython = false, sawLibc = false;
+    for (const Record* m : r.ofType(RecordType::ModuleMap)) {
+        const std::string path(m->view().text());
+        sawPython = sawPython || path.find("python3") != std::string::npos;
+        sawLibc = sawLibc || path.find("libc.so") != std::string::npos;
+    }
+    EXPECT_TRUE(sawPython);
+    EXPECT_TRUE(sawLibc);
+    const auto bye = r.ofType(RecordType::Goodbye);
+    ASSERT_EQ(bye.size(), 1u);
+    EXPECT_EQ(bye[0]->as<wire::Goodbye>().exitStatus, 0);
+    EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeExitStatusKnown);
+    EXPECT_EQ(&r.records.back(), bye[0]); // last record
+}
+
+TEST(Probe, FullModeNestsPythonCalls) {
+    RunOptions o;
+    o.script = "def g():\n    return 1\n"
+               "def f():\n    return g() + g()\n"
+               "total = 0\n"
+               "for i in range(3):\n    total += f()\n"
+               "print(total)\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "6\n");
+    const auto calls = pythonCalls(r, r.hello.pid);
+    // From the first line of the script: its module body is traced (the profile function goes
+    // on at cpython.run_file, before the runner's own setup code even runs).
+    ASSERT_NE(std::find(calls.begin(), calls.end(), "+<module>"), calls.end());
+    std::vector<std::string> fg;
+    for (const auto& c : calls) {
+        if (c == "+f" || c == "-f" || c == "+g" || c == "-g") {
+            fg.push_back(c);
+        }
+    }
+    std::vector<std::string> expected;
+    for (int i = 0; i < 3; ++i) {
+        expected.insert(expected.end(), {"+f", "+g", "-g", "+g", "-g", "-f"});
+    }
+    EXPECT_EQ(fg, expected);
+    // Every thread's calls nest: depth never negative after the first call, back to zero
+    // for the script's module frame.
+    int depth = 0;
+    int moduleDepth = -1;
+    for (const auto& c : calls) {
+        depth += c[0] == '+' ? 1 : -1;
+        ASSERT_GE(depth, 0);
+        if (c == "+<module>" && moduleDepth < 0) {
+            moduleDepth = depth;
+        }
+        if (c == "-<module>" && depth + 1 == moduleDepth) {
+            moduleDepth = 0;
+        }
+    }
+    EXPECT_EQ(moduleDepth, 0) << "the module frame returned";
+    // Every PyCode referenced was defined before use (definitions travel first).
+    std::set<std::uint32_t> defined;
+    for (const auto& rec : r.records) {
+        if (rec.type() == RecordType::PyCode) {
+            defined.insert(rec.as<wire::PyCode>().codeId);
+        } else if (rec.type() == RecordType::PyCall) {
+            ASSERT_TRUE(defined.count(rec.as<wire::PyCall>().codeId));
+        }
+    }
+}
+
+TEST(Probe, PythonExceptionsMarkReturns) {
+    RunOptions o;
+    o.script = "def boom():\n    raise ValueError('x')\n"
+               "try:\n    boom()\nexcept ValueError:\n    print('caught')\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "caught\n");
+    const auto names = r.codeNames();
+    int raised = 0;
+    for (const Record* rec : r.ofType(RecordType::PyReturn)) {
+        const auto ret = rec->as<wire::PyReturn>();
+        if (names.at(ret.codeId) == "boom") {
+            EXPECT_EQ(ret.raised, 1u);
+            ++raised;
+        }
+    }
+    EXPECT_EQ(raised, 1);
+}
+
+TEST(Probe, CFunctionDispatchResolvesToItsObject) {
+    RunOptions o;
+    o.script = "import ctypes, _ctypes\n"
+               "n = _ctypes.alignment(ctypes.c_int)\n"
+               "try:\n    _ctypes.alignment(1)\nexcept TypeError:\n    pass\n"
+               "print(n)\n"
+               "print('--maps--')\n"
+               "print(open('/proc/self/maps').read(), end='')\n";
+    o.welcome = welcome(wire::TraceMode::Anchored, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "4\n");
+    const auto strings = r.strings();
+    const wire::CCall* call = nullptr;
+    int returns = 0, raises = 0;
+    for (const auto& rec : r.records) {
+        if (rec.type() != RecordType::CCall && rec.type() != RecordType::CReturn && rec.type() != RecordType::CRaise) {
+            continue;
+        }
+        const auto c = rec.as<wire::CCall>();
+        if (strings.at(c.nameId) != "alignment" || strings.at(c.ownerId) != "_ctypes") {
+            continue;
+        }
+        if (rec.type() == RecordType::CCall && call == nullptr) {
+            static wire::CCall first;
+            first = c;
+            call = &first;
+        }
+        returns += rec.type() == RecordType::CReturn;
+        raises += rec.type() == RecordType::CRaise;
+    }
+    ASSERT_NE(call, nullptr) << "no CCall for _ctypes.alignment";
+    EXPECT_EQ(returns, 1);
+    EXPECT_EQ(raises, 1);
+    const std::string object = r.mappingOf(call->mlMeth);
+    EXPECT_NE(object.find("_ctypes.cpython-311"), std::string::npos) << "ml_meth in '" << object << "'";
+    // Anchored mode: no Python call events.
+    EXPECT_TRUE(r.ofType(RecordType::PyCall).empty());
+}
+
+TEST(Probe, AnchoredStacksCarryPythonFrames) {
+    RunOptions o;
+    o.script = "import ctypes, _ctypes\n"                  // 1
+               "def inner():\n"                            // 2
+               "    return _ctypes.alignment(ctypes.c_int)\n" // 3
+               "def outer():\n"                            // 4
+               "    x = 1\n"                               // 5
+               "    return inner() + x\n"                  // 6
+               "print(outer())\n";                         // 7
+    o.welcome = welcome(wire::TraceMode::Anchored, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "5\n");
+    const auto strings = r.strings();
+    const auto names = r.codeNames();
+    bool found = false;
+    for (std::size_t i = 0; i + 1 < r.records.size(); ++i) {
+        const Record& rec = r.records[i];
+        if (rec.type() != RecordType::CCall || strings.at(rec.as<wire::CCall>().nameId) != "alignment") {
+            continue;
+        }
+        const Record& stack = r.records[i + 1];
+        ASSERT_EQ(stack.type(), RecordType::Stack) << "the event's Stack follows it";
+        EXPECT_EQ(stack.tid, rec.tid);
+        const wire::RecordView v = stack.view();
+        ASSERT_GE(v.pythonFrameCount(), 3u);
+        std::vector<std::pair<std::string, std::uint32_t>> frames;
+        for (std::size_t k = 0; k < 3; ++k) {
+            frames.emplace_back(names.at(v.pythonFrame(k).codeId), v.pythonFrame(k).line);
+        }
+        const std::vector<std::pair<std::string, std::uint32_t>> expected{{"inner", 3}, {"outer", 6}, {"<module>", 7}};
+        EXPECT_EQ(frames, expected);
+        EXPECT_GE(v.nativeFrameCount(), 3u) << "libunwind found native frames";
+        found = true;
+        break;
+    }
+    EXPECT_TRUE(found);
+}
+
+TEST(Probe, ThreadsStartedLaterAreTraced) {
+    RunOptions o;
+    o.script = "import threading\n"
+               "def work():\n    return sum(range(10))\n"
+               "t = threading.Thread(target=work)\nt.start()\nt.join()\nprint('ok')\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    const auto names = r.codeNames();
+    std::set<std::uint32_t> workTids;
+    for (const Record* rec : r.ofType(RecordType::PyCall)) {
+        if (names.at(rec->as<wire::PyCall>().codeId) == "work") {
+            workTids.insert(rec->tid);
+        }
+    }
+    ASSERT_EQ(workTids.size(), 1u);
+    EXPECT_NE(*workTids.begin(), r.hello.pid) << "work() ran on the new thread";
+    bool named = false;
+    for (const Record* rec : r.ofType(RecordType::ThreadInfo)) {
+        named = named || rec->as<wire::ThreadInfo>().tid == *workTids.begin();
+    }
+    EXPECT_TRUE(named) << "ThreadInfo for the new thread";
+}
+
+TEST(Probe, DropsAreCountedExactly) {
+    const std::string script = "def f():\n    pass\n"
+                               "for i in range(20000):\n    f()\n"
+                               "print('done')\n";
+    auto events = [](const RunResult& r) {
+        std::uint64_t n = 0;
+        for (const auto& rec : r.records) {
+            n += isEvent(rec.type());
+        }
+        return n;
+    };
+    RunOptions lossless;
+    lossless.script = script;
+    lossless.welcome = welcome(wire::TraceMode::Full, false, true);
+    lossless.env = {{"LAYERTRACE_BUFFER_SIZE", "4096"}};
+    const RunResult all = runTraced(lossless);
+    ASSERT_TRUE(all.streamClean) << describe(all);
+    EXPECT_EQ(all.ofType(RecordType::Goodbye)[0]->as<wire::Goodbye>().totalDropped, 0u);
+    EXPECT_TRUE(all.ofType(RecordType::Dropped).empty());
+
+    RunOptions tiny = lossless;
+    tiny.welcome = welcome(wire::TraceMode::Full, false, false);
+    const RunResult some = runTraced(tiny);
+    ASSERT_TRUE(some.streamClean) << describe(some);
+    EXPECT_EQ(some.out, "done\n");
+    std::uint64_t reported = 0;
+    for (const Record* d : some.ofType(RecordType::Dropped)) {
+        reported += d->as<wire::Dropped>().count;
+    }
+    const std::uint64_t total = some.ofType(RecordType::Goodbye)[0]->as<wire::Goodbye>().totalDropped;
+    EXPECT_GT(total, 0u) << "a 4 KiB ring must overflow";
+    EXPECT_LE(reported, total);
+    EXPECT_GT(reported, 0u);
+    // Nothing is lost silently: delivered + dropped is what the lossless run delivered.
+    EXPECT_EQ(events(some) + total, events(all));
+}
+
+TEST(Probe, InertWithoutSocket) {
+    RunOptions o;
+    o.connectProbe = false;
+    o.script = "import os\nprint(len(os.listdir('/proc/self/task')), os.environ.get('LD_PRELOAD') is not None)\n";
+    const RunResult r = runTraced(o);
+    EXPECT_FALSE(r.connected);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "1 True\n") << "no sender thread; environment untouched";
+    EXPECT_EQ(r.err, "");
+}
+
+TEST(Probe, ChildrenDoNotInheritTheSession) {
+    RunOptions o;
+    o.script = "import os\nprint(os.environ.get('LAYERTRACE_SOCKET'), os.environ.get('LD_PRELOAD'))\n";
+    o.welcome = welcome(wire::TraceMode::Anchored, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "None None\n");
+}
+
+TEST(Probe, ExitStatusInGoodbye) {
+    RunOptions o;
+    o.script = "import sys\nprint('leaving')\nsys.exit(7)\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 7);
+    const auto bye = r.ofType(RecordType::Goodbye);
+    ASSERT_EQ(bye.size(), 1u);
+    EXPECT_EQ(bye[0]->as<wire::Goodbye>().exitStatus, 7);
+    EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeExitStatusKnown);
+
+    o.script = "raise RuntimeError('uncaught')\n";
+    const RunResult raised = runTraced(o);
+    ASSERT_TRUE(raised.streamClean) << describe(raised);
+    EXPECT_EQ(raised.exitCode, 1);
+    EXPECT_EQ(raised.ofType(RecordType::Goodbye)[0]->as<wire::Goodbye>().exitStatus, 1);
+}
+
+TEST(Probe, TracerVanishingMidStreamDoesNotHurtTheProgram) {
+    RunOptions o;
+    o.script = "def f(x):\n    return x + 1\n"
+               "s = 0\n"
+               "for i in range(300000):\n    s = f(s)\n"
+               "print(s)\n";
+    o.welcome = welcome(wire::TraceMode::Full, true);
+    o.closeAfterBytes = 64 * 1024;
+    o.timeoutSeconds = 60;
+    const RunResult r = runTraced(o);
+    EXPECT_FALSE(r.timedOut);
+    EXPECT_EQ(r.exitCode, 0) << describe(r);
+    EXPECT_EQ(r.out, "300000\n");
+    // Reported once, on stderr, and nothing else there.
+    const auto first = r.err.find("layertrace-probe:");
+    ASSERT_NE(first, std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("layertrace-probe:", first + 1), std::string::npos) << r.err;
+}
+
+// A listener run by another uid (SO_PEERCRED is taken at listen()) must be refused: the probe
+// sends nothing, stays inert, and the program runs normally.
+TEST(Probe, PeerWithAnotherUidIsRefused) {
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "needs root to run a listener as another uid";
+    }
+    TempDir dir;
+    const uid_t nobody = 65534;
+    ASSERT_EQ(chown(dir.path().c_str(), nobody, nobody), 0);
+    const std::string sock = dir.path() + "/probe.sock";
+    int ready[2], report[2];
+    ASSERT_EQ(pipe(ready), 0);
+    ASSERT_EQ(pipe(report), 0);
+    const pid_t server = fork();
+    if (server == 0) {
+        if (setgid(nobody) != 0 || setuid(nobody) != 0) {
+            _exit(3);
+        }
+        const int l = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+        if (bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(l, 1) != 0) {
+            _exit(4);
+        }
+        (void)!write(ready[1], "r", 1);
+        const int c = accept(l, nullptr, nullptr);
+        char buf[64];
+        const ssize_t n = read(c, buf, sizeof buf); // the probe must close without a Hello
+        const char verdict = n == 0 ? '0' : 'X';
+        (void)!write(report[1], &verdict, 1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(report[1]);
+    char r = 0;
+    ASSERT_EQ(read(ready[0], &r, 1), 1) << "server did not start";
+
+    const std::string script = dir.path() + "/s.py";
+    {
+        std::FILE* f = std::fopen(script.c_str(), "w");
+        std::fputs("print(6 * 7)\n", f);
+        std::fclose(f);
+        chmod(script.c_str(), 0644);
+    }
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    const pid_t py = fork();
+    if (py == 0) {
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        setenv("LD_PRELOAD", probePath().c_str(), 1);
+        setenv("LAYERTRACE_SOCKET", sock.c_str(), 1);
+        execl(LAYERTRACE_PYTHON, LAYERTRACE_PYTHON, script.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(out[1]);
+    std::string text;
+    char buf[256];
+    for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) {
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    waitpid(py, &status, 0);
+    char verdict = 0;
+    ASSERT_EQ(read(report[0], &verdict, 1), 1);
+    waitpid(server, nullptr, 0);
+    EXPECT_EQ(verdict, '0') << "the probe sent bytes to a foreign-uid peer";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_NE(text.find("42\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("runs as uid 65534"), std::string::npos) << text;
+}
+
+// LLVM libunwind is linked into the probe statically and hidden: a pybind11 exception must
+// still unwind through libgcc_s, with stacks being captured by libunwind around it.
+TEST(Probe, CxxExceptionsThroughPybind11StillWork) {
+    RunOptions o;
+    o.script = "import sys\n"
+               "sys.path.insert(0, '" LAYERTRACE_CXX_EXCEPTIONS_DIR "')\n"
+               "import probe_cxx_exceptions as m\n"
+               "caught = 0\n"
+               "for i in range(100):\n"
+               "    try:\n"
+               "        m.throwing(i % 7)\n"
+               "    except RuntimeError as e:\n"
+               "        caught += str(e) == 'thrown from C++'\n"
+               "print(caught)\n";
+    o.welcome = welcome(wire::TraceMode::Full, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "100\n");
+    const auto strings = r.strings();
+    int raises = 0;
+    for (const Record* rec : r.ofType(RecordType::CRaise)) {
+        raises += strings.at(rec->as<wire::CCall>().nameId) == "throwing";
+    }
+    EXPECT_EQ(raises, 100) << "each throw seen as a C function raising";
+}
+
+std::string pyenvPython(const char* version) {
+    const char* home = std::getenv("HOME");
+    const std::string path = std::string(home != nullptr ? home : "/root") + "/.pyenv/versions/" + version + "/bin/python3";
+    return std::filesystem::exists(path) ? path : "";
+}
+
+TEST(Probe, PyenvPython311FullMode) {
+    const std::string python = pyenvPython("3.11.7");
+    if (python.empty()) {
+        GTEST_SKIP() << "pyenv 3.11.7 not installed";
+    }
+    RunOptions o;
+    o.python = python;
+    o.script = "def f():\n    return 2\nprint(f() + f())\n";
+    o.welcome = welcome(wire::TraceMode::Full, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "4\n");
+    EXPECT_EQ(r.hello.pythonVersionHex >> 8, 0x030b07u);
+    const auto calls = pythonCalls(r, r.hello.pid);
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), "+f"), 2);
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), "-f"), 2);
+}
+
+TEST(Probe, UnsupportedPythonIsReportedAndRunsNormally) {
+    const std::string python = pyenvPython("3.12.1");
+    if (python.empty()) {
+        GTEST_SKIP() << "pyenv 3.12.1 not installed";
+    }
+    RunOptions o;
+    o.python = python;
+    o.script = "print(sum(range(5)))\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "10\n");
+    EXPECT_TRUE(r.ofType(RecordType::PyCall).empty());
+    bool reported = false;
+    for (const Record* rec : r.ofType(RecordType::Report)) {
+        reported = reported || rec->view().text().find("3.12 is not supported") != std::string_view::npos;
+    }
+    EXPECT_TRUE(reported);
+}
+
+} // namespace
+} // namespace layertrace::probe::test
