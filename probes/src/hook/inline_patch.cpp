@@ -19,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <vector>
 
 namespace layertrace::probe::hook::detail {
 namespace {
@@ -99,9 +100,45 @@ void installSweepHandler() {
     });
 }
 
+// True when thread `tid` blocks `signo` (SigBlk in /proc/self/task/TID/status).
+bool threadBlocks(int tid, int signo) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+    FILE* f = std::fopen(path, "re");
+    if (f == nullptr) return false;
+    char line[256];
+    unsigned long long mask = 0;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "SigBlk: %llx", &mask) == 1) break;
+    std::fclose(f);
+    return (mask >> (signo - 1)) & 1u;
+}
+
+// For a thread that cannot run our handler: its user pc from /proc/self/task/TID/syscall, which
+// the kernel fills while the thread is blocked (in a system call or otherwise stopped).
+// Returns false while the thread is running (the pc is not known then).
+bool blockedThreadPc(int tid, std::uintptr_t* pc, bool* gone) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    FILE* f = std::fopen(path, "re");
+    if (f == nullptr) {
+        *gone = true;
+        return false;
+    }
+    char line[512] = {};
+    const bool read = std::fgets(line, sizeof line, f) != nullptr;
+    std::fclose(f);
+    if (!read || std::strncmp(line, "running", 7) == 0) return false;
+    const char* last = std::strrchr(line, ' ');
+    if (last == nullptr) return false;
+    *pc = std::strtoull(last + 1, nullptr, 16);
+    return true;
+}
+
 // Signals every other thread and waits until each has run the handler (which is also a
-// serializing kernel exit on its core). Returns false when a thread did not answer in time
-// (it blocks the signal): then nothing can be said about its pc.
+// serializing kernel exit on its core). A thread that blocks the signal (helper threads often
+// block everything) is not signalled: its pc is read from /proc while it is blocked in the
+// kernel instead. Returns false when some thread's pc could not be established in time.
 bool sweepThreads(std::string* error) {
     installSweepHandler();
     if (!g_sweepReady) {
@@ -117,22 +154,49 @@ bool sweepThreads(std::string* error) {
     }
     g_sweep.acks.store(0, std::memory_order_release);
     int sent = 0;
+    std::vector<int> blocking;
     while (dirent* entry = readdir(dir)) {
         const int tid = std::atoi(entry->d_name);
         if (tid <= 0 || tid == self) continue;
-        if (syscall(SYS_tgkill, pid, tid, kSweepSignal) == 0) ++sent;
+        if (threadBlocks(tid, kSweepSignal)) blocking.push_back(tid);
+        else if (syscall(SYS_tgkill, pid, tid, kSweepSignal) == 0) ++sent;
     }
     closedir(dir);
+    const std::uintptr_t lo = g_sweep.lo.load(std::memory_order_acquire);
+    const std::uintptr_t hi = g_sweep.hi.load(std::memory_order_acquire);
     timespec start {};
     clock_gettime(CLOCK_MONOTONIC, &start);
-    while (g_sweep.acks.load(std::memory_order_acquire) < sent) {
+    auto elapsedMs = [&] {
         timespec now {};
         clock_gettime(CLOCK_MONOTONIC, &now);
-        const long elapsedMs = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (elapsedMs > 500) {
+        return (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    };
+    for (int tid : blocking) {
+        for (;;) {
+            std::uintptr_t pc = 0;
+            bool gone = false;
+            if (blockedThreadPc(tid, &pc, &gone)) {
+                if (pc > lo && pc < hi) {
+                    if (error) *error = "thread " + std::to_string(tid) + " blocks signals and is stopped inside the patched range";
+                    return false;
+                }
+                break;
+            }
+            if (gone) break;
+            if (elapsedMs() > 500) {
+                if (error)
+                    *error = "thread " + std::to_string(tid) + " blocks signal " + std::to_string(kSweepSignal) +
+                             " and kept running for 500 ms: its position is unknown";
+                return false;
+            }
+            sched_yield();
+        }
+    }
+    while (g_sweep.acks.load(std::memory_order_acquire) < sent) {
+        if (elapsedMs() > 500) {
             if (error)
-                *error = "a thread did not answer the patch sweep signal within 500 ms (signal " +
-                         std::to_string(kSweepSignal) + " blocked?)";
+                *error = "a thread did not answer the patch sweep signal (" + std::to_string(kSweepSignal) +
+                         ") within 500 ms";
             return false;
         }
         sched_yield();
