@@ -159,12 +159,17 @@ RunResult runTraced(const RunOptions& options) {
     if (conn >= 0) {
         result.connected = true;
         wire::StreamDecoder decoder(wire::StreamDirection::ProbeToTracer);
-        bool welcomed = false, goodbye = false;
+        bool welcomed = false, goodbye = false, detached = false;
         long received = 0;
         std::vector<std::byte> buf(1 << 16);
         for (;;) {
             if (options.closeAfterBytes >= 0 && received >= options.closeAfterBytes && welcomed) {
                 break; // the tracer vanishes
+            }
+            if (options.detachAfterBytes >= 0 && received >= options.detachAfterBytes && welcomed && !detached) {
+                const wire::Detach detach{{wire::RecordType::Detach, sizeof(wire::Detach), 0}};
+                send(conn, &detach, sizeof detach, MSG_NOSIGNAL);
+                detached = true;
             }
             pollfd p{conn, POLLIN, 0};
             const int n = poll(&p, 1, static_cast<int>(remainingMs(deadline)));

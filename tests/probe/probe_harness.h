@@ -30,6 +30,7 @@ struct RunOptions {
     std::vector<std::pair<std::string, std::string>> env; // extra environment
     bool connectProbe = true;                  // false: no LAYERTRACE_SOCKET (inert probe)
     long closeAfterBytes = -1;                 // >= 0: the tracer vanishes after that many bytes
+    long detachAfterBytes = -1;                // >= 0: the tracer sends Detach after that many bytes
     int timeoutSeconds = 120;
 };
 

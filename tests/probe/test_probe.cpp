@@ -201,7 +201,9 @@ TEST(Probe, AnchoredStacksCarryPythonFrames) {
                "def outer():\n"                            // 4
                "    x = 1\n"                               // 5
                "    return inner() + x\n"                  // 6
-               "print(outer())\n";                         // 7
+               "print(outer())\n"                          // 7
+               "print('--maps--')\n"
+               "print(open('/proc/self/maps').read(), end='')\n";
     o.welcome = welcome(wire::TraceMode::Anchored, true);
     const RunResult r = runTraced(o);
     ASSERT_TRUE(r.streamClean) << describe(r);
@@ -226,6 +228,9 @@ TEST(Probe, AnchoredStacksCarryPythonFrames) {
         const std::vector<std::pair<std::string, std::uint32_t>> expected{{"inner", 3}, {"outer", 6}, {"<module>", 7}};
         EXPECT_EQ(frames, expected);
         EXPECT_GE(v.nativeFrameCount(), 3u) << "libunwind found native frames";
+        // The probe's own frames are skipped: the innermost one is the interpreter's.
+        EXPECT_EQ(r.mappingOf(v.nativeFrame(0)).find("liblayertrace_probe"), std::string::npos)
+            << r.mappingOf(v.nativeFrame(0));
         found = true;
         break;
     }
@@ -349,6 +354,49 @@ TEST(Probe, TracerVanishingMidStreamDoesNotHurtTheProgram) {
     const auto first = r.err.find("layertrace-probe:");
     ASSERT_NE(first, std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("layertrace-probe:", first + 1), std::string::npos) << r.err;
+}
+
+TEST(Probe, DetachStopsTracingAndTheProgramGoesOn) {
+    RunOptions o;
+    o.script = "def f(x):\n    return x + 1\n"
+               "s = 0\n"
+               "for i in range(300000):\n    s = f(s)\n"
+               "print(s)\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    o.detachAfterBytes = 32 * 1024;
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "300000\n");
+    EXPECT_EQ(r.err, "");
+    const auto bye = r.ofType(RecordType::Goodbye);
+    ASSERT_EQ(bye.size(), 1u);
+    EXPECT_EQ(&r.records.back(), bye[0]);
+    EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
+    EXPECT_FALSE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeExitStatusKnown);
+    // It stopped early: far fewer than the 600,000 call/return events of the whole loop.
+    EXPECT_LT(r.ofType(RecordType::PyCall).size(), 200000u);
+}
+
+TEST(Probe, ForkedChildDoesNotWriteIntoTheSession) {
+    RunOptions o;
+    o.script = "import os\n"
+               "def f():\n    return sum(range(100))\n"
+               "pid = os.fork()\n"
+               "if pid == 0:\n"
+               "    for i in range(20000):\n        f()\n"
+               "    os._exit(3)\n"
+               "_, status = os.waitpid(pid, 0)\n"
+               "print(os.waitstatus_to_exitcode(status), f())\n";
+    o.welcome = welcome(wire::TraceMode::Full, true, true); // lossless: a child that traced would hang
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "3 4950\n");
+    std::set<std::uint32_t> tids;
+    for (const Record* rec : r.ofType(RecordType::PyCall)) {
+        tids.insert(rec->tid);
+    }
+    EXPECT_EQ(tids, std::set<std::uint32_t>{r.hello.pid}) << "only the parent's events";
 }
 
 // A listener run by another uid (SO_PEERCRED is taken at listen()) must be refused: the probe
