@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -120,4 +123,35 @@ TEST(Session, LaunchErrorsAreTyped) {
     }
     o.argv.clear();
     EXPECT_THROW(Session::launch(o, sink), UsageError);
+}
+
+TEST(Session, ProgramStdoutCanBeSentToStderr) {
+    // The trace owns stdout: with the option, what the program prints arrives on stderr.
+    test::TempTree tmp;
+    const std::string out = tmp.root() + "/out.txt";
+    const std::string err = tmp.root() + "/err.txt";
+    test::CollectingSink sink;
+    RunOptions o;
+    o.probeLibrary = FIXTURE_PLAIN;
+    o.argv = {"/bin/sh", "-c", "echo printed"};
+    o.programStdoutToStderr = true;
+    const int saved1 = dup(1), saved2 = dup(2);
+    FILE* fo = std::fopen(out.c_str(), "w");
+    FILE* fe = std::fopen(err.c_str(), "w");
+    dup2(fileno(fo), 1);
+    dup2(fileno(fe), 2);
+    const SessionResult r = Session::launch(o, sink)->wait();
+    dup2(saved1, 1);
+    dup2(saved2, 2);
+    close(saved1);
+    close(saved2);
+    std::fclose(fo);
+    std::fclose(fe);
+    EXPECT_EQ(r.exitStatus, 0);
+    std::ifstream so(out), se(err);
+    std::stringstream a, b;
+    a << so.rdbuf();
+    b << se.rdbuf();
+    EXPECT_EQ(a.str(), "");
+    EXPECT_EQ(b.str(), "printed\n");
 }

@@ -280,7 +280,7 @@ int demosCommand(std::ostream& out) {
 
 int main(int argc, char** argv) {
     try {
-        const Cli cli = parse(argc, argv);
+        Cli cli = parse(argc, argv);
         if (cli.command == "--help" || cli.command == "-h" || cli.command == "help") {
             std::cout << kUsage;
             return 0;
@@ -300,6 +300,8 @@ int main(int argc, char** argv) {
             out = &file;
             tty = false;
         }
+        // The trace owns stdout: the program's own prints go to stderr so they never break it.
+        cli.run.programStdoutToStderr = cli.output.empty() && cli.command != "demos";
         installSignalHandlers();
         if (cli.command == "demos") {
             return demosCommand(*out);

@@ -483,9 +483,12 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         ev.tsNs = r.tsNs;
         ev.raised = ev.kind == EventKind::CRaise;
         m_classifier.noteMlMeth(r.mlMeth);
-        describeNative(ev, r.mlMeth, {}, false);
         const std::string owner = str(r.ownerId);
         ev.pyName = owner.empty() ? str(r.nameId) : owner + "." + str(r.nameId);
+        // A static ml_meth in a stripped object has no symbol: its Python name says more than
+        // module+offset (the address stays in `address`).
+        const Symbol s = m_symbolizer.lookup(r.mlMeth);
+        describeNative(ev, r.mlMeth, s.name.empty() && s.module != nullptr ? ev.pyName : std::string(), false);
         if (ev.kind == EventKind::CCall) {
             enter(tid, t, std::move(ev), r.mlMeth, false);
         } else {

@@ -106,7 +106,7 @@ public:
                 line += " raised";
             }
             line += "  " + duration(ev.durationNs);
-            m_out << line << "  " << ev.module << ":" << ev.symbol << '\n';
+            m_out << line << "  " << codeText(ev.module, ev.symbol) << '\n';
             return;
         }
         std::string tag(roleName(ev.role));
@@ -116,7 +116,7 @@ public:
         } else {
             line += tag;
         }
-        line += " " + ev.module + ":" + ev.symbol;
+        line += " " + codeText(ev.module, ev.symbol);
         if (ev.kind == EventKind::FfiCall) {
             line += "(";
             for (std::size_t i = 0; i < ev.args.size(); ++i) {
@@ -124,7 +124,7 @@ public:
             }
             line += ")";
             if (!ev.target.empty()) {
-                line += " -> " + std::string(roleName(ev.target.role)) + " " + ev.target.module + ":" + ev.target.symbol;
+                line += " -> " + std::string(roleName(ev.target.role)) + " " + codeText(ev.target.module, ev.target.symbol);
             }
         } else if (!ev.pyName.empty()) {
             line += " [" + ev.pyName + "]";
@@ -152,7 +152,7 @@ public:
               if (m_options.color) {
                   for (std::size_t i = 0; i < hops.size(); ++i) {
                       m_out << (i ? " -> " : "") << roleColor(hops[i].role) << roleName(hops[i].role) << "\x1b[0m "
-                            << hops[i].module << (hops[i].symbol.empty() ? "" : ":") << hops[i].symbol;
+                            << codeText(hops[i].module, hops[i].symbol);
                   }
                   m_out << '\n';
               } else {
@@ -191,14 +191,25 @@ private:
 
 } // namespace
 
+std::string codeText(std::string_view module, std::string_view symbol) {
+    std::string s(module);
+    if (symbol.empty()) {
+        return s;
+    }
+    // No symbol: the symbolizer says "module+0xoffset"; print it once, not "module:module+0x...".
+    if (symbol.size() > module.size() && symbol.substr(0, module.size()) == module && symbol[module.size()] == '+') {
+        s += symbol.substr(module.size());
+        return s;
+    }
+    s += ':';
+    s += symbol;
+    return s;
+}
+
 std::string formatHop(const Hop& hop) {
     std::string s(roleName(hop.role));
     s += ' ';
-    s += hop.module;
-    if (!hop.symbol.empty()) {
-        s += ':';
-        s += hop.symbol;
-    }
+    s += codeText(hop.module, hop.symbol);
     return s;
 }
 
@@ -326,18 +337,19 @@ void PathBuilder::onEvent(const TraceEvent& ev) {
         if (!t.active) {
             t.active = true;
             t.depth = ev.depth;
+            // The event's own stack is the whole truth (Python calls made before tracing began
+            // have no PyCall event); the frames tracked from PyCall/PyReturn are the fallback.
             std::vector<Hop> chain;
-            if (!t.python.empty()) {
+            for (auto it = ev.stack.rbegin(); it != ev.stack.rend(); ++it) {
+                if (it->python) {
+                    chain.push_back(pythonHop(it->file, it->function, it->role));
+                }
+            }
+            if (chain.empty()) {
                 chain = t.python;
-            } else {
-                for (auto it = ev.stack.rbegin(); it != ev.stack.rend(); ++it) {
-                    if (it->python) {
-                        chain.push_back(pythonHop(it->file, it->function, it->role));
-                    }
-                }
-                if (chain.empty() && !ev.pyFile.empty()) {
-                    chain.push_back(pythonHop(ev.pyFile, {}, Role::Unknown));
-                }
+            }
+            if (chain.empty() && !ev.pyFile.empty()) {
+                chain.push_back(pythonHop(ev.pyFile, {}, Role::Unknown));
             }
             t.hops = std::move(chain);
             t.chainLength = t.hops.size();

@@ -441,7 +441,9 @@ std::unique_ptr<Session> Session::launch(const RunOptions& options, EventSink& s
     if (pid == 0) {
         ::close(execPipe[0]);
         int err = 0;
-        if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) {
+        if (options.programStdoutToStderr && ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            err = errno;
+        } else if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) {
             err = errno;
         } else {
             ::execve(program.c_str(), argv.data(), envp.data());

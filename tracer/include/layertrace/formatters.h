@@ -12,6 +12,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace layertrace::tracer {
@@ -25,6 +26,8 @@ struct Hop {
     bool operator==(const Hop& o) const { return role == o.role && module == o.module && symbol == o.symbol; }
 };
 
+// "module:symbol"; "module+0x1234" when the symbol is the symbolizer's module+offset fallback.
+std::string codeText(std::string_view module, std::string_view symbol);
 // "app user.py:main", "ext _ctypes.cpython-311-x86_64-linux-gnu.so"
 std::string formatHop(const Hop& hop);
 // Hops joined with " -> ".

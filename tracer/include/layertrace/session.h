@@ -30,6 +30,9 @@ struct RunOptions {
     std::vector<std::string> appPaths;     // --app: files/dirs that are the application
     std::vector<std::string> wrapperGlobs; // --wrapper: fnmatch globs of wrapper Python files
     std::string probeLibrary;              // empty: $LAYERTRACE_PROBE, else the built/installed probe
+    // The program's stdout goes to the tracer's stderr: set when the trace itself is printed on
+    // stdout, so a program's prints never break `--format jsonl` lines.
+    bool programStdoutToStderr = false;
 };
 
 struct ProbeReport {

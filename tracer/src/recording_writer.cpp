@@ -1,0 +1,575 @@
+// RecordingWriter: encodes a session's callbacks as records (strings and stack frames interned),
+// groups them into zstd-compressed, checksummed blocks and appends each block to the file as soon
+// as it is full or 100 ms old, so a crash loses at most the block being filled.
+#include <layertrace/recording.h>
+
+#include "recording_format.h"
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <regex>
+#include <thread>
+#include <unordered_map>
+
+namespace layertrace::tracer {
+
+using namespace recording;
+
+std::vector<std::string> RecordingInfo::option(const std::string& key) const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : options) {
+        if (k == key) {
+            out.push_back(v);
+        }
+    }
+    return out;
+}
+
+RecordingInfo recordingInfoFor(const RunOptions& options, const std::string& layertraceVersion) {
+    RecordingInfo info;
+    info.argv = options.argv;
+    info.cwd = options.cwd;
+    if (info.cwd.empty()) {
+        char buf[PATH_MAX];
+        if (::getcwd(buf, sizeof buf) != nullptr) {
+            info.cwd = buf;
+        }
+    }
+    info.startUnixNs = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    info.layertraceVersion = layertraceVersion;
+    utsname u{};
+    if (::uname(&u) == 0) {
+        info.hostname = u.nodename;
+        info.system = std::string(u.sysname) + " " + u.release + " " + u.machine;
+    }
+    info.options.emplace_back("mode", options.mode == TraceMode::Full ? "full" : "anchored");
+    info.options.emplace_back("stacks", options.stacks ? "1" : "0");
+    info.options.emplace_back("lossless", options.lossless ? "1" : "0");
+    for (const auto& p : options.probeSpecs) {
+        info.options.emplace_back("probe", p);
+    }
+    for (const auto& p : options.appPaths) {
+        info.options.emplace_back("app", p);
+    }
+    for (const auto& p : options.wrapperGlobs) {
+        info.options.emplace_back("wrapper", p);
+    }
+    return info;
+}
+
+namespace {
+
+// "3.11" from ".../python3.11", ".../libpython3.11.so.1.0"; empty when the name does not say.
+std::string versionFromPath(const std::string& path) {
+    static const std::regex re(R"(python(\d+\.\d+))");
+    std::smatch m;
+    const std::string base = path.substr(path.rfind('/') + 1);
+    return std::regex_search(base, m, re) ? m[1].str() : std::string();
+}
+
+} // namespace
+
+struct RecordingWriter::Impl {
+    std::string path;
+    RecordingInfo info;
+    RecordingWriterOptions options;
+    int fd = -1;
+
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::thread flusher;
+    bool stopping = false;
+
+    std::string block;           // records not yet written
+    std::uint32_t blockRecords = 0;
+    std::uint32_t blockEvents = 0;
+    std::chrono::steady_clock::time_point blockStart;
+    std::string record;          // scratch: one record's payload
+    std::string compressed;      // scratch: one block's zstd frame
+    ZSTD_CCtx* zstd = nullptr;
+
+    std::unordered_map<std::string, std::uint32_t> strings; // id 0 is the empty string, implicit
+    std::unordered_map<std::string, std::uint32_t> frames;  // encoded frame -> id (from 1)
+    std::uint64_t lastSeq = 0;
+    std::uint64_t lastTs = 0;
+    bool interpreterSeen = false;
+
+    std::uint64_t bytes = 0;
+    std::uint64_t blocks = 0;
+    std::string error;
+    bool closed = false;
+
+    // ---- encoding (caller holds the mutex) ----
+    std::uint32_t sid(const std::string& s) {
+        if (s.empty()) {
+            return 0;
+        }
+        const auto it = strings.find(s);
+        if (it != strings.end()) {
+            return it->second;
+        }
+        const auto id = static_cast<std::uint32_t>(strings.size() + 1);
+        strings.emplace(s, id);
+        std::string payload;
+        ByteSink b(payload);
+        b.varint(id);
+        b.str(s);
+        append(RecordType::String, payload);
+        return id;
+    }
+
+    void append(RecordType type, const std::string& payload) {
+        if (block.empty()) {
+            blockStart = std::chrono::steady_clock::now();
+        }
+        ByteSink b(block);
+        b.varint(static_cast<std::uint8_t>(type));
+        b.varint(payload.size());
+        block += payload;
+        ++blockRecords;
+    }
+
+    // Appends the record whose payload is in `record` (built after any String records it needs).
+    void appendRecord(RecordType type) {
+        std::string payload;
+        payload.swap(record);
+        append(type, payload);
+        record.clear();
+        maybeFlush();
+    }
+
+    void codeRef(std::string& out, const CodeRef& r) {
+        // Interning first: sid() may append String records, never into `out`.
+        const std::uint32_t m = sid(r.module), mp = sid(r.modulePath), s = sid(r.symbol), why = sid(r.reason);
+        ByteSink b(out);
+        b.byte(static_cast<std::uint8_t>(r.role));
+        b.varint(m);
+        b.varint(mp);
+        b.varint(s);
+        b.varint(r.address);
+        b.varint(why);
+    }
+
+    std::uint32_t frameId(const StackFrame& f) {
+        const std::uint32_t fn = sid(f.function), mod = sid(f.module), file = sid(f.file);
+        std::string key;
+        ByteSink b(key);
+        b.byte(static_cast<std::uint8_t>((f.python ? 1 : 0)));
+        b.byte(static_cast<std::uint8_t>(f.role));
+        b.varint(fn);
+        b.varint(mod);
+        b.varint(file);
+        b.svarint(f.line);
+        b.varint(f.ip);
+        b.varint(f.offset);
+        const auto it = frames.find(key);
+        if (it != frames.end()) {
+            return it->second;
+        }
+        const auto id = static_cast<std::uint32_t>(frames.size() + 1);
+        frames.emplace(key, id);
+        std::string payload;
+        ByteSink p(payload);
+        p.varint(id);
+        payload += key;
+        append(RecordType::Frame, payload);
+        return id;
+    }
+
+    void encodeEvent(const TraceEvent& ev) {
+        // Intern everything the event names before building its payload.
+        const std::uint32_t module = sid(ev.module), modulePath = sid(ev.modulePath), symbol = sid(ev.symbol);
+        const std::uint32_t pyFile = sid(ev.pyFile), reason = sid(ev.reason), pyName = sid(ev.pyName);
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> args;
+        for (const auto& a : ev.args) {
+            const std::uint32_t t = sid(a.type);
+            args.emplace_back(t, sid(a.value));
+        }
+        std::pair<std::uint32_t, std::uint32_t> ret{0, 0};
+        if (ev.ret) {
+            ret.first = sid(ev.ret->type);
+            ret.second = sid(ev.ret->value);
+        }
+        std::vector<std::uint32_t> stack;
+        stack.reserve(ev.stack.size());
+        for (const auto& f : ev.stack) {
+            stack.push_back(frameId(f));
+        }
+        std::string caller, target;
+        if (!ev.caller.empty() || !ev.caller.reason.empty()) {
+            codeRef(caller, ev.caller);
+        }
+        if (!ev.target.empty() || !ev.target.reason.empty()) {
+            codeRef(target, ev.target);
+        }
+
+        std::uint32_t flags = 0;
+        flags |= (!ev.pyFile.empty() || ev.pyLine != 0) ? kEvPy : 0;
+        flags |= !ev.args.empty() ? kEvArgs : 0;
+        flags |= ev.ret ? kEvRet : 0;
+        flags |= !ev.stack.empty() ? kEvStack : 0;
+        flags |= ev.durationNs != 0 ? kEvDuration : 0;
+        flags |= ev.raised ? kEvRaised : 0;
+        flags |= ev.unwound ? kEvUnwound : 0;
+        flags |= ev.stackMerged ? kEvMerged : 0;
+        flags |= ev.stackUnmerged ? kEvUnmerged : 0;
+        flags |= ev.dropped != 0 ? kEvDropped : 0;
+        flags |= !ev.reason.empty() ? kEvReason : 0;
+        flags |= ev.address != 0 ? kEvAddress : 0;
+        flags |= !ev.pyName.empty() ? kEvPyName : 0;
+        flags |= !caller.empty() ? kEvCaller : 0;
+        flags |= !target.empty() ? kEvTarget : 0;
+
+        record.clear();
+        ByteSink b(record);
+        b.varint(flags);
+        // Deltas keep the common case (next seq, a few microseconds later) to one or two bytes.
+        b.svarint(static_cast<std::int64_t>(ev.seq - lastSeq));
+        b.svarint(static_cast<std::int64_t>(ev.tsNs - lastTs));
+        lastSeq = ev.seq;
+        lastTs = ev.tsNs;
+        b.varint(ev.tid);
+        b.byte(static_cast<std::uint8_t>(ev.kind));
+        b.byte(static_cast<std::uint8_t>(ev.role));
+        b.varint(module);
+        b.varint(modulePath);
+        b.varint(symbol);
+        b.varint(ev.depth);
+        if (flags & kEvPy) {
+            b.varint(pyFile);
+            b.svarint(ev.pyLine);
+        }
+        if (flags & kEvArgs) {
+            b.varint(args.size());
+            for (const auto& [t, v] : args) {
+                b.varint(t);
+                b.varint(v);
+            }
+        }
+        if (flags & kEvRet) {
+            b.varint(ret.first);
+            b.varint(ret.second);
+        }
+        if (flags & kEvStack) {
+            b.varint(stack.size());
+            for (const auto id : stack) {
+                b.varint(id);
+            }
+        }
+        if (flags & kEvDuration) {
+            b.varint(ev.durationNs);
+        }
+        if (flags & kEvDropped) {
+            b.varint(ev.dropped);
+        }
+        if (flags & kEvReason) {
+            b.varint(reason);
+        }
+        if (flags & kEvAddress) {
+            b.varint(ev.address);
+        }
+        if (flags & kEvPyName) {
+            b.varint(pyName);
+        }
+        record += caller;
+        record += target;
+        ++blockEvents;
+        appendRecord(RecordType::Event);
+    }
+
+    void encodeModule(const ModuleInfo& m) {
+        const std::uint32_t path = sid(m.path), name = sid(m.name), reason = sid(m.reason);
+        const std::uint32_t soname = sid(m.elf.soname), pyInit = sid(m.elf.pyInitName);
+        const ElfFacts& e = m.elf;
+        const std::uint32_t facts = (e.readable ? 1u : 0u) | (e.exportsPyInit ? 2u : 0u) | (e.importsPython ? 4u : 0u) |
+                                    (e.isInterpreter ? 8u : 0u) | (e.isLibffi ? 16u : 0u) | (e.bundlesFfi ? 32u : 0u) |
+                                    (e.pybind11 ? 64u : 0u) | (e.cffiGenerated ? 128u : 0u) |
+                                    (e.hasSymtab ? 256u : 0u) | (e.hasDebugInfo ? 512u : 0u);
+        record.clear();
+        ByteSink b(record);
+        b.varint(m.id);
+        b.varint(m.base);
+        b.varint(path);
+        b.varint(name);
+        b.byte(m.python ? 1 : 0);
+        b.byte(static_cast<std::uint8_t>(m.role));
+        b.varint(reason);
+        b.varint(facts);
+        b.varint(soname);
+        b.varint(pyInit);
+        appendRecord(RecordType::Module);
+    }
+
+    void encodeInfo() {
+        record.clear();
+        ByteSink b(record);
+        b.varint(info.argv.size());
+        for (const auto& a : info.argv) {
+            b.str(a);
+        }
+        b.str(info.cwd);
+        b.str(info.interpreter);
+        b.str(info.pythonVersion);
+        b.varint(info.pid);
+        b.varint(info.startUnixNs);
+        b.str(info.layertraceVersion);
+        b.str(info.hostname);
+        b.str(info.system);
+        b.varint(info.options.size());
+        for (const auto& [k, v] : info.options) {
+            b.str(k);
+            b.str(v);
+        }
+        appendRecord(RecordType::SessionInfo);
+    }
+
+    void writeHeader() {
+        unsigned char h[kFileHeaderSize] = {};
+        std::memcpy(h, kFileMagic.data(), kFileMagic.size());
+        putLe(h + 8, kFormatVersion, 2);
+        putLe(h + 10, kMinReadableVersion, 2);
+        putLe(h + 12, kFileHeaderSize, 4);
+        h[16] = kLittleEndian;
+        h[17] = static_cast<unsigned char>(sizeof(void*));
+        std::uint32_t compat = 0;
+        for (const auto& v : info.option("stacks")) {
+            compat |= v == "1" ? kCompatStacks : 0;
+        }
+        for (const auto& v : info.option("mode")) {
+            compat |= v == "full" ? kCompatFullMode : 0;
+        }
+        putLe(h + 20, compat, 4);
+        putLe(h + 24, kIncompatZstd, 4);
+        putLe(h + 32, info.startUnixNs, 8);
+        putLe(h + kFileHeaderSize - 4, crc32(h, kFileHeaderSize - 4), 4);
+        writeAll(h, sizeof h);
+    }
+
+    // ---- output ----
+    void writeAll(const void* data, std::size_t size) {
+        if (!error.empty() || fd < 0) {
+            return;
+        }
+        const auto* p = static_cast<const char*>(data);
+        while (size > 0) {
+            const ssize_t n = ::write(fd, p, size);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                error = "write failed at offset " + std::to_string(bytes) + ": " + std::strerror(errno);
+                return;
+            }
+            p += n;
+            size -= static_cast<std::size_t>(n);
+            bytes += static_cast<std::uint64_t>(n);
+        }
+    }
+
+    void maybeFlush() {
+        if (blockEvents >= options.blockEvents || block.size() >= options.blockBytes) {
+            flushBlock();
+        }
+    }
+
+    void flushBlock() {
+        if (block.empty()) {
+            return;
+        }
+        compressed.resize(ZSTD_compressBound(block.size()));
+        const std::size_t n =
+            ZSTD_compressCCtx(zstd, compressed.data(), compressed.size(), block.data(), block.size(), options.zstdLevel);
+        if (ZSTD_isError(n)) {
+            if (error.empty()) {
+                error = std::string("zstd compression failed: ") + ZSTD_getErrorName(n);
+            }
+            return;
+        }
+        unsigned char h[kBlockHeaderSize];
+        std::memcpy(h, kBlockMagic.data(), kBlockMagic.size());
+        putLe(h + 4, n, 4);
+        putLe(h + 8, block.size(), 4);
+        putLe(h + 12, blockRecords, 4);
+        putLe(h + 16, crc32(compressed.data(), n), 4);
+        putLe(h + 20, crc32(h, 20), 4);
+        // One write per block where possible, so a crash tends to leave whole blocks.
+        std::string out(reinterpret_cast<const char*>(h), sizeof h);
+        out.append(compressed.data(), n);
+        writeAll(out.data(), out.size());
+        ++blocks;
+        block.clear();
+        blockRecords = 0;
+        blockEvents = 0;
+    }
+
+    void flusherLoop() {
+        std::unique_lock<std::mutex> lock(mutex);
+        const auto interval = std::chrono::milliseconds(options.flushIntervalMs);
+        while (!stopping) {
+            wake.wait_for(lock, interval);
+            if (!block.empty() && std::chrono::steady_clock::now() - blockStart >= interval) {
+                flushBlock();
+            }
+        }
+    }
+
+    void shutdown() {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (closed) {
+                return;
+            }
+            closed = true;
+            flushBlock();
+            stopping = true;
+        }
+        wake.notify_all();
+        if (flusher.joinable()) {
+            flusher.join();
+        }
+        if (fd >= 0 && ::close(fd) != 0 && error.empty()) {
+            error = std::string("close failed: ") + std::strerror(errno);
+        }
+        fd = -1;
+        ZSTD_freeCCtx(zstd);
+        zstd = nullptr;
+    }
+};
+
+RecordingWriter::RecordingWriter(const std::string& path, RecordingInfo info, RecordingWriterOptions options)
+    : m_impl(std::make_unique<Impl>()) {
+    Impl& d = *m_impl;
+    d.path = path;
+    d.info = std::move(info);
+    d.options = options;
+    if (d.options.blockEvents == 0) {
+        d.options.blockEvents = 1;
+    }
+    d.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (d.fd < 0) {
+        throw IoError(path, std::string("cannot create the recording: ") + std::strerror(errno));
+    }
+    d.zstd = ZSTD_createCCtx();
+    if (d.interpreterSeen = !d.info.interpreter.empty(); d.interpreterSeen && d.info.pythonVersion.empty()) {
+        d.info.pythonVersion = versionFromPath(d.info.interpreter);
+    }
+    std::lock_guard<std::mutex> lock(d.mutex);
+    d.writeHeader();
+    d.encodeInfo();
+    d.flushBlock(); // the session info is on disk before anything runs
+    if (!d.error.empty()) {
+        const std::string why = d.error;
+        ::close(d.fd);
+        d.fd = -1;
+        ZSTD_freeCCtx(d.zstd);
+        d.zstd = nullptr;
+        d.closed = true;
+        throw IoError(path, why);
+    }
+    d.flusher = std::thread([&d] { d.flusherLoop(); });
+}
+
+RecordingWriter::~RecordingWriter() { m_impl->shutdown(); }
+
+void RecordingWriter::onStarted(std::uint32_t pid) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->info.pid = pid;
+    m_impl->record.clear();
+    ByteSink(m_impl->record).varint(pid);
+    m_impl->appendRecord(RecordType::Started);
+}
+
+void RecordingWriter::onModule(const ModuleInfo& module) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    Impl& d = *m_impl;
+    d.encodeModule(module);
+    if (!d.interpreterSeen && !module.python && module.elf.isInterpreter) {
+        // The interpreter object is known only once the probe maps it: record it for the header view.
+        d.interpreterSeen = true;
+        d.record.clear();
+        ByteSink b(d.record);
+        b.str(module.path);
+        b.str(d.info.pythonVersion.empty() ? versionFromPath(module.path) : d.info.pythonVersion);
+        d.appendRecord(RecordType::Interpreter);
+    }
+}
+
+void RecordingWriter::onEvent(const TraceEvent& event) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->encodeEvent(event);
+}
+
+void RecordingWriter::onReport(const ProbeReport& report) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->record.clear();
+    ByteSink b(m_impl->record);
+    b.byte(static_cast<std::uint8_t>(report.level));
+    b.str(report.message);
+    m_impl->appendRecord(RecordType::Report);
+}
+
+void RecordingWriter::onDropped(std::uint32_t tid, std::uint64_t count) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->record.clear();
+    ByteSink b(m_impl->record);
+    b.varint(tid);
+    b.varint(count);
+    m_impl->appendRecord(RecordType::Dropped);
+}
+
+void RecordingWriter::onFinished(const SessionResult& result) {
+    {
+        std::lock_guard<std::mutex> lock(m_impl->mutex);
+        m_impl->record.clear();
+        ByteSink b(m_impl->record);
+        b.svarint(result.exitStatus);
+        b.byte(static_cast<std::uint8_t>((result.connected ? 1 : 0) | (result.handshakeFailed ? 2 : 0)));
+        b.varint(result.events);
+        b.varint(result.dropped);
+        b.str(result.streamError);
+        m_impl->appendRecord(RecordType::Finished);
+    }
+    m_impl->shutdown();
+}
+
+void RecordingWriter::flush() {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->flushBlock();
+}
+
+void RecordingWriter::close() {
+    m_impl->shutdown();
+    if (!m_impl->error.empty()) {
+        throw IoError(m_impl->path, m_impl->error);
+    }
+}
+
+const std::string& RecordingWriter::path() const { return m_impl->path; }
+
+std::uint64_t RecordingWriter::bytesWritten() const {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    return m_impl->bytes;
+}
+
+std::uint64_t RecordingWriter::blocksWritten() const {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    return m_impl->blocks;
+}
+
+std::string RecordingWriter::error() const {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    return m_impl->error;
+}
+
+} // namespace layertrace::tracer
