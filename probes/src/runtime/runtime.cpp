@@ -268,7 +268,9 @@ bool sendAll(const void* header, std::size_t headerBytes, const void* body, std:
             if (errno == EINTR) {
                 continue;
             }
-            warnOnce(std::string("lost the connection to the tracer (") + std::strerror(errno) + ")");
+            warnOnce(errno == EAGAIN || errno == EWOULDBLOCK
+                         ? std::string("the tracer stopped reading for 5 s")
+                         : std::string("lost the connection to the tracer (") + std::strerror(errno) + ")");
             return false;
         }
         std::size_t left = static_cast<std::size_t>(n);
@@ -401,11 +403,18 @@ void markSenderDone() noexcept {
 }
 
 // Everything that turns tracing off for good from the sender thread.
-void endSession(bool sendBye, bool detached) noexcept {
+// At process exit the hooks stay in place (inert: tracing is off), since patching code while
+// the process is going away would only add risk and delay; after a detach or a lost tracer
+// the program goes on, so they are removed.
+void endSession(bool sendBye, bool detached, bool restoreHooks) noexcept {
     g_phase.store(static_cast<int>(Phase::Stopping), std::memory_order_release);
     pythonDisarm();
 #ifdef LAYERTRACE_PROBE_HAVE_NATIVE
-    native::uninstall();
+    if (restoreHooks) {
+        native::uninstall();
+    }
+#else
+    (void)restoreHooks;
 #endif
     if (sendBye && drainRound()) {
         sendGoodbye(detached);
@@ -423,7 +432,7 @@ void* senderMain(void*) {
     wire::StreamDecoder& control = controlDecoder(); // past the Welcome already (readWelcome)
     for (;;) {
         if (g_finishRequested.load(std::memory_order_acquire)) {
-            endSession(true, false);
+            endSession(true, false, false);
             return nullptr;
         }
         pollfd p{g_socket, POLLIN, 0};
@@ -433,7 +442,7 @@ void* senderMain(void*) {
             const ssize_t n = recv(g_socket, in, sizeof in, MSG_DONTWAIT);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                 warnOnce("the tracer closed the connection");
-                endSession(false, false);
+                endSession(false, false, true);
                 return nullptr;
             }
             if (n > 0) {
@@ -441,7 +450,7 @@ void* senderMain(void*) {
                 for (auto s = control.next(); s != wire::StreamDecoder::Status::NeedMore; s = control.next()) {
                     if (s == wire::StreamDecoder::Status::Error) {
                         warnOnce("bad control message from the tracer (" + control.error().message() + ")");
-                        endSession(false, false);
+                        endSession(false, false, true);
                         return nullptr;
                     }
                     if (s == wire::StreamDecoder::Status::Record && control.record().type() == wire::RecordType::Detach) {
@@ -451,11 +460,11 @@ void* senderMain(void*) {
             }
         }
         if (g_detachRequested.load()) {
-            endSession(true, true);
+            endSession(true, true, true);
             return nullptr;
         }
         if (!drainRound()) {
-            endSession(false, false);
+            endSession(false, false, true);
             return nullptr;
         }
     }
@@ -840,13 +849,19 @@ bool tracingEnabled() { return tracingNow(); }
 namespace {
 
 // Builds one event (plus its Stack when wanted) on the stack and pushes it.
+// An event raised while this thread is already inside the probe (a hooked function called by
+// the probe itself, or from a signal handler that interrupted a push) is not traced: the ring
+// has a single producer, and that producer is busy.
 template <class T>
 void emitEvent(wire::RecordType type, const T& rec, bool withStack) noexcept {
+    ReentrancyGuard guard;
+    if (!guard.entered()) {
+        return;
+    }
     ThreadSlot* slot = currentThread();
     if (slot == nullptr) {
         return;
     }
-    ReentrancyGuard guard;
     alignas(8) std::byte buf[kMaxEventBytes];
     wire::RecordWriter w(buf, sizeof buf);
     w.append(type, rec);
@@ -869,11 +884,14 @@ void emitNativeExit(std::uint32_t hookId, std::uint64_t function, std::uint64_t 
 
 void emitFfiCall(std::uint32_t entryHookId, std::uint64_t target, std::uint64_t caller, std::uint16_t abi,
                  std::span<const wire::FfiValue> args) {
+    ReentrancyGuard guard;
+    if (!guard.entered()) {
+        return;
+    }
     ThreadSlot* slot = currentThread();
     if (slot == nullptr) {
         return;
     }
-    ReentrancyGuard guard;
     alignas(8) std::byte buf[kMaxEventBytes];
     wire::RecordWriter w(buf, sizeof buf);
     wire::appendFfiCall(w, wire::FfiCall{{}, nowNs(), target, caller, entryHookId, 0, abi}, args);
@@ -894,7 +912,7 @@ void emitClosureExit(std::uint64_t closure) {
 }
 
 void emitInitEnter(std::uint64_t function, std::string_view moduleName, std::string_view path) {
-    if (!tracingEnabled()) {
+    if (!tracingEnabled() || insideProbe()) {
         return;
     }
     const std::uint32_t nameId = internString(moduleName);
