@@ -158,14 +158,21 @@ TEST(Probe, CFunctionDispatchResolvesToItsObject) {
     o.script = "import ctypes, _ctypes\n"
                "n = _ctypes.alignment(ctypes.c_int)\n"
                "try:\n    _ctypes.alignment(1)\nexcept TypeError:\n    pass\n"
-               "print(n)\n"
+               "print(n, 'abc'.upper())\n"
                "print('--maps--')\n"
                "print(open('/proc/self/maps').read(), end='')\n";
     o.welcome = welcome(wire::TraceMode::Anchored, false);
     const RunResult r = runTraced(o);
     ASSERT_TRUE(r.streamClean) << describe(r);
-    EXPECT_EQ(r.out, "4\n");
+    EXPECT_EQ(r.out, "4 ABC\n");
     const auto strings = r.strings();
+    // A method of a builtin type: owned by the type.
+    bool upper = false;
+    for (const Record* rec : r.ofType(RecordType::CCall)) {
+        const auto c = rec->as<wire::CCall>();
+        upper = upper || (strings.at(c.nameId) == "upper" && strings.at(c.ownerId) == "str");
+    }
+    EXPECT_TRUE(upper) << "str.upper as a CCall owned by 'str'";
     const wire::CCall* call = nullptr;
     int returns = 0, raises = 0;
     for (const auto& rec : r.records) {

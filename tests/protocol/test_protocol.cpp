@@ -194,6 +194,18 @@ TEST(Protocol, TruncationAtEveryOffset) {
     }
 }
 
+TEST(Protocol, DecodingAfterAnExternalHandshake) {
+    const SampleStream s = makeSample();
+    StreamDecoder d(StreamDirection::ProbeToTracer);
+    d.assumeHandshakeDone();
+    d.feed(std::span(s.bytes).subspan(sizeof(Hello)));
+    Decoded out;
+    drain(d, out);
+    EXPECT_FALSE(out.handshake);
+    EXPECT_EQ(out.records.size(), s.records.size());
+    EXPECT_TRUE(d.finish());
+}
+
 TEST(Protocol, ByteByByteFeeding) {
     const SampleStream s = makeSample();
     StreamDecoder d(StreamDirection::ProbeToTracer);

@@ -92,6 +92,10 @@ public:
 
     explicit StreamDecoder(StreamDirection direction) : m_direction(direction) {}
 
+    // For readers that consumed the handshake themselves (or read a recording, which has no
+    // Hello): the stream continues with batches (ProbeToTracer) or control records.
+    void assumeHandshakeDone() { m_handshakeDone = true; }
+
     void feed(std::span<const std::byte> bytes);
     Status next();
 
