@@ -158,7 +158,8 @@ std::vector<ImportSlot> importSlots(const LoadedObject& object) {
 std::uintptr_t resolveDefinition(const std::vector<LoadedObject>& objects, std::string_view symbol,
                                  const LoadedObject* exclude, const LoadedObject** definer) {
     for (const LoadedObject& o : objects) {
-        if (&o == exclude || o.isVdso) continue;
+        // By identity of the mapping, not the pointer: `exclude` may come from another snapshot.
+        if (o.isVdso || (exclude != nullptr && o.lo == exclude->lo && o.path == exclude->path)) continue;
         std::uintptr_t fallback = 0;
         bool fallbackIfunc = false;
         for (const DefinedSymbol& s : definedFunctions(o)) {

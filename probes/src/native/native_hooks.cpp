@@ -154,7 +154,7 @@ bool isExtensionImplementation(std::string_view name) {
     static constexpr std::string_view kMachinery[] = {
         "_ZN8pybind11", "_ZNK8pybind11", "_ZZN8pybind11", "_ZNSt", "_ZNKSt", "_ZSt", "_ZZNSt", "_ZN9__gnu_cxx",
         "_ZNK9__gnu_cxx", "_ZN10__cxxabiv", "_GLOBAL__", "__", "frame_dummy", "register_tm_clones",
-        "deregister_tm_clones", "_ZTh", "_ZTv", "_ZTW", "_ZTH"};
+        "deregister_tm_clones", "pybind11_", "Py", "_Py", "_ZTh", "_ZTv", "_ZTW", "_ZTH"};
     if (skippedName(name)) return false;
     if (name.starts_with("_cffi_") && !name.starts_with("_cffi_f_")) return false; // cffi's helpers; _cffi_f_* is the glue
     for (std::string_view prefix : kMachinery)
@@ -214,7 +214,7 @@ void hookExtensionImports(const hook::LoadedObject& ext) {
         if (g_imports.count({ext.path, std::string(slot.symbol)}) != 0) continue;
         const hook::LoadedObject* definer = nullptr;
         const std::uintptr_t real = hook::resolveDefinition(objects, slot.symbol, &ext, &definer);
-        if (real == 0 || definer == nullptr || isRuntimeObject(*definer)) continue;
+        if (real == 0 || definer == nullptr || isRuntimeObject(*definer) || definer->lo == ext.lo) continue;
         if (g_hooked.count(real) != 0) continue; // already traced inline: one event per call
         g_imports.insert({ext.path, std::string(slot.symbol)});
         TargetHook& h = g_targetHooks.emplace_back(TargetHook{0, real});
