@@ -244,6 +244,43 @@ TEST(Probe, AnchoredStacksCarryPythonFrames) {
     EXPECT_TRUE(found);
 }
 
+// ctypes releases the GIL around ffi_call: the Python frames of a native event's stack are read
+// without it, from the calling thread's own frame chain.
+TEST(Probe, StacksOfNativeEventsWithoutTheGil) {
+    RunOptions o;
+    o.script = "import ctypes, ctypes.util\n"                      // 1
+               "m = ctypes.CDLL(ctypes.util.find_library('m'))\n" // 2
+               "m.cos.restype = ctypes.c_double\n"                // 3
+               "m.cos.argtypes = [ctypes.c_double]\n"             // 4
+               "def call():\n"                                    // 5
+               "    return m.cos(0.0)\n"                          // 6
+               "print(call())\n";                                 // 7
+    o.welcome = welcome(wire::TraceMode::Anchored, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "1.0\n");
+    const auto names = r.codeNames();
+    int checked = 0;
+    for (std::size_t i = 0; i + 1 < r.records.size(); ++i) {
+        if (r.records[i].type() != RecordType::FfiCall) {
+            continue;
+        }
+        const wire::RecordView stack = r.records[i + 1].view();
+        ASSERT_EQ(stack.type(), RecordType::Stack);
+        if (stack.pythonFrameCount() >= 2 && names.count(stack.pythonFrame(0).codeId) &&
+            names.at(stack.pythonFrame(0).codeId) == "call") {
+            EXPECT_EQ(stack.pythonFrame(0).line, 6u);
+            EXPECT_EQ(names.at(stack.pythonFrame(1).codeId), "<module>");
+            EXPECT_EQ(stack.pythonFrame(1).line, 7u);
+            ++checked;
+        }
+    }
+    if (r.ofType(RecordType::FfiCall).empty()) {
+        GTEST_SKIP() << "this probe build has no ffi_call hooks (probe-native)";
+    }
+    EXPECT_EQ(checked, 1);
+}
+
 TEST(Probe, ThreadsStartedLaterAreTraced) {
     RunOptions o;
     o.script = "import threading\n"
@@ -504,6 +541,23 @@ TEST(Probe, CxxExceptionsThroughPybind11StillWork) {
         raises += strings.at(rec->as<wire::CCall>().nameId) == "throwing";
     }
     EXPECT_EQ(raises, 100) << "each throw seen as a C function raising";
+}
+
+// The probe exports its entry points only: no unw_/_Unwind_ (LLVM libunwind stays hidden), no
+// Capstone, no protocol or runtime symbol the host could bind to.
+TEST(Probe, ExportsOnlyItsEntryPoints) {
+    const std::string command = "nm -D --defined-only '" + probePath() + "'";
+    std::FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::set<std::string> exported;
+    char line[512];
+    while (std::fgets(line, sizeof line, pipe) != nullptr) {
+        std::string text(line);
+        text.erase(text.find_last_not_of("\n") + 1);
+        exported.insert(text.substr(text.rfind(' ') + 1));
+    }
+    ASSERT_EQ(pclose(pipe), 0);
+    EXPECT_EQ(exported, (std::set<std::string>{"__libc_start_main", "exit"}));
 }
 
 std::string pyenvPython(const char* version) {
