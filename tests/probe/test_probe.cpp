@@ -305,6 +305,65 @@ TEST(Probe, ThreadsStartedLaterAreTraced) {
     EXPECT_TRUE(named) << "ThreadInfo for the new thread";
 }
 
+// Several threads share code objects and strings: every id is defined on the wire before the
+// first record that uses it, whichever thread interned it, and every thread's calls nest.
+TEST(Probe, ManyThreadsDefinitionsPrecedeUseAndCallsNest) {
+    RunOptions o;
+    o.script = "import threading\n"
+               "def leaf(x):\n    return x * 2\n"
+               "def work(n):\n"
+               "    s = 0\n"
+               "    for i in range(n):\n"
+               "        f = eval('lambda y: leaf(y) + %d' % (i % 50))\n"
+               "        s += f(i)\n"
+               "    return s\n"
+               "ts = [threading.Thread(target=work, args=(3000,)) for _ in range(8)]\n"
+               "for t in ts: t.start()\n"
+               "for t in ts: t.join()\n"
+               "print('ok')\n";
+    o.welcome = welcome(wire::TraceMode::Full, false, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "ok\n");
+    std::set<std::uint32_t> codes, strings;
+    std::map<std::uint32_t, int> depth;
+    std::set<std::uint32_t> workers;
+    const auto names = r.codeNames();
+    for (const auto& rec : r.records) {
+        switch (rec.type()) {
+        case RecordType::String: strings.insert(rec.as<wire::String>().stringId); break;
+        case RecordType::PyCode: {
+            const auto c = rec.as<wire::PyCode>();
+            ASSERT_TRUE(strings.count(c.nameId) && strings.count(c.qualnameId) && strings.count(c.fileId));
+            codes.insert(c.codeId);
+            break;
+        }
+        case RecordType::PyCall: {
+            const auto id = rec.as<wire::PyCall>().codeId;
+            ASSERT_TRUE(codes.count(id)) << "code " << id << " used before its definition";
+            ++depth[rec.tid];
+            if (names.at(id) == "work") {
+                workers.insert(rec.tid);
+            }
+            break;
+        }
+        case RecordType::PyReturn:
+            ASSERT_TRUE(codes.count(rec.as<wire::PyReturn>().codeId));
+            --depth[rec.tid];
+            break;
+        case RecordType::CCall:
+            ASSERT_TRUE(strings.count(rec.as<wire::CCall>().nameId));
+            ASSERT_TRUE(strings.count(rec.as<wire::CCall>().ownerId));
+            break;
+        default: break;
+        }
+    }
+    EXPECT_EQ(workers.size(), 8u);
+    for (std::uint32_t tid : workers) {
+        EXPECT_EQ(depth[tid], 0) << "thread " << tid << " calls and returns balance";
+    }
+}
+
 TEST(Probe, DropsAreCountedExactly) {
     const std::string script = "def f():\n    pass\n"
                                "for i in range(20000):\n    f()\n"

@@ -180,6 +180,13 @@ int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
         }
         alignas(8) std::byte buf[sizeof(wire::PyCall)];
         wire::RecordWriter w(buf, sizeof buf);
+        // Frames that were already running when the profile function arrived on this thread
+        // (a new thread's threading bootstrap) return without a call we reported: leave those
+        // returns out so that every thread's calls nest.
+        if (what == PyTrace_RETURN && slot->pythonDepth == 0) {
+            return 0;
+        }
+        slot->pythonDepth += what == PyTrace_CALL ? 1 : -1;
         if (what == PyTrace_CALL) {
             w.append(wire::RecordType::PyCall,
                      wire::PyCall{{}, nowNs(), codeId, static_cast<std::uint32_t>(code->co_firstlineno)});

@@ -156,6 +156,7 @@ ThreadSlot* registerThread() noexcept {
         if (s->state.compare_exchange_strong(expected, static_cast<int>(ThreadSlotState::Active))) {
             slot = s;
             slot->pendingDropped = 0;
+            slot->pythonDepth = 0;
             break;
         }
     }
@@ -296,28 +297,33 @@ bool sendBatch(std::uint32_t tid, const std::byte* bytes, std::size_t size, std:
     return sendAll(header, sizeof header, bytes, size);
 }
 
-// Sends committed metadata up to `end`. Waits (bounded) for producers that reserved space
-// but have not committed yet, since later events may refer to what they write.
-bool sendMetadata(std::uint64_t end) noexcept {
+enum class MetadataResult { Complete, Stalled, Failed };
+
+// Sends committed metadata up to `end`. Waits (briefly) for producers that reserved space but
+// have not committed yet, since later events may refer to what they write; Stalled when one is
+// still writing (preempted mid-record).
+MetadataResult sendMetadata(std::uint64_t end) noexcept {
     std::uint64_t pos = g_arena.consumed();
     std::size_t used = 0;
     std::uint32_t count = 0;
     int waits = 0;
+    bool stalled = false;
     while (pos < end) {
         const std::int64_t size = g_arena.committedSize(pos);
         if (size < 0) {
             break; // arena exhausted
         }
         if (size == 0) {
-            if (++waits > 2000) {
-                break; // a producer stalled mid-write (preempted): send the rest next round
+            if (++waits > 200) {
+                stalled = true; // send what precedes it; the rest next round
+                break;
             }
             sched_yield();
             continue;
         }
         if (used + static_cast<std::size_t>(size) > kBatchBytes) {
             if (!sendBatch(wire::kProcessTid, g_batch, used, count)) {
-                return false;
+                return MetadataResult::Failed;
             }
             used = 0;
             count = 0;
@@ -329,18 +335,31 @@ bool sendMetadata(std::uint64_t end) noexcept {
         pos += static_cast<std::uint64_t>(size);
     }
     g_arena.setConsumed(pos);
-    return sendBatch(wire::kProcessTid, g_batch, used, count);
+    if (!sendBatch(wire::kProcessTid, g_batch, used, count)) {
+        return MetadataResult::Failed;
+    }
+    return stalled ? MetadataResult::Stalled : MetadataResult::Complete;
 }
 
-bool drainRound() noexcept {
+int g_stalledRounds = 0; // sender only
+
+bool drainRound(bool final = false) noexcept {
     // 1. Snapshot every ring first, 2. then send metadata reserved up to now: a definition a
     // thread looked up before writing an event is always sent before that event.
     for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
         s->snapshotState = s->state.load(std::memory_order_acquire);
         s->snapshotHead = s->snapshotState == static_cast<int>(ThreadSlotState::Free) ? s->ring.tail() : s->ring.head();
     }
-    if (!sendMetadata(g_arena.reservedEnd())) {
-        return false;
+    switch (sendMetadata(g_arena.reservedEnd())) {
+    case MetadataResult::Failed: return false;
+    case MetadataResult::Stalled:
+        // Events in the snapshots may refer to the definition still being written: hold them
+        // back this round. After ~1 s (a producer stopped forever mid-write) send anyway.
+        if (++g_stalledRounds < 500 && !final) {
+            return true;
+        }
+        break;
+    case MetadataResult::Complete: g_stalledRounds = 0; break;
     }
     for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
         std::uint64_t pos = s->ring.tail();
@@ -416,7 +435,7 @@ void endSession(bool sendBye, bool detached, bool restoreHooks) noexcept {
 #else
     (void)restoreHooks;
 #endif
-    if (sendBye && drainRound()) {
+    if (sendBye && drainRound(true)) {
         sendGoodbye(detached);
     }
     g_phase.store(static_cast<int>(Phase::Off), std::memory_order_release);

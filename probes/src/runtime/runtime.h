@@ -26,6 +26,7 @@ struct ThreadSlot {
     std::atomic<std::uint32_t> tid{0};
     std::uint64_t pendingDropped = 0;           // owner thread only: not yet reported in a Dropped
     std::atomic<std::uint64_t> droppedTotal{0}; // single writer (owner), read by the sender
+    std::uint64_t pythonDepth = 0;              // owner thread only: PyCalls minus PyReturns sent
     std::uint64_t snapshotHead = 0;             // sender only
     int snapshotState = 0;                      // sender only
     ThreadSlot* next = nullptr;                 // immutable once published
