@@ -172,6 +172,8 @@ TEST(Assembler, PartFourShapedCallAndExtensionCall) {
     EXPECT_EQ(ev[7].pyName, "fixture_ext.method");
     EXPECT_EQ(ev[8].role, Role::Native); // plain C inside the extension
     EXPECT_EQ(ev[8].symbol, "fixture_impl");
+    EXPECT_NE(ev[8].sourceFile.find("fixture_ext.c"), std::string::npos); // DWARF of the -g fixture
+    EXPECT_EQ(ev[8].sourceLine, 6); // first line of fixture_impl's body
     EXPECT_EQ(ev[11].durationNs, 1100u);
 
     const auto paths = fx.buildPaths();

@@ -163,6 +163,8 @@ void Assembler::describeNative(TraceEvent& ev, std::uint64_t address, const std:
     ev.address = address;
     const Symbol s = m_symbolizer.lookup(address);
     ev.symbol = !preferredSymbol.empty() ? preferredSymbol : s.display();
+    ev.sourceFile = s.file;
+    ev.sourceLine = s.line;
     if (s.module != nullptr) {
         ev.module = s.module->name;
         ev.modulePath = s.module->path;

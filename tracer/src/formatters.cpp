@@ -405,6 +405,10 @@ std::string eventToJson(const TraceEvent& ev) {
     if (!ev.pyName.empty()) {
         appendField(out, "py_name", ev.pyName);
     }
+    if (!ev.sourceFile.empty()) {
+        appendField(out, "src_file", ev.sourceFile);
+        appendNumber(out, "src_line", static_cast<std::uint64_t>(ev.sourceLine < 0 ? 0 : ev.sourceLine));
+    }
     if (!ev.pyFile.empty()) {
         appendField(out, "py_file", ev.pyFile);
         appendNumber(out, "py_line", static_cast<std::uint64_t>(ev.pyLine < 0 ? 0 : ev.pyLine));

@@ -114,6 +114,8 @@ struct TraceEvent {
     bool stackMerged = false;      // stack holds native frames with eval frames replaced by Python ones
     bool stackUnmerged = false;    // counts did not line up: native and Python frames kept side by side
     bool unwound = false;          // NativeExit left by a C++ exception or longjmp
+    std::string sourceFile;        // native kinds: source file of `address` from DWARF, if any
+    int sourceLine = 0;
 
     Layer layer() const { return layerOf(role); }
 };
