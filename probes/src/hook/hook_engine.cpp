@@ -44,6 +44,7 @@ struct HookRecord {
     ExitCallback onExit = nullptr;
     void* userData = nullptr;
     std::uintptr_t continuation = 0; // where the entry stub continues: trampoline or import target
+    std::uintptr_t replacement = 0;  // Redirect: where calls go instead
     std::atomic<bool> active{false};
     detail::InlinePatch patch;
     std::uint8_t* slot = nullptr;
@@ -157,9 +158,10 @@ extern "C" __attribute__((visibility("hidden"))) std::uintptr_t lt_hook_exit(Exi
     const bool callbacks = outerGuard == 0;
     // Our frame's return-address slot was rspAtExit - 8. Entries above it belong to frames that
     // were abandoned by longjmp (or by an exception whose catch we did not see): report them as
-    // unwound. The search is bounded so that a corrupt stack cannot make us walk forever.
+    // unwound. Normally the match is the innermost entry; only after a longjmp does the search
+    // go deeper (bounded by the shadow stack's size).
     std::uint32_t match = ts.depth;
-    for (std::uint32_t i = ts.depth; i > 0 && ts.depth - i < 256; --i) {
+    for (std::uint32_t i = ts.depth; i > 0; --i) {
         if (ts.stack[i - 1].slot + 8 == rspAtExit) {
             match = i - 1;
             break;
@@ -372,7 +374,10 @@ void* redirectLocked(void* function, void* replacement, std::string* error, std:
                      void** publishOriginal) {
     HookRecord* r = installInline(
         reinterpret_cast<std::uintptr_t>(function), functionSize, Kind::Redirect,
-        [&](std::uint8_t* slot, HookRecord*) { writeRedirectThunk(slot, reinterpret_cast<std::uintptr_t>(replacement)); },
+        [&](std::uint8_t* slot, HookRecord* record) {
+            record->replacement = reinterpret_cast<std::uintptr_t>(replacement);
+            writeRedirectThunk(slot, record->replacement);
+        },
         error, publishOriginal);
     return r != nullptr ? reinterpret_cast<void*>(r->patch.trampoline) : nullptr;
 }
@@ -492,11 +497,8 @@ void unhookAll() {
     g_got.clear();
     g_unwindCovered.clear();
     g_unwindGeneration = 0;
-    g_realRaise = nullptr;
-    g_realResume = nullptr;
-    g_realRethrow = nullptr;
-    g_realForced = nullptr;
-    g_realBeginCatch = nullptr;
+    // The g_real* pointers stay: a thread may be inside a wrapper right now, and the trampolines
+    // they point to are never freed.
 }
 
 void forgetRange(std::uintptr_t lo, std::uintptr_t hi) {
@@ -514,7 +516,10 @@ bool redirectUnwinder(const LoadedObject& o, std::string_view name, void* wrappe
                       std::string* error) {
     for (const DefinedSymbol& s : definedFunctions(o)) {
         if (s.name != name || !s.defaultVersion) continue;
-        if (real.load() != nullptr) return true; // one unwinder per process is enough
+        const bool redirected = std::any_of(g_records.begin(), g_records.end(), [&](const HookRecord* r) {
+            return r->kind == Kind::Redirect && r->active.load() && r->replacement == reinterpret_cast<std::uintptr_t>(wrapper);
+        });
+        if (redirected) return true; // one unwinder per process is enough
         static_assert(sizeof(std::atomic<Fn>) == sizeof(void*));
         // Published before the patch is live: a throw on another thread may arrive at once.
         void* original = redirectLocked(reinterpret_cast<void*>(s.address), wrapper, error, s.size,

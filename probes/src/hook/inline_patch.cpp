@@ -173,6 +173,12 @@ bool sweepThreads(std::string* error) {
     };
     for (int tid : blocking) {
         for (;;) {
+            // A thread being created runs with every signal blocked for a moment: once it
+            // unblocks ours, it is swept like the others.
+            if (!threadBlocks(tid, kSweepSignal)) {
+                if (syscall(SYS_tgkill, pid, tid, kSweepSignal) == 0) ++sent;
+                break;
+            }
             std::uintptr_t pc = 0;
             bool gone = false;
             if (blockedThreadPc(tid, &pc, &gone)) {

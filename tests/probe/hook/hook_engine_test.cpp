@@ -286,16 +286,21 @@ TEST_F(HookEngine, HookAndUnhookWhileFourThreadsCallTheFunction) {
             }
         });
     const auto before = bytesAt(fn(lt_t_work), 32);
-    for (int round = 0; round < 100; ++round) {
+    std::string failure;
+    for (int round = 0; round < 100 && failure.empty(); ++round) {
         std::string error;
         const hook::HookId id = hook::hookFunction(fn(lt_t_work), countEnter, countExit, nullptr, &error);
-        ASSERT_NE(id, hook::kInvalidHook) << error;
+        if (id == hook::kInvalidHook) {
+            failure = "hook, round " + std::to_string(round) + ": " + error;
+            break;
+        }
         const long seen = calls.load();
         while (calls.load() < seen + 50) std::this_thread::yield();
-        ASSERT_TRUE(hook::unhook(id, &error)) << error;
+        if (!hook::unhook(id, &error)) failure = "unhook, round " + std::to_string(round) + ": " + error;
     }
     stop = true;
     for (std::thread& t : threads) t.join();
+    EXPECT_EQ(failure, "");
     EXPECT_EQ(wrong.load(), 0);
     EXPECT_GT(g_threadEnters.load(), 0);
     EXPECT_EQ(g_threadEnters.load(), g_threadExits.load());
