@@ -15,7 +15,7 @@ public:
     struct Slot {
         std::atomic<std::uint64_t> key;
         std::atomic<std::uint32_t> id;
-        std::uint32_t pad;
+        std::uint32_t aux; // a value stored with the id (a code object's first line); set before publish
     };
 
     void init(Slot* slots, std::size_t capacity) noexcept {
@@ -28,7 +28,7 @@ public:
     // Finds `key` (nonzero) or claims a slot for it. On Inserted the caller must send the
     // definition and then publish(slot, id); concurrent finders of the same key wait (briefly:
     // the claimer is between two instructions of the same function) for the publication.
-    Result findOrClaim(std::uint64_t key, std::uint32_t* id, Slot** claimed) noexcept {
+    Result findOrClaim(std::uint64_t key, std::uint32_t* id, Slot** claimed, std::uint32_t* aux = nullptr) noexcept {
         if (m_slots == nullptr) {
             return Result::Full;
         }
@@ -50,6 +50,9 @@ public:
                     // The claimer publishes right after writing the definition.
                 }
                 *id = v;
+                if (aux != nullptr) {
+                    *aux = s.aux;
+                }
                 return Result::Found;
             }
         }

@@ -29,12 +29,18 @@ namespace layertrace::probe::python {
     X(PyObject_GetAttrString)                                                                       \
     X(PyObject_CallFunctionObjArgs)                                                                 \
     X(PyCMethod_New)                                                                                \
-    X(_Py_Dealloc)
+    X(PyObject_SetAttrString)                                                                       \
+    X(PyLong_AsLong)                                                                                \
+    X(PyLong_FromLong)                                                                              \
+    X(PyUnicode_FromString)                                                                         \
+    X(Py_IncRef)                                                                                    \
+    X(Py_DecRef)
 
 #define LAYERTRACE_PY_DATA(X)                                                                       \
     X(PyCFunction_Type, PyTypeObject)                                                               \
     X(PyCMethod_Type, PyTypeObject)                                                                 \
     X(PyFrame_Type, PyTypeObject)                                                                   \
+    X(PyMethodDescr_Type, PyTypeObject)                                                             \
     X(_Py_NoneStruct, PyObject)
 
 struct Api {
@@ -53,10 +59,16 @@ extern Api api;
 // Resolves every entry; false with the first missing name in *missing.
 bool resolve(const char** missing) noexcept;
 
-// Py_DECREF without the _Py_Dealloc symbol reference the header macro would create.
+// Reference counting through the interpreter's own functions: the header macros are those of
+// 3.11, and 3.12 changed how counts work (immortal objects), so inline them never.
 inline void decref(PyObject* o) noexcept {
-    if (o != nullptr && --o->ob_refcnt == 0) {
-        api._Py_Dealloc(o);
+    if (o != nullptr) {
+        api.Py_DecRef(o);
+    }
+}
+inline void incref(PyObject* o) noexcept {
+    if (o != nullptr) {
+        api.Py_IncRef(o);
     }
 }
 

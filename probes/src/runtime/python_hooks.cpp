@@ -57,39 +57,48 @@ using python::api;
 std::atomic<bool> g_armed{false};     // audit hook registered and tracing wanted
 std::atomic<bool> g_installed{false}; // profile functions installed (first cpython.run_*)
 std::atomic<bool> g_active{false};    // profile functions should keep emitting
+bool g_monitoring = false;            // 3.12+: sys.monitoring callbacks instead of profile functions
 IdTable g_codes;                      // PyCodeObject* -> code id (strong references kept)
 std::atomic<std::uint32_t> g_nextCodeId{1};
 PyObject* g_threadBootstrap = nullptr; // the callable given to threading.setprofile
 
 // Sends PyCode (and its strings) for `code` once; returns its id. GIL held. The code object is
 // kept alive (one reference) so its address can never be reused by another code object.
-std::uint32_t internCode(PyCodeObject* code) noexcept {
+std::uint32_t internCode(PyObject* code, std::uint32_t* firstLine) noexcept {
     std::uint32_t id = 0;
     IdTable::Slot* slot = nullptr;
-    switch (g_codes.findOrClaim(reinterpret_cast<std::uint64_t>(code), &id, &slot)) {
+    switch (g_codes.findOrClaim(reinterpret_cast<std::uint64_t>(code), &id, &slot, firstLine)) {
     case IdTable::Result::Found: return id;
     case IdTable::Result::Full: return 0;
     case IdTable::Result::Inserted: break;
     }
-    Py_INCREF(reinterpret_cast<PyObject*>(code));
-    // Converting names may fail (surrogates) and would clobber an exception in flight (return and
-    // c_exception events run with one set): save and restore it around the conversions.
+    python::incref(code);
+    // Reading names may fail (surrogates) and would clobber an exception in flight (return and
+    // c_exception events run with one set): save and restore it around the lookups. Attributes
+    // are read by name, not through the 3.11 struct layout, so this works on any version.
     PyObject *type, *value, *traceback;
     api.PyErr_Fetch(&type, &value, &traceback);
-    auto text = [](PyObject* s) -> std::string_view {
+    auto text = [code](const char* attribute) -> std::uint32_t {
+        PyObject* s = api.PyObject_GetAttrString(code, attribute);
         Py_ssize_t n = 0;
         const char* utf8 = s != nullptr ? api.PyUnicode_AsUTF8AndSize(s, &n) : nullptr;
+        const std::uint32_t sid = internString(utf8 != nullptr ? std::string_view(utf8, static_cast<std::size_t>(n))
+                                                               : std::string_view("<unknown>"));
         if (utf8 == nullptr) {
             api.PyErr_Clear();
-            return "<unencodable>";
         }
-        return {utf8, static_cast<std::size_t>(n)};
+        python::decref(s);
+        return sid;
     };
     wire::PyCode rec{};
-    rec.nameId = internString(text(code->co_name));
-    rec.qualnameId = internString(text(code->co_qualname));
-    rec.fileId = internString(text(code->co_filename));
-    rec.firstLine = static_cast<std::uint32_t>(code->co_firstlineno);
+    rec.nameId = text("co_name");
+    rec.qualnameId = text("co_qualname");
+    rec.fileId = text("co_filename");
+    if (PyObject* line = api.PyObject_GetAttrString(code, "co_firstlineno")) {
+        rec.firstLine = static_cast<std::uint32_t>(api.PyLong_AsLong(line));
+        python::decref(line);
+    }
+    api.PyErr_Clear();
     api.PyErr_Restore(type, value, traceback);
     id = g_nextCodeId.fetch_add(1, std::memory_order_relaxed);
     rec.codeId = id;
@@ -97,6 +106,8 @@ std::uint32_t internCode(PyCodeObject* code) noexcept {
     wire::RecordWriter w(buf, sizeof buf);
     w.append(wire::RecordType::PyCode, rec);
     appendMetadata(w);
+    slot->aux = rec.firstLine;
+    *firstLine = rec.firstLine;
     IdTable::publish(slot, id);
     return id;
 }
@@ -106,7 +117,7 @@ std::string_view strText(PyObject* s) noexcept {
     if (s == nullptr || !PyUnicode_Check(s)) {
         return {};
     }
-    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+    if (!g_monitoring && PyUnicode_IS_COMPACT_ASCII(s)) { // 3.11 layout only
         return {static_cast<const char*>(PyUnicode_DATA(s)), static_cast<std::size_t>(PyUnicode_GET_LENGTH(s))};
     }
     PyObject *type, *value, *traceback;
@@ -121,25 +132,38 @@ std::string_view strText(PyObject* s) noexcept {
 }
 
 void emitC(wire::RecordType type, PyObject* callable) noexcept {
-    // 3.11 reports c_call only for exact builtin function objects (ceval.c trace_call_function);
-    // bound method descriptors arrive as such objects too.
-    if (callable == nullptr || (Py_TYPE(callable) != api.PyCFunction_Type && Py_TYPE(callable) != api.PyCMethod_Type)) {
+    // 3.11 reports c_call only for exact builtin function objects (ceval.c trace_call_function;
+    // bound method descriptors arrive as such objects too); 3.12+ CALL events also pass method
+    // descriptors themselves. Anything else (Python functions, ctypes/cffi callables) is not a
+    // C function dispatch.
+    if (callable == nullptr) {
+        return;
+    }
+    const PyMethodDef* ml = nullptr;
+    std::string_view owner;
+    if (Py_TYPE(callable) == api.PyMethodDescr_Type) {
+        const auto* descr = reinterpret_cast<PyMethodDescrObject*>(callable);
+        ml = descr->d_method;
+        const PyTypeObject* t = descr->d_common.d_type;
+        owner = t != nullptr && t->tp_name != nullptr ? t->tp_name : "";
+    } else if (Py_TYPE(callable) == api.PyCFunction_Type || Py_TYPE(callable) == api.PyCMethod_Type) {
+        const auto* fn = reinterpret_cast<PyCFunctionObject*>(callable);
+        ml = fn->m_ml;
+        if (fn->m_module != nullptr) {
+            owner = strText(fn->m_module); // module-level function: the module's __name__
+        } else if (fn->m_self != nullptr) {
+            // Method: the type of self (or self itself for classmethods on a type).
+            const PyTypeObject* t = PyType_Check(fn->m_self) ? reinterpret_cast<PyTypeObject*>(fn->m_self)
+                                                            : Py_TYPE(fn->m_self);
+            owner = t->tp_name != nullptr ? t->tp_name : "";
+        }
+    }
+    if (ml == nullptr) {
         return;
     }
     ThreadSlot* slot = currentThread();
     if (slot == nullptr) {
         return;
-    }
-    const auto* fn = reinterpret_cast<PyCFunctionObject*>(callable);
-    const PyMethodDef* ml = fn->m_ml;
-    std::string_view owner;
-    if (fn->m_module != nullptr) {
-        owner = strText(fn->m_module); // module-level function: the module's __name__
-    } else if (fn->m_self != nullptr) {
-        // Method: the type of self (or self itself for classmethods on a type).
-        const PyTypeObject* t = PyType_Check(fn->m_self) ? reinterpret_cast<PyTypeObject*>(fn->m_self)
-                                                        : Py_TYPE(fn->m_self);
-        owner = t->tp_name != nullptr ? t->tp_name : "";
     }
     wire::CCall rec{};
     rec.tsNs = nowNs();
@@ -155,7 +179,35 @@ void emitC(wire::RecordType type, PyObject* callable) noexcept {
     pushRecords(slot, w);
 }
 
-// The C profile function, one per thread. Runs with the GIL held, on the thread it reports.
+// A Python frame starts (call) or ends (return; raised when by an exception). GIL held.
+void pythonEvent(PyObject* code, bool call, bool raised) noexcept {
+    std::uint32_t firstLine = 0;
+    const std::uint32_t codeId = internCode(code, &firstLine); // anchored mode too: stacks name frames by id
+    if (options().mode != wire::TraceMode::Full) {
+        return;
+    }
+    ThreadSlot* slot = currentThread();
+    if (slot == nullptr) {
+        return;
+    }
+    // Frames that were already running when tracing reached this thread (a new thread's
+    // threading bootstrap) return without a call we reported: leave those returns out so that
+    // every thread's calls nest.
+    if (!call && slot->pythonDepth == 0) {
+        return;
+    }
+    slot->pythonDepth += call ? 1 : -1;
+    alignas(8) std::byte buf[sizeof(wire::PyCall)];
+    wire::RecordWriter w(buf, sizeof buf);
+    if (call) {
+        w.append(wire::RecordType::PyCall, wire::PyCall{{}, nowNs(), codeId, firstLine});
+    } else {
+        w.append(wire::RecordType::PyReturn, wire::PyReturn{{}, nowNs(), codeId, raised ? 1u : 0u});
+    }
+    pushRecords(slot, w);
+}
+
+// The C profile function (3.11), one per thread. Runs with the GIL held, on the thread it reports.
 int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
     if (!g_active.load(std::memory_order_relaxed) || !tracingEnabled()) {
         // Detached, or the session ended: take ourselves off this thread.
@@ -168,35 +220,10 @@ int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
     }
     switch (what) {
     case PyTrace_CALL:
-    case PyTrace_RETURN: {
-        PyCodeObject* code = frame->f_frame->f_code;
-        const std::uint32_t codeId = internCode(code); // anchored mode too: stacks name frames by id
-        if (options().mode != wire::TraceMode::Full) {
-            return 0;
-        }
-        ThreadSlot* slot = currentThread();
-        if (slot == nullptr) {
-            return 0;
-        }
-        alignas(8) std::byte buf[sizeof(wire::PyCall)];
-        wire::RecordWriter w(buf, sizeof buf);
-        // Frames that were already running when the profile function arrived on this thread
-        // (a new thread's threading bootstrap) return without a call we reported: leave those
-        // returns out so that every thread's calls nest.
-        if (what == PyTrace_RETURN && slot->pythonDepth == 0) {
-            return 0;
-        }
-        slot->pythonDepth += what == PyTrace_CALL ? 1 : -1;
-        if (what == PyTrace_CALL) {
-            w.append(wire::RecordType::PyCall,
-                     wire::PyCall{{}, nowNs(), codeId, static_cast<std::uint32_t>(code->co_firstlineno)});
-        } else {
-            // arg is the return value, or NULL when the frame is left by an exception.
-            w.append(wire::RecordType::PyReturn, wire::PyReturn{{}, nowNs(), codeId, arg == nullptr ? 1u : 0u});
-        }
-        pushRecords(slot, w);
+    case PyTrace_RETURN:
+        // arg is the return value, or NULL when the frame is left by an exception.
+        pythonEvent(reinterpret_cast<PyObject*>(frame->f_frame->f_code), what == PyTrace_CALL, arg == nullptr);
         return 0;
-    }
     case PyTrace_C_CALL: emitC(wire::RecordType::CCall, arg); return 0;
     case PyTrace_C_RETURN: emitC(wire::RecordType::CReturn, arg); return 0;
     case PyTrace_C_EXCEPTION: emitC(wire::RecordType::CRaise, arg); return 0;
@@ -227,7 +254,7 @@ PyObject* threadBootstrap(PyObject*, PyObject* args) {
             profile(nullptr, reinterpret_cast<PyFrameObject*>(frame), what, arg);
         }
     }
-    Py_INCREF(api._Py_NoneStruct);
+    python::incref(api._Py_NoneStruct);
     return api._Py_NoneStruct;
 }
 
@@ -277,6 +304,146 @@ void installProfilers() noexcept {
     }
 }
 
+// ---- 3.12+: sys.monitoring ---------------------------------------------------------------
+
+PyObject* g_monitoringModule = nullptr; // sys.monitoring
+long g_toolId = -1;
+std::atomic<bool> g_monitoringStopped{false};
+
+PyObject* none() noexcept {
+    python::incref(api._Py_NoneStruct);
+    return api._Py_NoneStruct;
+}
+
+// Turns our events off once, from a callback (GIL held), after a detach or the session's end.
+bool monitoringWanted() noexcept {
+    if (g_active.load(std::memory_order_relaxed) && tracingEnabled()) {
+        return true;
+    }
+    bool expected = false;
+    if (g_monitoringStopped.compare_exchange_strong(expected, true) && g_monitoringModule != nullptr) {
+        PyObject *type, *value, *traceback;
+        api.PyErr_Fetch(&type, &value, &traceback);
+        PyObject* tool = api.PyLong_FromLong(g_toolId);
+        PyObject* zero = api.PyLong_FromLong(0);
+        if (PyObject* setEvents = api.PyObject_GetAttrString(g_monitoringModule, "set_events")) {
+            python::decref(api.PyObject_CallFunctionObjArgs(setEvents, tool, zero, nullptr));
+            python::decref(setEvents);
+        }
+        python::decref(tool);
+        python::decref(zero);
+        api.PyErr_Clear();
+        api.PyErr_Restore(type, value, traceback);
+    }
+    return false;
+}
+
+// Callback arguments (PEP 669): PY_START/PY_RESUME (code, offset); PY_RETURN/PY_YIELD (code,
+// offset, value); PY_UNWIND (code, offset, exception); CALL/C_RETURN/C_RAISE (code, offset,
+// callable, arg0).
+template <int Kind>
+PyObject* onMonitoringEvent(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (!monitoringWanted()) {
+        return none();
+    }
+    ReentrancyGuard guard;
+    if (!guard.entered() || nargs < 2) {
+        return none();
+    }
+    switch (Kind) {
+    case 0: pythonEvent(args[0], true, false); break;  // PY_START, PY_RESUME
+    case 1: pythonEvent(args[0], false, false); break; // PY_RETURN, PY_YIELD
+    case 2: pythonEvent(args[0], false, true); break;  // PY_UNWIND
+    case 3: if (nargs >= 3) emitC(wire::RecordType::CCall, args[2]); break;
+    case 4: if (nargs >= 3) emitC(wire::RecordType::CReturn, args[2]); break;
+    case 5: if (nargs >= 3) emitC(wire::RecordType::CRaise, args[2]); break;
+    }
+    return none();
+}
+
+template <int Kind>
+PyMethodDef g_monitorDef = {"_layertrace_monitor", reinterpret_cast<PyCFunction>(onMonitoringEvent<Kind>),
+                            METH_FASTCALL, "layertrace sys.monitoring callback"};
+
+// Registers our callbacks with sys.monitoring (process-wide: every thread, now and later).
+// Main thread, GIL held, at the first cpython.run_* event.
+bool installMonitoring(std::string* why) noexcept {
+    PyObject* sys = api.PyImport_ImportModule("sys");
+    g_monitoringModule = sys != nullptr ? api.PyObject_GetAttrString(sys, "monitoring") : nullptr;
+    python::decref(sys);
+    if (g_monitoringModule == nullptr) {
+        *why = "sys.monitoring is missing";
+        return false;
+    }
+    auto call = [](const char* function, std::initializer_list<PyObject*> argv) -> bool {
+        PyObject* f = api.PyObject_GetAttrString(g_monitoringModule, function);
+        if (f == nullptr) {
+            return false;
+        }
+        PyObject* a[4] = {nullptr, nullptr, nullptr, nullptr};
+        std::size_t i = 0;
+        for (PyObject* o : argv) {
+            a[i++] = o;
+        }
+        PyObject* r = api.PyObject_CallFunctionObjArgs(f, a[0], a[1], a[2], a[3]);
+        python::decref(f);
+        python::decref(r);
+        return r != nullptr;
+    };
+    // The profiler id, or another free one (0 is for debuggers, 1 coverage, 5 optimizers).
+    PyObject* name = api.PyUnicode_FromString("layertrace");
+    for (long id : {2L, 3L, 4L}) {
+        PyObject* tool = api.PyLong_FromLong(id);
+        const bool ok = call("use_tool_id", {tool, name});
+        python::decref(tool);
+        if (ok) {
+            g_toolId = id;
+            break;
+        }
+        api.PyErr_Clear();
+    }
+    python::decref(name);
+    if (g_toolId < 0) {
+        *why = "no free sys.monitoring tool id (2, 3 and 4 are taken)";
+        return false;
+    }
+    PyObject* events = api.PyObject_GetAttrString(g_monitoringModule, "events");
+    long mask = 0;
+    bool ok = events != nullptr;
+    const std::pair<const char*, PyMethodDef*> callbacks[] = {
+        {"PY_START", &g_monitorDef<0>}, {"PY_RESUME", &g_monitorDef<0>}, {"PY_RETURN", &g_monitorDef<1>},
+        {"PY_YIELD", &g_monitorDef<1>}, {"PY_UNWIND", &g_monitorDef<2>}, {"CALL", &g_monitorDef<3>},
+        {"C_RETURN", &g_monitorDef<4>}, {"C_RAISE", &g_monitorDef<5>},
+    };
+    PyObject* tool = api.PyLong_FromLong(g_toolId);
+    for (const auto& [event, def] : callbacks) {
+        if (!ok) {
+            break;
+        }
+        PyObject* bit = api.PyObject_GetAttrString(events, event);
+        PyObject* callback = api.PyCMethod_New(def, nullptr, nullptr, nullptr);
+        ok = bit != nullptr && callback != nullptr && call("register_callback", {tool, bit, callback});
+        if (ok) {
+            mask |= api.PyLong_AsLong(bit);
+        }
+        python::decref(bit);
+        python::decref(callback); // sys.monitoring holds it
+    }
+    python::decref(events);
+    g_active.store(true, std::memory_order_relaxed);
+    PyObject* set = api.PyLong_FromLong(mask);
+    ok = ok && call("set_events", {tool, set});
+    python::decref(set);
+    python::decref(tool);
+    if (!ok) {
+        api.PyErr_Clear();
+        g_active.store(false);
+        *why = "sys.monitoring refused the callbacks";
+        return false;
+    }
+    return true;
+}
+
 int auditHook(const char* event, PyObject*, void*) {
     // Called for every audit event of the process: keep the common path to two loads.
     if (g_installed.load(std::memory_order_relaxed) || !g_armed.load(std::memory_order_relaxed)) {
@@ -287,7 +454,18 @@ int auditHook(const char* event, PyObject*, void*) {
     }
     bool expected = false;
     if (g_installed.compare_exchange_strong(expected, true)) {
-        installProfilers();
+        if (!g_monitoring) {
+            installProfilers();
+        } else {
+            PyObject *type, *value, *traceback;
+            api.PyErr_Fetch(&type, &value, &traceback);
+            std::string why;
+            if (!installMonitoring(&why)) {
+                api.PyErr_Clear();
+                reportOnce(wire::ReportLevel::Error, "python:monitoring", "Python events are off: " + why);
+            }
+            api.PyErr_Restore(type, value, traceback);
+        }
     }
     return 0;
 }
@@ -311,12 +489,16 @@ std::uint32_t pythonPrepare(std::string* why) {
             hex = (major << 24) | (minor << 16);
         }
     }
-    if ((hex >> 16) != 0x030b) {
-        *why = "Python " + std::to_string(hex >> 24) + "." + std::to_string((hex >> 16) & 0xff) +
-               " is not supported for Python events (3.11 only; 3.12+ sys.monitoring is not implemented): "
-               "native events only";
+    const unsigned long minor = (hex >> 16) & 0xff;
+    if ((hex >> 24) != 3 || minor < 11) {
+        *why = "Python " + std::to_string(hex >> 24) + "." + std::to_string(minor) +
+               " is not supported for Python events (3.11 and later): native events only";
         return static_cast<std::uint32_t>(hex);
     }
+    // 3.11: per-thread C profile functions and frame-chain stacks (this build's struct layouts).
+    // 3.12+: sys.monitoring through the C API's functions only; no Python frames in native
+    // stacks (the frame layout is 3.11's here), reported by pythonArm's caller.
+    g_monitoring = minor >= 12;
     why->clear();
     return static_cast<std::uint32_t>(hex);
 }
@@ -332,6 +514,11 @@ bool pythonArm(std::string* why) {
     }
     g_codes.init(static_cast<IdTable::Slot*>(mem), kSlots);
     g_armed.store(true);
+    if (g_monitoring) {
+        reportOnce(wire::ReportLevel::Info, "python:frames",
+                   "Python 3.12+: events come from sys.monitoring; native stacks carry no Python frames "
+                   "(the frame-chain walk supports 3.11 only)");
+    }
     // Allowed before Py_Initialize (it goes to the runtime's list); cannot be removed later,
     // so pythonDisarm() makes it inert instead.
     if (api.PySys_AddAuditHook(auditHook, nullptr) != 0) {
@@ -355,7 +542,7 @@ void pythonDisarm() noexcept {
 // frames. PyCode_Addr2Line only reads the immutable line table. Code objects not yet interned
 // (frames that started before the profile function was installed) are sent as id 0.
 std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept {
-    if (!g_installed.load(std::memory_order_relaxed) || api.PyGILState_GetThisThreadState == nullptr) {
+    if (g_monitoring || !g_installed.load(std::memory_order_relaxed) || api.PyGILState_GetThisThreadState == nullptr) {
         return 0;
     }
     PyThreadState* ts = api.PyGILState_GetThisThreadState();
