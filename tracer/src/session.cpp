@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -112,6 +114,57 @@ std::string privateDirectory() {
     }
     return std::string(buf.data());
 }
+
+// Single-producer single-consumer byte-chunk queue between the socket reader and the decoder.
+class ByteQueue {
+public:
+    static constexpr std::size_t kMaxQueued = 256u << 20;
+
+    // Blocks while the queue is full; false when the consumer abandoned it.
+    bool push(std::vector<std::byte> chunk) {
+        std::unique_lock lock(m_mutex);
+        m_space.wait(lock, [&] { return m_abandoned || m_bytes < kMaxQueued; });
+        if (m_abandoned) {
+            return false;
+        }
+        m_bytes += chunk.size();
+        m_chunks.push_back(std::move(chunk));
+        m_ready.notify_one();
+        return true;
+    }
+    // Blocks for the next chunk; false at end of stream.
+    bool pop(std::vector<std::byte>& out) {
+        std::unique_lock lock(m_mutex);
+        m_ready.wait(lock, [&] { return m_closed || !m_chunks.empty(); });
+        if (m_chunks.empty()) {
+            return false;
+        }
+        out = std::move(m_chunks.front());
+        m_chunks.pop_front();
+        m_bytes -= out.size();
+        m_space.notify_one();
+        return true;
+    }
+    void close() {
+        std::lock_guard lock(m_mutex);
+        m_closed = true;
+        m_ready.notify_all();
+    }
+    void abandon() {
+        std::lock_guard lock(m_mutex);
+        m_abandoned = true;
+        m_chunks.clear();
+        m_space.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_ready, m_space;
+    std::deque<std::vector<std::byte>> m_chunks;
+    std::size_t m_bytes = 0;
+    bool m_closed = false;
+    bool m_abandoned = false;
+};
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -241,6 +294,39 @@ struct Session::Impl {
         }
     }
 
+    // Reads the socket until EOF (or, once the program has exited, until it stays quiet for a
+    // second: its descendants may still hold the socket open), pushing chunks onto `queue`.
+    void pump(int fd, ByteQueue& queue) {
+        bool programGone = false;
+        for (;;) {
+            pollfd fds[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+            const int r = ::poll(fds, programGone ? 1 : 2, programGone ? 1000 : -1);
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r <= 0) {
+                break;
+            }
+            if (!programGone && (fds[1].revents & POLLIN) && !(fds[0].revents & (POLLIN | POLLHUP))) {
+                programGone = true;
+                continue;
+            }
+            std::vector<std::byte> buf(1 << 16);
+            const ssize_t n = ::read(fd, buf.data(), buf.size());
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;
+            }
+            buf.resize(static_cast<std::size_t>(n));
+            if (!queue.push(std::move(buf))) {
+                break; // the consumer gave up (bad stream)
+            }
+        }
+        queue.close();
+    }
+
     // Waits for the probe to connect; -1 when the program exited first.
     int acceptProbe() {
         for (;;) {
@@ -301,32 +387,17 @@ struct Session::Impl {
             }
         });
         feeder.setPeerPid(static_cast<std::uint32_t>(pid));
-        std::vector<std::byte> buf(1 << 16);
-        bool programGone = false;
+
+        // The socket is drained by its own thread into a queue, so that slow work on this thread
+        // (ELF inspection of a newly mapped object, libdw loading line tables, a slow terminal)
+        // never stalls the probe's sender and makes it drop events. The queue is bounded: past
+        // kMaxQueued bytes the reader waits, and the probe drops (or, --lossless, waits).
+        ByteQueue queue;
+        std::thread io([&] { pump(fd, queue); });
         try {
-            for (;;) {
-                pollfd fds[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-                // After the program exited, its descendants may still hold the socket open:
-                // drain what is there, then stop instead of waiting for them.
-                const int r = ::poll(fds, programGone ? 1 : 2, programGone ? 1000 : -1);
-                if (r < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (r == 0) {
-                    break;
-                }
-                if (!programGone && (fds[1].revents & POLLIN) && !(fds[0].revents & (POLLIN | POLLHUP))) {
-                    programGone = true;
-                    continue;
-                }
-                const ssize_t n = ::read(fd, buf.data(), buf.size());
-                if (n < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (n <= 0) {
-                    break;
-                }
-                feeder.feed(buf.data(), static_cast<std::size_t>(n));
+            std::vector<std::byte> chunk;
+            while (queue.pop(chunk)) {
+                feeder.feed(chunk.data(), chunk.size());
             }
             feeder.finish();
         } catch (const HandshakeError& e) {
@@ -337,6 +408,10 @@ struct Session::Impl {
             result.streamError = e.what();
             assembler.finish();
         }
+        // Stop the reader if we stopped early (bad stream), then let it finish.
+        ::shutdown(fd, SHUT_RDWR);
+        queue.abandon();
+        io.join();
         ::close(fd);
     }
 };
