@@ -178,6 +178,16 @@ bool validateRecord(std::span<const std::byte> rec, std::string* why) {
                         &inner);
         break;
     }
+    case RecordType::Goodbye: {
+        const auto r = load<Goodbye>(rec);
+        ok = checkExact(rec, fixed, &inner);
+        if (ok && (r.flags & ~static_cast<std::uint32_t>(kGoodbyeExitStatusKnown | kGoodbyeDetached |
+                                                          kGoodbyeTransportLost)) != 0) {
+            inner = "undefined flags " + num(r.flags);
+            ok = false;
+        }
+        break;
+    }
     case RecordType::PyReturn: {
         const auto r = load<PyReturn>(rec);
         ok = checkExact(rec, fixed, &inner);

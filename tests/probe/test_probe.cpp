@@ -364,6 +364,32 @@ TEST(Probe, ManyThreadsDefinitionsPrecedeUseAndCallsNest) {
     }
 }
 
+// Thread slots outlive their threads until drained, then serve new threads: 200 short-lived
+// threads in turn all get their events through.
+TEST(Probe, ShortLivedThreadsAllGetThrough) {
+    RunOptions o;
+    o.script = "import threading\n"
+               "def f():\n    return 1\n"
+               "for i in range(200):\n"
+               "    t = threading.Thread(target=f)\n    t.start()\n    t.join()\n"
+               "print('ok')\n";
+    o.welcome = welcome(wire::TraceMode::Full, false, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "ok\n");
+    const auto names = r.codeNames();
+    std::set<std::uint32_t> tids;
+    int calls = 0;
+    for (const Record* rec : r.ofType(RecordType::PyCall)) {
+        if (names.at(rec->as<wire::PyCall>().codeId) == "f") {
+            tids.insert(rec->tid);
+            ++calls;
+        }
+    }
+    EXPECT_EQ(calls, 200);
+    EXPECT_EQ(tids.size(), 200u);
+}
+
 TEST(Probe, DropsAreCountedExactly) {
     const std::string script = "def f():\n    pass\n"
                                "for i in range(20000):\n    f()\n"
