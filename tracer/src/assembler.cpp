@@ -162,7 +162,8 @@ void Assembler::describeNative(TraceEvent& ev, std::uint64_t address, const std:
                                bool calledFromInterpreter) {
     ev.address = address;
     const Symbol s = m_symbolizer.lookup(address);
-    ev.symbol = !preferredSymbol.empty() ? preferredSymbol : s.display();
+    // The probe names hooks by their ELF symbol, mangled for C++: show what the source says.
+    ev.symbol = !preferredSymbol.empty() ? demangle(preferredSymbol) : s.display();
     ev.sourceFile = s.file;
     ev.sourceLine = s.line;
     if (s.module != nullptr) {
