@@ -3,6 +3,7 @@
 #include <layertrace/catalog.h>
 #include <layertrace/errors.h>
 #include <layertrace/formatters.h>
+#include <layertrace/recording.h>
 #include <layertrace/session.h>
 
 #include <signal.h>
@@ -26,11 +27,17 @@ namespace {
 constexpr const char* kUsage = R"(usage: layertrace run [options] -- PROGRAM [ARGS...]
        layertrace modules [options] -- PROGRAM [ARGS...]
        layertrace demos
+       layertrace replay FILE [--format tree|path|jsonl] [--color ...] [--text-output FILE]
+       layertrace dump FILE
+       layertrace export FILE --format chrome|speedscope [-O OUT]
        layertrace --help | --version
 
 run      launch PROGRAM with the probe and print every layer hop as it happens
 modules  launch PROGRAM, then list every loaded object and Python file with its role and why
 demos    list the bundled demos (catalog.json) and the command that runs each
+replay   print a recording (-o) exactly as the live run printed it
+dump     print a recording's raw blocks and records (for debugging the format)
+export   convert a recording to Chrome Trace Event JSON (Perfetto) or speedscope
 
 options:
   --format tree|path|jsonl  output format (default tree; modules: text or jsonl)
@@ -41,7 +48,8 @@ options:
   --lossless                make the program wait instead of dropping events
   --app PATH                files/directories that are the application (repeatable)
   --wrapper GLOB            Python files that are wrappers (repeatable)
-  -o FILE                   write the output to FILE instead of stdout
+  -o, --output FILE         also write a recording of the session to FILE (.ltr; see replay)
+  --text-output FILE        write the printed output to FILE instead of stdout
   --color auto|always|never colour roles (default auto: when stdout is a terminal)
   -C DIR                    run PROGRAM in DIR
 See docs/cli/run.md, docs/cli/modules.md and docs/layers.md.
@@ -74,21 +82,22 @@ struct Cli {
     std::string command;
     RunOptions run;
     std::string format = "tree";
-    std::string output;
+    std::string output;    // --text-output: the printed trace goes to this file
+    std::string recording; // -o/--output: a recording file (docs/recording-format.md)
     std::string color = "auto";
 };
 
 Cli parse(int argc, char** argv) {
     Cli cli;
     if (argc < 2) {
-        throw UsageError("missing command (run, modules, demos); try layertrace --help");
+        throw UsageError("missing command (run, modules, demos, replay, dump, export); try layertrace --help");
     }
     cli.command = argv[1];
     if (cli.command == "--help" || cli.command == "-h" || cli.command == "help" || cli.command == "--version") {
         return cli;
     }
     if (cli.command != "run" && cli.command != "modules" && cli.command != "demos") {
-        throw UsageError("unknown command '" + cli.command + "' (run, modules, demos); try layertrace --help");
+        throw UsageError("unknown command '" + cli.command + "' (run, modules, demos, replay, dump, export); try layertrace --help");
     }
     int i = 2;
     auto value = [&](const std::string& opt) -> std::string {
@@ -136,6 +145,8 @@ Cli parse(int argc, char** argv) {
         } else if (a == "--wrapper") {
             cli.run.wrapperGlobs.push_back(val(a));
         } else if (a == "-o" || a == "--output") {
+            cli.recording = val(a);
+        } else if (a == "--text-output") {
             cli.output = val(a);
         } else if (a == "--color" || a == "--colour") {
             cli.color = val(a);
@@ -230,11 +241,19 @@ int runCommand(const Cli& cli, std::ostream& out, bool tty) {
     TeeSink tee;
     tee.add(*formatter);
     tee.add(diag);
+    std::unique_ptr<RecordingWriter> recording;
+    if (!cli.recording.empty()) {
+        recording = std::make_unique<RecordingWriter>(cli.recording, recordingInfoFor(cli.run, LAYERTRACE_VERSION));
+        tee.add(*recording);
+    }
     auto session = Session::launch(cli.run, tee);
     g_child = static_cast<pid_t>(session->pid());
     const SessionResult result = session->wait();
     g_child = 0;
     out.flush();
+    if (recording) {
+        recording->close(); // IoError (exit 8) if any block could not be written
+    }
     return summarize(result);
 }
 
@@ -278,8 +297,25 @@ int demosCommand(std::ostream& out) {
 
 } // namespace
 
+namespace layertrace::tracer::cli {
+int replayMain(int argc, char** argv);
+int dumpMain(int argc, char** argv);
+int exportMain(int argc, char** argv, const std::string& version);
+} // namespace layertrace::tracer::cli
+
 int main(int argc, char** argv) {
     try {
+        // Recording commands (cmd_*.cpp) parse their own arguments.
+        const std::string first = argc > 1 ? argv[1] : "";
+        if (first == "replay") {
+            return cli::replayMain(argc, argv);
+        }
+        if (first == "dump") {
+            return cli::dumpMain(argc, argv);
+        }
+        if (first == "export") {
+            return cli::exportMain(argc, argv, LAYERTRACE_VERSION);
+        }
         Cli cli = parse(argc, argv);
         if (cli.command == "--help" || cli.command == "-h" || cli.command == "help") {
             std::cout << kUsage;

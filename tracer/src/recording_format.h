@@ -53,23 +53,21 @@ inline const char* recordTypeName(std::uint64_t type) {
 }
 
 // Presence bits of an Event record's optional fields (the first varint of its payload).
-enum EventFlags : std::uint32_t {
-    kEvPy = 1u << 0,
-    kEvArgs = 1u << 1,
-    kEvRet = 1u << 2,
-    kEvStack = 1u << 3,
-    kEvDuration = 1u << 4,
-    kEvRaised = 1u << 5,
-    kEvUnwound = 1u << 6,
-    kEvMerged = 1u << 7,
-    kEvUnmerged = 1u << 8,
-    kEvDropped = 1u << 9,
-    kEvReason = 1u << 10,
-    kEvAddress = 1u << 11,
-    kEvPyName = 1u << 12,
-    kEvCaller = 1u << 13,
-    kEvTarget = 1u << 14,
-};
+inline constexpr std::uint32_t kEvPy = 1u << 0;
+inline constexpr std::uint32_t kEvArgs = 1u << 1;
+inline constexpr std::uint32_t kEvRet = 1u << 2;
+inline constexpr std::uint32_t kEvStack = 1u << 3;
+inline constexpr std::uint32_t kEvDuration = 1u << 4;
+inline constexpr std::uint32_t kEvRaised = 1u << 5;
+inline constexpr std::uint32_t kEvUnwound = 1u << 6;
+inline constexpr std::uint32_t kEvMerged = 1u << 7;
+inline constexpr std::uint32_t kEvUnmerged = 1u << 8;
+inline constexpr std::uint32_t kEvDropped = 1u << 9;
+inline constexpr std::uint32_t kEvReason = 1u << 10;
+inline constexpr std::uint32_t kEvAddress = 1u << 11;
+inline constexpr std::uint32_t kEvPyName = 1u << 12;
+inline constexpr std::uint32_t kEvCaller = 1u << 13;
+inline constexpr std::uint32_t kEvTarget = 1u << 14;
 
 // CRC-32 (IEEE 802.3, reflected, as zlib and gzip compute it).
 inline std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0) {

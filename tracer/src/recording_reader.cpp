@@ -359,6 +359,7 @@ SessionResult decodeFinished(ByteSource& s) {
     r.events = s.varint("event count");
     r.dropped = s.varint("dropped count");
     r.streamError = s.str("stream error");
+    r.termSignal = static_cast<int>(s.varint("signal"));
     return r;
 }
 

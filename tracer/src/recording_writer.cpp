@@ -289,7 +289,7 @@ struct RecordingWriter::Impl {
     }
 
     void encodeModule(const ModuleInfo& m) {
-        const std::uint32_t path = sid(m.path), name = sid(m.name), reason = sid(m.reason);
+        const std::uint32_t pathId = sid(m.path), name = sid(m.name), reason = sid(m.reason);
         const std::uint32_t soname = sid(m.elf.soname), pyInit = sid(m.elf.pyInitName);
         const ElfFacts& e = m.elf;
         const std::uint32_t facts = (e.readable ? 1u : 0u) | (e.exportsPyInit ? 2u : 0u) | (e.importsPython ? 4u : 0u) |
@@ -300,7 +300,7 @@ struct RecordingWriter::Impl {
         ByteSink b(record);
         b.varint(m.id);
         b.varint(m.base);
-        b.varint(path);
+        b.varint(pathId);
         b.varint(name);
         b.byte(m.python ? 1 : 0);
         b.byte(static_cast<std::uint8_t>(m.role));
@@ -538,6 +538,7 @@ void RecordingWriter::onFinished(const SessionResult& result) {
         b.varint(result.events);
         b.varint(result.dropped);
         b.str(result.streamError);
+        b.varint(static_cast<std::uint64_t>(result.termSignal < 0 ? 0 : result.termSignal));
         m_impl->appendRecord(RecordType::Finished);
     }
     m_impl->shutdown();
