@@ -135,7 +135,8 @@ RunResult runTraced(const RunOptions& options) {
     }
     result.childPid = pid;
     const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.timeoutSeconds);
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + std::chrono::seconds(options.timeoutSeconds);
 
     // Accept the probe, or notice the child finished without connecting.
     int conn = -1;
@@ -165,6 +166,14 @@ RunResult runTraced(const RunOptions& options) {
         for (;;) {
             if (options.closeAfterBytes >= 0 && received >= options.closeAfterBytes && welcomed) {
                 break; // the tracer vanishes
+            }
+            if (options.stallAfterBytes >= 0 && received >= options.stallAfterBytes && welcomed) {
+                // A hung tracer: connected, never reading again, until the program is gone.
+                pollfd p{pidfd, POLLIN, 0};
+                if (poll(&p, 1, static_cast<int>(remainingMs(deadline))) == 0) {
+                    result.timedOut = true;
+                }
+                break;
             }
             if (options.detachAfterBytes >= 0 && received >= options.detachAfterBytes && welcomed && !detached) {
                 const wire::Detach detach{{wire::RecordType::Detach, sizeof(wire::Detach), 0}};
@@ -226,6 +235,7 @@ RunResult runTraced(const RunOptions& options) {
     }
     int status = 0;
     waitpid(pid, &status, 0);
+    result.childSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     close(pidfd);
     result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     result.out = readFile(outPath);

@@ -31,6 +31,7 @@ struct RunOptions {
     bool connectProbe = true;                  // false: no LAYERTRACE_SOCKET (inert probe)
     long closeAfterBytes = -1;                 // >= 0: the tracer vanishes after that many bytes
     long detachAfterBytes = -1;                // >= 0: the tracer sends Detach after that many bytes
+    long stallAfterBytes = -1;                 // >= 0: the tracer stops reading (but stays connected)
     int timeoutSeconds = 120;
 };
 
@@ -44,6 +45,7 @@ struct RunResult {
     bool timedOut = false;
     std::string out, err;
     long childPid = 0;
+    double childSeconds = 0; // from start to the program's exit
     std::string maps; // the child's /proc/self/maps if the script printed it after "--maps--"
 
     std::vector<const Record*> ofType(wire::RecordType type) const;

@@ -485,6 +485,26 @@ TEST(Probe, TracerVanishingMidStreamDoesNotHurtTheProgram) {
     EXPECT_EQ(r.err.find("layertrace-probe:", first + 1), std::string::npos) << r.err;
 }
 
+// A tracer that hangs (connected, not reading): the program is never blocked; events are
+// dropped, and its exit waits for the probe at most about a second.
+TEST(Probe, HungTracerNeverBlocksTheProgram) {
+    RunOptions o;
+    o.script = "import time\n"
+               "def f(x):\n    return x + 1\n"
+               "t = time.monotonic()\n"
+               "s = 0\n"
+               "for i in range(300000):\n    s = f(s)\n"
+               "print(s, time.monotonic() - t < 10)\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    o.stallAfterBytes = 0;
+    o.timeoutSeconds = 60;
+    const RunResult r = runTraced(o);
+    EXPECT_FALSE(r.timedOut);
+    EXPECT_EQ(r.exitCode, 0) << describe(r);
+    EXPECT_EQ(r.out, "300000 True\n");
+    EXPECT_LT(r.childSeconds, 10.0);
+}
+
 TEST(Probe, DetachStopsTracingAndTheProgramGoesOn) {
     RunOptions o;
     o.script = "def f(x):\n    return x + 1\n"
