@@ -1,10 +1,12 @@
 // layertrace-gui entry point: parse the command line, open the requested trace, and for
-// --screenshot render the chosen view to a PNG once the trace is complete.
+// --screenshot render the chosen view to a PNG (or SVG) once the trace is complete.
 #include "widgets/command_line.h"
 #include "widgets/main_window.h"
 
 #include <QApplication>
 #include <QDir>
+#include <QPainter>
+#include <QSvgGenerator>
 #include <QTimer>
 
 #include <cstdio>
@@ -43,6 +45,22 @@ bool saveView(MainWindow& w, const GuiOptions& o) {
         target->show();
     }
     QApplication::processEvents();
+    if (o.screenshot.endsWith(QLatin1String(".svg"), Qt::CaseInsensitive)) {
+        // Vector output for slides and print: the same paint code, drawn into an SVG.
+        QSvgGenerator svg;
+        svg.setFileName(o.screenshot);
+        svg.setSize(target->size());
+        svg.setViewBox(QRect(QPoint(0, 0), target->size()));
+        svg.setTitle(QStringLiteral("layertrace"));
+        QPainter painter;
+        if (!painter.begin(&svg))
+            return false;
+        target->render(&painter);
+        painter.end();
+        std::printf("layertrace-gui: wrote %s (SVG %dx%d, view %s)\n", qPrintable(o.screenshot), target->width(),
+                    target->height(), qPrintable(o.view));
+        return true;
+    }
     const QPixmap pixmap = target->grab();
     if (pixmap.isNull() || !pixmap.save(o.screenshot, "PNG"))
         return false;

@@ -198,3 +198,59 @@ TEST(DiagramLayout, ReportsCutLabelsWhenTheCanvasIsTooSmall) {
     const auto lay = DiagramLayout::compute(doc.diagram(), ViewMode::Detailed, QSizeF(640, 400), palette);
     EXPECT_FALSE(lay.problems().empty());
 }
+
+namespace {
+TraceEvent ev(EventKind kind, Role role, const std::string& module, const std::string& symbol) {
+    TraceEvent e;
+    e.tid = 7;
+    e.kind = kind;
+    e.role = role;
+    e.module = module;
+    e.symbol = symbol;
+    return e;
+}
+} // namespace
+
+TEST(DiagramState, StandardLibraryBoxesStayFoldedUntilACallCrossesThroughThem) {
+    // A full-mode trace touches many standard-library modules; only those a native call passes
+    // through get their own box.
+    std::vector<TraceEvent> events;
+    events.push_back(ev(EventKind::PyCall, Role::App, "user.py", "main"));
+    for (int i = 0; i < 12; ++i) { // import-time noise
+        events.push_back(ev(EventKind::PyCall, Role::Pylib, "lib" + std::to_string(i) + ".py", "f"));
+        events.push_back(ev(EventKind::PyReturn, Role::Pylib, "lib" + std::to_string(i) + ".py", "f"));
+    }
+    events.push_back(ev(EventKind::PyCall, Role::Pylib, "ctypes/__init__.py", "__call__"));
+    events.push_back(ev(EventKind::PyCall, Role::Pylib, "lib3.py", "helper"));
+    events.push_back(ev(EventKind::CCall, Role::Ext, "_ctypes.so", "PyCFuncPtr_call"));
+    events.push_back(ev(EventKind::CReturn, Role::Ext, "_ctypes.so", "PyCFuncPtr_call"));
+    events.push_back(ev(EventKind::PyReturn, Role::Pylib, "lib3.py", "helper"));
+    events.push_back(ev(EventKind::PyReturn, Role::Pylib, "ctypes/__init__.py", "__call__"));
+    events.push_back(ev(EventKind::PyReturn, Role::App, "user.py", "main"));
+    TraceDocument doc;
+    doc.playback()->pause();
+    doc.appendBatch(std::move(events));
+    const BoxRegistry& reg = doc.diagram().registry(ViewMode::Detailed);
+    EXPECT_EQ(reg.namedInBand(BandPylib), 2); // ctypes/__init__.py and lib3.py
+    EXPECT_EQ(reg.foldedInBand(BandPylib), 11);
+    EXPECT_EQ(reg.slotsInBand(BandPylib), 3);  // two boxes and "+11 more"
+    EXPECT_GE(reg.box(reg.find(Role::Pylib, "ctypes/__init__.py")).slot, 0);
+    EXPECT_EQ(reg.box(reg.find(Role::Pylib, "lib0.py")).slot, -1);
+    // Inside lib0.py (folded) the route goes through the "+N more" box, labelled with the call.
+    doc.playback()->seek(1);
+    const auto route = doc.diagram().route(ViewMode::Detailed);
+    ASSERT_EQ(route.size(), 2u);
+    Palette palette;
+    const auto lay = DiagramLayout::compute(doc.diagram(), ViewMode::Detailed, QSizeF(1400, 900), palette);
+    const int shown = lay.displayBox(route[1].box);
+    ASSERT_GE(shown, 0);
+    EXPECT_TRUE(lay.box(shown)->folded);
+    EXPECT_EQ(lay.box(shown)->name.text, QStringLiteral("+11 more"));
+    EXPECT_TRUE(lay.problems().empty());
+    // At the crossing the route names the unfolded modules.
+    doc.playback()->seek(27); // PyCFuncPtr_call entered
+    std::vector<std::string> modules;
+    for (const auto& hop : doc.diagram().route(ViewMode::Detailed))
+        modules.push_back(reg.box(hop.box).module);
+    EXPECT_EQ(modules, (std::vector<std::string>{"user.py", "ctypes/__init__.py", "lib3.py", "_ctypes.so"}));
+}

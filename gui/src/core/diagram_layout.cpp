@@ -35,8 +35,15 @@ const BoxGeometry* DiagramLayoutResult::box(int id) const {
 int DiagramLayoutResult::boxAt(QPointF point) const {
     for (const auto& b : boxes)
         if (b.box >= 0 && b.rect.contains(point))
-            return b.box;
+            return b.folded ? b.representative : b.box;
     return -1;
+}
+
+int DiagramLayoutResult::displayBox(int id) const {
+    const BoxGeometry* g = box(id);
+    if (!g)
+        return -1;
+    return g->folded ? g->representative : id;
 }
 
 int DiagramLayoutResult::bandAt(QPointF point) const {
@@ -70,7 +77,7 @@ std::vector<QString> DiagramLayoutResult::problems() const {
         check(band.examples, band.rect, QStringLiteral("band examples"));
     }
     for (const auto& b : boxes) {
-        if (b.box < 0)
+        if (b.box < 0 || (b.folded && b.representative != b.box))
             continue;
         if (!inside(canvas, b.rect))
             out.push_back(QStringLiteral("box '%1' leaves the canvas").arg(b.name.text));
@@ -80,7 +87,7 @@ std::vector<QString> DiagramLayoutResult::problems() const {
     for (const auto& h : hops) {
         check(h.label, canvas, QStringLiteral("hop label"));
         for (const auto& b : boxes) {
-            if (b.box < 0)
+            if (b.box < 0 || (b.folded && b.representative != b.box))
                 continue;
             const QRectF overlap = b.rect.intersected(h.label.rect);
             if (overlap.width() > 1 && overlap.height() > 1)
@@ -160,9 +167,12 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
     // Boxes: one width for all (the widest name), so slots line up into columns across bands.
     const BoxRegistry& reg = state.registry(mode);
     double boxW = 180 * s;
+    auto foldedName = [&reg](int band) { return QStringLiteral("+%1 more").arg(reg.foldedInBand(band)); };
+    auto foldedRole = [](const DiagramBox& box) { return QStringLiteral("%1 modules").arg(QString::fromUtf8(roleName(box.role))); };
     for (const auto& box : reg.boxes()) {
-        boxW = std::max(boxW, fmName.horizontalAdvance(displayModuleName(box.module)) + 3 * pad);
-        boxW = std::max(boxW, fmRole.horizontalAdvance(QString::fromUtf8(roleName(box.role))) + 3 * pad);
+        const bool folded = box.slot < 0;
+        boxW = std::max(boxW, fmName.horizontalAdvance(folded ? foldedName(box.band) : displayModuleName(box.module)) + 3 * pad);
+        boxW = std::max(boxW, fmRole.horizontalAdvance(folded ? foldedRole(box) : QString::fromUtf8(roleName(box.role))) + 3 * pad);
     }
     const double hopH = fmHop.height() * 1.15;
     const double maxBoxH = bandH - hopH - 4 * s;
@@ -189,6 +199,7 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
     for (std::size_t i = 0; i < r.bands.size(); ++i)
         bandRow[r.bands[i].band] = i;
     r.boxes.resize(reg.boxes().size());
+    std::map<int, int> representative; // band -> first folded box
     for (const auto& box : reg.boxes()) {
         auto row = bandRow.find(box.band);
         if (row == bandRow.end())
@@ -196,13 +207,17 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
         const QRectF& band = r.bands[row->second].rect;
         BoxGeometry g;
         g.box = box.id;
-        g.rect = QRectF(contentLeft + offset + double(box.slot) * (boxW + gap), band.top() + (bandH - boxH) / 2, boxW, boxH);
+        g.folded = box.slot < 0;
+        const int slot = g.folded ? reg.namedInBand(box.band) : box.slot;
+        if (g.folded)
+            g.representative = representative.try_emplace(box.band, box.id).first->second;
+        g.rect = QRectF(contentLeft + offset + double(slot) * (boxW + gap), band.top() + (bandH - boxH) / 2, boxW, boxH);
         const double lines = fmName.height() + (showRole ? fmRole.height() : 0);
         const double y = g.rect.top() + (boxH - lines) / 2;
-        g.name = makeText(displayModuleName(box.module), fmName);
+        g.name = makeText(g.folded ? foldedName(box.band) : displayModuleName(box.module), fmName);
         g.name.rect = QRectF(g.rect.left() + pad * 0.5, y, boxW - pad, fmName.height());
         if (showRole) {
-            g.role = makeText(QString::fromUtf8(roleName(box.role)), fmRole);
+            g.role = makeText(g.folded ? foldedRole(box) : QString::fromUtf8(roleName(box.role)), fmRole);
             g.role.rect = QRectF(g.rect.left() + pad * 0.5, y + fmName.height(), boxW - pad, fmRole.height());
         }
         r.boxes[std::size_t(box.id)] = std::move(g);
@@ -214,12 +229,12 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
     std::map<std::pair<int, int>, int> pairCount;
     std::map<int, int> labelsAtBox;
     for (std::size_t i = 0; i < route.size(); ++i) {
-        const BoxGeometry* to = r.box(route[i].box);
+        const BoxGeometry* to = r.box(r.displayBox(route[i].box));
         if (!to)
             continue;
         HopGeometry hop;
-        hop.toBox = route[i].box;
-        hop.fromBox = i > 0 ? route[i - 1].box : -1;
+        hop.toBox = r.displayBox(route[i].box);
+        hop.fromBox = i > 0 ? r.displayBox(route[i - 1].box) : -1;
         const BoxGeometry* from = r.box(hop.fromBox);
         const int repeat = pairCount[{std::min(hop.fromBox, hop.toBox), std::max(hop.fromBox, hop.toBox)}]++;
         const double shift = double(repeat) * 10 * s;

@@ -32,6 +32,8 @@ struct BandGeometry {
 
 struct BoxGeometry {
     int box = -1;
+    bool folded = false; // drawn as its band's "+N more" box, which `representative` stands for
+    int representative = -1;
     QRectF rect;
     TextItem name; // "libstruct_demo.so"
     TextItem role; // "native"; empty when the box is too low for it
@@ -54,7 +56,9 @@ struct DiagramLayoutResult {
     double captionFontHeight = 0;
 
     const BoxGeometry* box(int id) const;
-    int boxAt(QPointF point) const; // -1 outside every box
+    int boxAt(QPointF point) const; // -1 outside every box; a folded box's representative
+    // The box drawn for `id`: itself, or the representative of its band's "+N more" box.
+    int displayBox(int id) const;
     int bandAt(QPointF point) const;
     // Text items that do not fit their rectangle, leave the canvas or sit on a box they do not
     // belong to; empty when nothing is cut.

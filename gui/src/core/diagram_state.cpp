@@ -23,17 +23,21 @@ int BoxRegistry::add(const TraceEvent& event) {
     const int band = bandOf(event.role, m_mode);
     auto [it, inserted] = m_index.try_emplace(key(band, event.module), int(m_boxes.size()));
     if (inserted) {
-        if (m_slots.size() <= std::size_t(band))
-            m_slots.resize(std::size_t(band) + 1, 0);
+        if (m_named.size() <= std::size_t(band)) {
+            m_named.resize(std::size_t(band) + 1, 0);
+            m_folded.resize(std::size_t(band) + 1, 0);
+        }
         DiagramBox box;
         box.id = it->second;
         box.band = band;
-        box.slot = m_slots[std::size_t(band)]++;
         box.role = event.role;
         box.module = event.module;
         box.modulePath = event.modulePath;
         box.reason = event.reason;
+        ++m_folded[std::size_t(band)];
         m_boxes.push_back(std::move(box));
+        if (!startsFolded(event.role))
+            promote(it->second);
     }
     DiagramBox& box = m_boxes[std::size_t(it->second)];
     ++box.calls;
@@ -44,18 +48,35 @@ int BoxRegistry::add(const TraceEvent& event) {
     return it->second;
 }
 
-int BoxRegistry::slotsInBand(int band) const {
-    return std::size_t(band) < m_slots.size() ? m_slots[std::size_t(band)] : 0;
+void BoxRegistry::promote(int id) {
+    DiagramBox& box = m_boxes[std::size_t(id)];
+    const auto band = std::size_t(box.band);
+    if (box.slot >= 0 || m_named[band] >= kMaxNamedPerBand)
+        return;
+    box.slot = m_named[band]++;
+    --m_folded[band];
+}
+
+int BoxRegistry::namedInBand(int band) const {
+    return std::size_t(band) < m_named.size() ? m_named[std::size_t(band)] : 0;
+}
+
+int BoxRegistry::foldedInBand(int band) const {
+    return std::size_t(band) < m_folded.size() ? m_folded[std::size_t(band)] : 0;
 }
 
 int BoxRegistry::maxSlots() const {
-    return m_slots.empty() ? 0 : *std::max_element(m_slots.begin(), m_slots.end());
+    int best = 0;
+    for (std::size_t b = 0; b < m_named.size(); ++b)
+        best = std::max(best, slotsInBand(int(b)));
+    return best;
 }
 
 void BoxRegistry::clear() {
     m_boxes.clear();
     m_index.clear();
-    m_slots.clear();
+    m_named.clear();
+    m_folded.clear();
 }
 
 std::string RouteHop::label() const {
@@ -73,10 +94,26 @@ DiagramState::DiagramState() : m_registry{BoxRegistry(ViewMode::Detailed), BoxRe
 bool DiagramState::changesPath(EventKind kind) { return isEnter(kind) || isExit(kind); }
 
 void DiagramState::registerEvent(const TraceEvent& event) {
+    if (isExit(event.kind)) {
+        auto it = m_ingestStacks.find(event.tid);
+        if (it != m_ingestStacks.end() && !it->second.empty())
+            it->second.pop_back();
+        return;
+    }
     if (!isEnter(event.kind))
         return;
-    m_registry[0].add(event);
-    m_registry[1].add(event);
+    const std::array<int, 2> ids{m_registry[0].add(event), m_registry[1].add(event)};
+    auto& stack = m_ingestStacks[event.tid];
+    // A call into native-side code unfolds the Python modules it was called through. PyInit_*
+    // does not: it runs under the import machinery, which is not what a learner came to see.
+    const bool crossing = event.kind != EventKind::InitEnter &&
+                          (event.role == Role::Ext || event.role == Role::Glue || event.role == Role::Ffi ||
+                           event.role == Role::Native);
+    if (crossing)
+        for (const auto& frame : stack)
+            for (std::size_t m = 0; m < 2; ++m)
+                m_registry[m].promote(frame[m]);
+    stack.push_back(ids);
 }
 
 StepMark DiagramState::markFor(const TraceEvent& event) const {
@@ -136,6 +173,7 @@ void DiagramState::resetActivity() {
 
 void DiagramState::clear() {
     resetActivity();
+    m_ingestStacks.clear();
     m_registry[0].clear();
     m_registry[1].clear();
 }
@@ -151,10 +189,16 @@ std::vector<RouteHop> DiagramState::route(ViewMode mode) const {
     if (!stack)
         return hops;
     const std::size_t m = idx(mode);
+    const BoxRegistry& reg = m_registry[m];
+    // Boxes folded into one band's "+N more" box are one place on the diagram: one hop.
+    auto place = [&reg](int box) {
+        const DiagramBox& b = reg.box(box);
+        return b.slot >= 0 ? box : -2 - b.band;
+    };
     for (const auto& frame : *stack) {
         if (frame.box[m] < 0)
             continue;
-        if (!hops.empty() && hops.back().box == frame.box[m]) {
+        if (!hops.empty() && place(hops.back().box) == place(frame.box[m])) {
             if (hops.back().functions.back() != frame.function) {
                 hops.back().functions.push_back(frame.function);
                 hops.back().roles.push_back(frame.role);

@@ -22,7 +22,7 @@ namespace layertrace::gui {
 struct DiagramBox {
     int id = -1;
     int band = 0;
-    int slot = 0;
+    int slot = -1; // -1: folded into the band's "more modules" box (see BoxRegistry)
     Role role = Role::Unknown;
     std::string module;     // as the tracer names it
     std::string modulePath; // full path where known
@@ -30,24 +30,36 @@ struct DiagramBox {
     std::uint64_t calls = 0;
 };
 
+// A real program's full-mode trace calls into dozens of standard-library modules (import
+// machinery, argparse, enum...). Drawing each as a box would bury the route, so standard-library
+// boxes stay folded into one "+N more" box per band until a call that crosses into native code
+// (extension, libffi, native library) happens with them on the stack; every other role gets its
+// own box at once. Each band shows at most kMaxNamedPerBand named boxes.
 class BoxRegistry {
 public:
+    static constexpr int kMaxNamedPerBand = 6;
+
     explicit BoxRegistry(ViewMode mode) : m_mode(mode) {}
     ViewMode mode() const { return m_mode; }
     int find(Role role, const std::string& module) const;
     int add(const TraceEvent& event); // finds or creates; counts the call
+    void promote(int id);             // give a folded box its own slot (if the band has room)
     const std::vector<DiagramBox>& boxes() const { return m_boxes; }
     const DiagramBox& box(int id) const { return m_boxes[std::size_t(id)]; }
-    int slotsInBand(int band) const;
+    int namedInBand(int band) const;  // boxes with their own slot
+    int foldedInBand(int band) const; // boxes in the band's "+N more" box
+    int slotsInBand(int band) const { return namedInBand(band) + (foldedInBand(band) > 0 ? 1 : 0); }
     int maxSlots() const;
     bool bandUsed(int band) const { return slotsInBand(band) > 0; }
     void clear();
 
 private:
+    static bool startsFolded(Role role) { return role == Role::Pylib; }
     ViewMode m_mode;
     std::vector<DiagramBox> m_boxes;
     std::unordered_map<std::string, int> m_index; // band + '\0' + module
-    std::vector<int> m_slots;                     // boxes per band
+    std::vector<int> m_named;                     // per band
+    std::vector<int> m_folded;                    // per band
 };
 
 enum class Activity : std::uint8_t { Idle, Visited, Active };
@@ -121,6 +133,9 @@ public:
     static bool changesPath(EventKind kind);
 
 private:
+    // Ingest-time call stacks (box ids per view), to know which boxes a crossing passes through.
+    std::map<std::uint32_t, std::vector<std::array<int, 2>>> m_ingestStacks;
+
     static std::size_t idx(ViewMode mode) { return mode == ViewMode::Detailed ? 0 : 1; }
     const std::vector<ActiveFrame>* focusStack() const;
 

@@ -148,13 +148,23 @@ void DiagramWidget::paintEvent(QPaintEvent*) {
 
     const auto& reg = state.registry(m_mode);
     const std::size_t mi = m_mode == ViewMode::Detailed ? 0 : 1;
-    const int justBox = state.justHappened() ? state.justHappened()->box[mi] : -1;
-    const int nextBox = state.next() ? state.next()->box[mi] : -1;
+    const int justBox = lay.displayBox(state.justHappened() ? state.justHappened()->box[mi] : -1);
+    const int nextBox = lay.displayBox(state.next() ? state.next()->box[mi] : -1);
+    // A "+N more" box is as active as the most active module folded into it.
+    auto activityOf = [&](const BoxGeometry& g) {
+        if (!g.folded)
+            return state.boxActivity(m_mode, g.box);
+        Activity best = Activity::Idle;
+        for (const auto& other : lay.boxes)
+            if (other.folded && other.representative == g.representative)
+                best = std::max(best, state.boxActivity(m_mode, other.box));
+        return best;
+    };
     for (const auto& g : lay.boxes) {
-        if (g.box < 0)
+        if (g.box < 0 || (g.folded && g.representative != g.box))
             continue;
         const DiagramBox& box = reg.box(g.box);
-        const Activity a = state.boxActivity(m_mode, g.box);
+        const Activity a = activityOf(g);
         p.setBrush(m_palette.boxFill(box.band, m_mode, a == Activity::Active, a == Activity::Visited));
         p.setPen(QPen(m_palette.boxBorder(a == Activity::Active), m_palette.stroke(a == Activity::Active ? 2.5 : 1.2)));
         p.drawRoundedRect(g.rect, 7 * s, 7 * s);
@@ -210,7 +220,20 @@ bool DiagramWidget::event(QEvent* e) {
         auto* help = static_cast<QHelpEvent*>(e);
         const DiagramLayoutResult lay = currentLayout();
         const int box = lay.boxAt(help->pos());
-        if (box >= 0) {
+        const BoxGeometry* geometry = box >= 0 ? lay.box(box) : nullptr;
+        if (geometry && geometry->folded) {
+            const BoxRegistry& reg = m_document.diagram().registry(m_mode);
+            QStringList names;
+            for (const auto& g : lay.boxes)
+                if (g.folded && g.representative == geometry->representative)
+                    names << QString::fromStdString(reg.box(g.box).module).toHtmlEscaped();
+            QToolTip::showText(help->globalPos(),
+                               QStringLiteral("<b>%1 more modules</b> in this band, folded until a call into native "
+                                              "code passes through them:<br>%2")
+                                   .arg(names.size())
+                                   .arg(names.mid(0, 30).join(QStringLiteral(", "))),
+                               this);
+        } else if (box >= 0) {
             const DiagramBox& b = m_document.diagram().registry(m_mode).box(box);
             QString tip = QStringLiteral("<b>%1</b><br>role <b>%2</b> — %3, %4<br>%5<br><i>Why: %6</i><br>%7 calls")
                               .arg(QString::fromStdString(b.module).toHtmlEscaped(), QString::fromUtf8(roleName(b.role)),

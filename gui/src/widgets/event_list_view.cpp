@@ -3,6 +3,7 @@
 
 #include "core/bands.h"
 
+#include <QApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QScrollBar>
@@ -58,7 +59,20 @@ EventListView::EventListView(TraceDocument& document, QWidget* parent) : QWidget
     m_debounce.setInterval(kFilterDebounceMs);
     connect(&m_debounce, &QTimer::timeout, this, &EventListView::applyFilterNow);
     connect(m_text, &QLineEdit::textChanged, this, [this] { m_debounce.start(); });
-    connect(m_text, &QLineEdit::returnPressed, this, &EventListView::applyFilterNow);
+    // Enter applies the search; once applied, Enter / Shift+Enter walk through the matches.
+    connect(m_text, &QLineEdit::returnPressed, this, [this] {
+        if (m_document.eventList()->filter().text != m_text->text().trimmed() || m_debounce.isActive()) {
+            applyFilterNow();
+            return;
+        }
+        const int rows = m_document.eventList()->rowCount();
+        if (rows == 0)
+            return;
+        const bool back = QApplication::keyboardModifiers() & Qt::ShiftModifier;
+        const int cur = m_table->currentIndex().isValid() ? m_table->currentIndex().row() : (back ? 0 : -1);
+        const int next = ((cur + (back ? -1 : 1)) % rows + rows) % rows;
+        m_document.select(m_document.eventList()->absoluteIndex(next));
+    });
     for (QComboBox* c : {m_role, m_module, m_thread})
         connect(c, &QComboBox::activated, this, &EventListView::applyFilterNow);
 
