@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 
 #include <atomic>
+#include <new>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -562,6 +563,60 @@ std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept {
         out[n++] = wire::PyFrameRef{id, static_cast<std::uint32_t>(api.PyCode_Addr2Line(code, addr))};
     }
     return n;
+}
+
+bool pythonAttach(std::string* why) {
+    using Ensure = PyGILState_STATE (*)();
+    using Release = void (*)(PyGILState_STATE);
+    const auto ensure = reinterpret_cast<Ensure>(dlsym(RTLD_DEFAULT, "PyGILState_Ensure"));
+    const auto release = reinterpret_cast<Release>(dlsym(RTLD_DEFAULT, "PyGILState_Release"));
+    if (ensure == nullptr || release == nullptr) {
+        *why = "the Python C API lacks PyGILState_Ensure: Python events are off";
+        return false;
+    }
+    if (api.Py_IsInitialized() == 0) {
+        *why = "the interpreter is not initialized (starting up or shutting down): Python events are off";
+        return false;
+    }
+    // A fresh code table each session: the ids of an earlier session meant nothing to this
+    // tracer. The old one's code objects keep the reference they were given (never reused).
+    constexpr std::size_t kSlots = 1u << 20;
+    static void* mem = nullptr;
+    if (mem == nullptr) {
+        mem = mmap(nullptr, kSlots * sizeof(IdTable::Slot), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem == MAP_FAILED) {
+            mem = nullptr;
+            *why = "could not map the code interning table";
+            return false;
+        }
+    } else {
+        madvise(mem, kSlots * sizeof(IdTable::Slot), MADV_DONTNEED);
+    }
+    new (&g_codes) IdTable;
+    g_codes.init(static_cast<IdTable::Slot*>(mem), kSlots);
+    // Waits for the GIL like any other thread (the holder gives it up every switch interval).
+    const PyGILState_STATE state = ensure();
+    g_installed.store(true);
+    bool ok = true;
+    if (!g_monitoring) {
+        installProfilers();
+    } else {
+        // 3.12+ (untested here: no such interpreter on the build machine). The tool id stays
+        // taken after a detach, so a second attach into the same process has no Python events.
+        PyObject *type, *value, *traceback;
+        api.PyErr_Fetch(&type, &value, &traceback);
+        if (g_toolId >= 0) {
+            *why = "Python 3.12+: Python events are traced on the first attach to a process only";
+            ok = false;
+        } else {
+            ok = installMonitoring(why);
+        }
+        api.PyErr_Clear();
+        api.PyErr_Restore(type, value, traceback);
+    }
+    release(state);
+    return ok;
 }
 
 } // namespace layertrace::probe::runtime

@@ -35,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@ enum class Phase : int {
     Tracing = 1,  // events flow
     Stopping = 2, // exit or detach in progress: producers stop, the sender drains
     Off = 3,      // the session is over (after Goodbye, a transport error, or in a fork child)
+    Attaching = 4, // attach_entry.cpp claimed the probe; its thread is connecting
 };
 
 std::atomic<int> g_phase{static_cast<int>(Phase::Inert)};
@@ -88,9 +90,14 @@ pthread_cond_t g_doneCond = PTHREAD_COND_INITIALIZER;
 bool g_senderDone = false;
 std::atomic<bool> g_transportReported{false};
 // Tracer -> probe stream: the bootstrap reads the Welcome with it, the sender the control records.
+// A new one per session (attach again after a detach); the previous one is left behind, never
+// freed, since nothing may be destroyed under a thread that could still be finishing with it.
+wire::StreamDecoder* g_controlDecoder = nullptr;
 wire::StreamDecoder& controlDecoder() {
-    static wire::StreamDecoder* decoder = new wire::StreamDecoder(wire::StreamDirection::TracerToProbe);
-    return *decoder;
+    if (g_controlDecoder == nullptr) {
+        g_controlDecoder = new wire::StreamDecoder(wire::StreamDirection::TracerToProbe);
+    }
+    return *g_controlDecoder;
 }
 
 // Metadata bookkeeping that may lock and allocate (never on the hot path).
@@ -662,20 +669,101 @@ void readBufferSize() {
     }
 }
 
+constexpr std::size_t kArenaBytes = 64u << 20;
+constexpr std::size_t kStringSlots = 1u << 20;
+void* g_arenaMemory = nullptr;
+void* g_stringMemory = nullptr;
+bool g_prepared = false; // memory and the thread key exist (once per process)
+
+bool prepareOnce() {
+    if (g_prepared) {
+        return true;
+    }
+    dl_iterate_phdr(findProbeRange, nullptr);
+    g_arenaMemory = mapMemory(kArenaBytes);
+    g_stringMemory = mapMemory(kStringSlots * sizeof(IdTable::Slot));
+    g_batch = static_cast<std::byte*>(mapMemory(kBatchBytes));
+    if (g_arenaMemory == nullptr || g_stringMemory == nullptr || g_batch == nullptr ||
+        pthread_key_create(&g_threadKey, threadExited) != 0) {
+        return false;
+    }
+    g_arena.init(static_cast<std::byte*>(g_arenaMemory), kArenaBytes);
+    g_strings.init(static_cast<IdTable::Slot*>(g_stringMemory), kStringSlots);
+    pthread_atfork(nullptr, nullptr, afterForkInChild);
+    g_prepared = true;
+    return true;
+}
+
+// Attach after an earlier session ended (detach, lost tracer): the new tracer knows none of the
+// ids, modules or threads the previous one was told about, so every table starts empty again.
+// The memory is reused, not unmapped: a producer that tested the phase just before the end may
+// still be finishing a write, and must find mapped (zeroed) memory rather than fault.
+void resetForNewSession() {
+    if (g_senderDone) {
+        pthread_join(g_sender, nullptr);
+    }
+    madvise(g_arenaMemory, kArenaBytes, MADV_DONTNEED);
+    madvise(g_stringMemory, kStringSlots * sizeof(IdTable::Slot), MADV_DONTNEED);
+    new (&g_arena) MetadataArena;
+    g_arena.init(static_cast<std::byte*>(g_arenaMemory), kArenaBytes);
+    new (&g_strings) IdTable;
+    g_strings.init(static_cast<IdTable::Slot*>(g_stringMemory), kStringSlots);
+    g_controlDecoder = nullptr;
+    {
+        std::lock_guard lock(registry().mutex);
+        registry().modules.clear();
+        registry().reported.clear();
+    }
+    g_finishRequested.store(false);
+    g_detachRequested.store(false);
+    g_transportReported.store(false);
+    g_metadataLost.store(false);
+    g_stalledRounds = 0;
+    pthread_mutex_lock(&g_doneMutex);
+    g_senderDone = false;
+    pthread_mutex_unlock(&g_doneMutex);
+    // Threads keep their slots (cached in TLS); records a straggler pushed after the last drain
+    // belong to the old session. Depths restart: frames already running return unreported.
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        s->ring.release(s->ring.head());
+        s->pythonDepth = 0;
+        s->droppedTotal.store(0, std::memory_order_relaxed);
+    }
+}
+
+// Threads that registered in an earlier session are announced again (names from /proc).
+void resendThreadInfos() {
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        if (s->state.load(std::memory_order_acquire) != static_cast<int>(ThreadSlotState::Active)) {
+            continue;
+        }
+        const std::uint32_t tid = s->tid.load(std::memory_order_acquire);
+        char name[17] = {};
+        const std::string comm = "/proc/self/task/" + std::to_string(tid) + "/comm";
+        if (FILE* f = std::fopen(comm.c_str(), "re")) {
+            if (std::fgets(name, sizeof name, f) != nullptr) {
+                name[std::strcspn(name, "\n")] = '\0';
+            }
+            std::fclose(f);
+        }
+        alignas(8) std::byte buf[64];
+        wire::RecordWriter w(buf, sizeof buf);
+        if (wire::appendThreadInfo(w, tid, name)) {
+            appendMetadata(w);
+        }
+    }
+}
+
 bool start(const std::string& socketPath, bool attached) {
     ReentrancyGuard guard;
-    dl_iterate_phdr(findProbeRange, nullptr);
-    constexpr std::size_t kArenaBytes = 64u << 20;
-    constexpr std::size_t kStringSlots = 1u << 20;
-    void* arena = mapMemory(kArenaBytes);
-    void* strings = mapMemory(kStringSlots * sizeof(IdTable::Slot));
-    g_batch = static_cast<std::byte*>(mapMemory(kBatchBytes));
-    if (arena == nullptr || strings == nullptr || g_batch == nullptr || pthread_key_create(&g_threadKey, threadExited) != 0) {
+    const bool again = g_prepared;
+    if (!prepareOnce()) {
         std::fprintf(stderr, "layertrace-probe: out of memory at start; not tracing\n");
         return false;
     }
-    g_arena.init(static_cast<std::byte*>(arena), kArenaBytes);
-    g_strings.init(static_cast<IdTable::Slot*>(strings), kStringSlots);
+    if (again) {
+        resetForNewSession();
+    }
 
     std::string pythonWhy;
     const std::uint32_t pythonHex = pythonPrepare(&pythonWhy);
@@ -687,12 +775,14 @@ bool start(const std::string& socketPath, bool attached) {
     g_phase.store(static_cast<int>(Phase::Tracing), std::memory_order_release);
     bool first = true;
     dl_iterate_phdr(sendModule, &first);
+    if (again) {
+        resendThreadInfos();
+    }
     if (!pythonWhy.empty()) {
         reportOnce(pythonHex == 0 ? wire::ReportLevel::Info : wire::ReportLevel::Warning, "python", pythonWhy);
-    } else if (!pythonArm(&why)) {
+    } else if (!attached && !pythonArm(&why)) {
         reportOnce(wire::ReportLevel::Error, "python", why);
     }
-    pthread_atfork(nullptr, nullptr, afterForkInChild);
 
     // The sender never takes the host's signals (SIGINT, SIGCHLD... are the program's business),
     // except the real-time range: the hook engine sweeps every thread with a real-time signal
@@ -710,6 +800,11 @@ bool start(const std::string& socketPath, bool attached) {
         close(g_socket);
         std::fprintf(stderr, "layertrace-probe: cannot start the sender thread; not tracing\n");
         return false;
+    }
+    // Attached: the interpreter is running; the Python hooks go on from this (the probe's own)
+    // thread once it holds the GIL.
+    if (attached && pythonWhy.empty() && !pythonAttach(&why)) {
+        reportOnce(wire::ReportLevel::Error, "python", why);
     }
 #ifdef LAYERTRACE_PROBE_HAVE_NATIVE
     std::string nativeWhy;
@@ -754,6 +849,29 @@ __attribute__((constructor)) void probeConstructor() {
 }
 
 __attribute__((destructor)) void probeDestructor() { finish(); }
+
+} // namespace
+
+int claimAttach() noexcept {
+    for (int from : {static_cast<int>(Phase::Inert), static_cast<int>(Phase::Off)}) {
+        int expected = from;
+        if (g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Attaching))) {
+            return kAttachStarted;
+        }
+    }
+    return kAttachAlreadyActive;
+}
+
+void abandonAttach() noexcept { g_phase.store(static_cast<int>(Phase::Off), std::memory_order_release); }
+
+void startAttached(const char* socketPath) noexcept {
+    if (!start(socketPath, true)) {
+        int expected = static_cast<int>(Phase::Attaching);
+        g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Off)); // attachable again
+    }
+}
+
+namespace {
 
 using MainFn = int (*)(int, char**, char**);
 MainFn g_realMain = nullptr;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace layertrace::probe::runtime {
@@ -68,5 +69,26 @@ void pythonDisarm() noexcept;
 // Python frames of the calling thread, innermost first, read from its own frame chain (works
 // without the GIL; see the comment in python_hooks.cpp). Returns how many were written.
 std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept;
+// Attach: takes the GIL (from the probe's own attach thread), installs the profile functions
+// (3.11) or sys.monitoring callbacks (3.12+) on every existing thread and for threads started
+// later, and releases the GIL. Usable again after a detach (a fresh code table each session).
+bool pythonAttach(std::string* why);
+
+// ---- attach (attach_entry.cpp; the injector reads these codes from the entry's return) -------
+
+inline constexpr int kAttachStarted = 0;       // the attach thread is connecting
+inline constexpr int kAttachAlreadyActive = 1; // a session (another tracer's) is running
+inline constexpr int kAttachBadArgument = 2;   // no or too long socket path
+inline constexpr int kAttachNoThread = 3;      // pthread_create failed
+
+// Claims the probe for a new attached session (from no session, or after a previous one ended):
+// kAttachStarted, or kAttachAlreadyActive. Async-context safe: one compare-and-swap.
+int claimAttach() noexcept;
+// Gives a claim back when the attach thread could not be started.
+void abandonAttach() noexcept;
+// The attach thread's work: re-arms the runtime for a new session, connects (Hello with
+// kHelloAttached), then installs the Python and native hooks. On failure the probe stays inert
+// and can be attached again.
+void startAttached(const char* socketPath) noexcept;
 
 } // namespace layertrace::probe::runtime
