@@ -427,6 +427,22 @@ TEST(Probe, DropsAreCountedExactly) {
     EXPECT_EQ(events(some) + total, events(all));
 }
 
+// --lossless never waits for space that cannot exist: a stack record larger than a 1 KiB ring
+// is dropped (and counted), and the program finishes.
+TEST(Probe, LosslessNeverWaitsForTheImpossible) {
+    RunOptions o;
+    o.script = "import _ctypes, ctypes\n"
+               "def deep(n):\n    return deep(n - 1) if n else _ctypes.alignment(ctypes.c_int)\n"
+               "print(deep(200))\n";
+    o.welcome = welcome(wire::TraceMode::Anchored, true, true);
+    o.env = {{"LAYERTRACE_BUFFER_SIZE", "1024"}};
+    o.timeoutSeconds = 60;
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "4\n");
+    EXPECT_GT(r.ofType(RecordType::Goodbye)[0]->as<wire::Goodbye>().totalDropped, 0u);
+}
+
 TEST(Probe, InertWithoutSocket) {
     RunOptions o;
     o.connectProbe = false;

@@ -908,7 +908,9 @@ ThreadSlot* currentThread() noexcept {
 bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept {
     const std::size_t need = records.size() + (slot->pendingDropped > 0 ? sizeof(wire::Dropped) : 0);
     if (slot->ring.freeSpace() < need) {
-        if (!optionsStorage().lossless) {
+        // Too big for the ring even when empty (a tiny LAYERTRACE_BUFFER_SIZE and a deep stack):
+        // waiting would never end, so it is dropped even with --lossless.
+        if (!optionsStorage().lossless || need > slot->ring.capacity()) {
             ++slot->pendingDropped;
             slot->droppedTotal.store(slot->droppedTotal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             return false;
