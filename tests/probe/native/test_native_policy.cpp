@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -171,6 +175,61 @@ TEST(NativePolicy, CffiAbiModeDecodesTheCall) {
     std::size_t enters = 0;
     for (const Native& n : nativeEvents(r)) enters += n.kind == 'E' && n.symbol == "nt_add";
     EXPECT_EQ(enters, 1u) << "a library opened by _cffi_backend has its exports hooked";
+}
+
+TEST(NativePolicy, CxxExceptionBetweenHookedExportsLeavesPythonRunning) {
+    const RunResult r = run("for i in range(200):\n"
+                            "    assert lib.nt_cxx_catch(-1) == -1\n"
+                            "    assert lib.nt_cxx_catch(4) == 8\n"
+                            "print('survived')\n");
+    EXPECT_NE(r.out.find("survived"), std::string::npos) << r.err;
+    std::size_t unwound = 0, normal = 0;
+    const auto symbols = hookSymbols(r);
+    for (const Record* rec : r.ofType(wire::RecordType::NativeExit)) {
+        const auto x = rec->as<wire::NativeExit>();
+        if (symbols.count(x.hookId) == 0 || symbols.at(x.hookId) != "nt_cxx_throw") continue;
+        (x.unwound != 0 ? unwound : normal)++;
+    }
+    EXPECT_EQ(unwound, 200u) << "the throwing frame is left by the exception";
+    EXPECT_EQ(normal, 200u);
+}
+
+// The pyenv interpreter (unstripped, cffi with its own bundled libffi): ffi_call is
+// cffistatic_ffi_call there. Skipped when no such interpreter is installed.
+std::string pyenvPython() {
+    if (const char* env = std::getenv("LAYERTRACE_PYENV_PYTHON"); env != nullptr && *env != '\0') return env;
+    // The interpreter pyenv selects for `python3` (the shim itself is a shell script: the probe
+    // must be preloaded into the real binary).
+    std::string path;
+    if (FILE* p = popen("pyenv which python3 2>/dev/null", "r")) {
+        char buf[4096] = {};
+        if (std::fgets(buf, sizeof buf, p) != nullptr) path = buf;
+        pclose(p);
+    }
+    while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
+    std::error_code ec;
+    return !path.empty() && std::filesystem::exists(path, ec) ? path : "";
+}
+
+TEST(NativePolicy, PyenvCffiBundledLibffiIsTracedAsCffistaticFfiCall) {
+    const std::string python = pyenvPython();
+    if (python.empty()) GTEST_SKIP() << "no pyenv interpreter";
+    RunOptions options;
+    options.python = python;
+    options.script = "import cffi\nffi = cffi.FFI()\nffi.cdef('int nt_add(int, int);')\n"
+                     "lib = ffi.dlopen('" + std::string(LT_NATIVE_TARGET) + "')\nassert lib.nt_add(2, 3) == 5\n";
+    const RunResult r = runTraced(options);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto symbols = hookSymbols(r);
+    bool viaBundled = false;
+    for (const Record* rec : r.ofType(wire::RecordType::FfiCall)) {
+        const auto call = rec->as<wire::FfiCall>();
+        const auto v = rec->view();
+        if (symbols.count(call.entry) && symbols.at(call.entry) == "cffistatic_ffi_call" && v.ffiArgCount() == 2 &&
+            v.ffiArg(0).bits == 2 && v.ffiArg(1).bits == 3)
+            viaBundled = true;
+    }
+    EXPECT_TRUE(viaBundled);
 }
 
 } // namespace
