@@ -19,7 +19,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 def counts(layertrace, recording, status):
     out = subprocess.run([str(layertrace), "replay", "-q", "--format", "jsonl", str(recording)],
                          capture_output=True, text=True, check=True).stdout
-    c = {"events": 0, "modules": 0, "enters": 0, "exits": 0, "native_frames": 0, "exit_status": status}
+    c = {"events": 0, "modules": 0, "enters": 0, "exits": 0, "native_frames": 0, "src_located": 0,
+         "exit_status": status}
     threads, symbols = set(), set()
     enter = {"py_call", "c_call", "init_enter", "ffi_call", "closure_enter", "native_enter"}
     exits = {"py_return", "c_return", "c_raise", "init_exit", "ffi_return", "closure_exit", "native_exit"}
@@ -33,6 +34,7 @@ def counts(layertrace, recording, status):
         c["exits"] += obj["kind"] in exits
         threads.add(obj["tid"])
         c["native_frames"] += sum(1 for f in obj.get("stack", []) if not f["python"])
+        c["src_located"] += bool(obj.get("src_file"))
         if obj["kind"] in ("native_enter", "ffi_call"):
             symbols.add(f"{obj['module']}:{obj['symbol']}")
     c["threads"] = len(threads)

@@ -130,6 +130,8 @@ inline Sample makeSample(int repeat = 3) {
                      StackFrame{false, "transform_record", lib.name, "/src/struct_demo.c", 41, 0x7f0000001100ull, 0x100,
                                 Role::Native}};
         nat.stackUnmerged = true;
+        nat.sourceFile = "/src/struct_demo.c";
+        nat.sourceLine = 80 + i;
         add(nat);
         TraceEvent natx = nat;
         natx.kind = EventKind::NativeExit;
@@ -284,6 +286,8 @@ inline void expectSameEvent(const TraceEvent& a, const TraceEvent& b) {
     EXPECT_EQ(a.stackMerged, b.stackMerged);
     EXPECT_EQ(a.stackUnmerged, b.stackUnmerged);
     EXPECT_EQ(a.unwound, b.unwound);
+    EXPECT_EQ(a.sourceFile, b.sourceFile);
+    EXPECT_EQ(a.sourceLine, b.sourceLine);
 }
 
 inline void expectSameModule(const ModuleInfo& a, const ModuleInfo& b) {

@@ -21,6 +21,7 @@ public:
         enters += isEnter(e.kind) ? 1 : 0;
         exits += isExit(e.kind) ? 1 : 0;
         threads.insert(e.tid);
+        located += e.sourceFile.empty() ? 0 : 1;
         for (const auto& f : e.stack) {
             frames += f.python ? 0 : 1;
         }
@@ -29,7 +30,7 @@ public:
         }
     }
     void onFinished(const SessionResult& r) override { result = r; }
-    std::uint64_t modules = 0, events = 0, enters = 0, exits = 0, frames = 0;
+    std::uint64_t modules = 0, events = 0, enters = 0, exits = 0, frames = 0, located = 0;
     std::set<std::uint32_t> threads;
     std::set<std::string> symbols;
     SessionResult result;
@@ -57,6 +58,7 @@ TEST(RecordingFixtures, EveryCommittedRecordingStillReads) {
         EXPECT_EQ(sink.exits, num("exits"));
         EXPECT_EQ(sink.threads.size(), num("threads"));
         EXPECT_EQ(sink.frames, num("native_frames"));
+        EXPECT_EQ(sink.located, num("src_located"));
         EXPECT_EQ(sink.result.events, num("events"));
         EXPECT_EQ(sink.result.exitStatus, static_cast<int>(num("exit_status")));
         EXPECT_EQ(reader.info().argv.empty(), false);

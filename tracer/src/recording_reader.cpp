@@ -289,6 +289,10 @@ TraceEvent decodeEvent(ByteSource& s, DecodeState& st) {
     if (flags & kEvTarget) {
         ev.target = decodeRef(s, st);
     }
+    if (flags & kEvSource) {
+        ev.sourceFile = st.str(s, "source file");
+        ev.sourceLine = static_cast<int>(s.svarint("source line"));
+    }
     ev.raised = (flags & kEvRaised) != 0;
     ev.unwound = (flags & kEvUnwound) != 0;
     ev.stackMerged = (flags & kEvMerged) != 0;

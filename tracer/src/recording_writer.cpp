@@ -70,6 +70,16 @@ RecordingInfo recordingInfoFor(const RunOptions& options, const std::string& lay
 
 namespace {
 
+// A field added to these structs must be stored in recordings too (encode here, decode in
+// recording_reader.cpp, document in docs/recording-format.md, test in tests/recording/), or a
+// replay silently loses it. These sizes make such an addition fail to compile until then.
+static_assert(sizeof(TraceEvent) == 720, "TraceEvent changed: record the new field (see comment above)");
+static_assert(sizeof(StackFrame) == 136, "StackFrame changed: record the new field");
+static_assert(sizeof(CodeRef) == 144, "CodeRef changed: record the new field");
+static_assert(sizeof(ModuleInfo) == 200, "ModuleInfo changed: record the new field");
+static_assert(sizeof(ElfFacts) == 80, "ElfFacts changed: record the new field");
+static_assert(sizeof(SessionResult) == 72, "SessionResult changed: record the new field");
+
 // "3.11" from ".../python3.11", ".../libpython3.11.so.1.0"; empty when the name does not say.
 std::string versionFromPath(const std::string& path) {
     static const std::regex re(R"(python(\d+\.\d+))");
@@ -191,6 +201,7 @@ struct RecordingWriter::Impl {
         // Intern everything the event names before building its payload.
         const std::uint32_t module = sid(ev.module), modulePath = sid(ev.modulePath), symbol = sid(ev.symbol);
         const std::uint32_t pyFile = sid(ev.pyFile), reason = sid(ev.reason), pyName = sid(ev.pyName);
+        const std::uint32_t sourceFile = sid(ev.sourceFile);
         std::vector<std::pair<std::uint32_t, std::uint32_t>> args;
         for (const auto& a : ev.args) {
             const std::uint32_t t = sid(a.type);
@@ -230,6 +241,7 @@ struct RecordingWriter::Impl {
         flags |= !ev.pyName.empty() ? kEvPyName : 0;
         flags |= !caller.empty() ? kEvCaller : 0;
         flags |= !target.empty() ? kEvTarget : 0;
+        flags |= (!ev.sourceFile.empty() || ev.sourceLine != 0) ? kEvSource : 0;
 
         record.clear();
         ByteSink b(record);
@@ -284,6 +296,11 @@ struct RecordingWriter::Impl {
         }
         record += caller;
         record += target;
+        if (flags & kEvSource) {
+            ByteSink tail(record);
+            tail.varint(sourceFile);
+            tail.svarint(ev.sourceLine);
+        }
         ++blockEvents;
         appendRecord(RecordType::Event);
     }
