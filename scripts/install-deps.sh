@@ -18,6 +18,8 @@ packages=(
   python3-numpy python3-nacl
   # tests, sanitizers and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev valgrind clang libclang-rt-14-dev
+  # recording export tests: node runs ajv against the speedscope npm package's schema
+  nodejs
 )
 
 missing=()
@@ -25,6 +27,9 @@ for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
+
+# npm comes with some nodejs builds and as its own Debian package with Debian's nodejs.
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
