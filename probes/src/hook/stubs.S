@@ -5,21 +5,28 @@
     .intel_syntax noprefix
 
 /* Reached by `jmp` from a per-hook thunk with r11 = the HookRecord and [rsp] = the caller's
-   return address, exactly as at the hooked function's first instruction. Frame layout (264 bytes,
-   so rsp is 16-aligned at the call):
+   return address, exactly as at the hooked function's first instruction. The stack is NOT
+   assumed to be 16-byte aligned: GCC's -fipa-stack-alignment lets a caller skip the ABI
+   alignment when calling a local function known not to need it, so rbp anchors the frame and
+   rsp is aligned down. Frame layout below the aligned rsp (272 bytes):
      [0,120)   EntryRegs: rdi rsi rdx rcx r8 r9, rsp at entry, low lanes of xmm0-7
      [120]     rax (al = vector register count of a varargs call)
      [128]     r10 (static chain)
      [136,264) full xmm0-7 (vector arguments must reach the original intact)
-   The CFI describes this frame so that a stack captured inside the enter callback (the runtime
-   unwinds with libunwind) walks through the stub into the hooked function's caller. */
+   The CFI (CFA = rbp + 16) lets a stack captured inside the enter callback (the runtime unwinds
+   with libunwind) walk through the stub into the hooked function's caller. */
     .globl lt_hook_entry_stub
     .hidden lt_hook_entry_stub
     .type lt_hook_entry_stub, @function
 lt_hook_entry_stub:
     .cfi_startproc
-    sub rsp, 264
-    .cfi_adjust_cfa_offset 264
+    push rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_offset rbp, -16
+    mov rbp, rsp
+    .cfi_def_cfa_register rbp
+    and rsp, -16
+    sub rsp, 272
     mov [rsp+0], rdi
     mov [rsp+8], rsi
     mov [rsp+16], rdx
@@ -28,7 +35,7 @@ lt_hook_entry_stub:
     mov [rsp+40], r9
     mov [rsp+120], rax
     mov [rsp+128], r10
-    lea rax, [rsp+264]
+    lea rax, [rbp+8]
     mov [rsp+48], rax
     movsd [rsp+56], xmm0
     movsd [rsp+64], xmm1
@@ -66,8 +73,9 @@ lt_hook_entry_stub:
     movdqu xmm5, [rsp+216]
     movdqu xmm6, [rsp+232]
     movdqu xmm7, [rsp+248]
-    add rsp, 264
-    .cfi_adjust_cfa_offset -264
+    mov rsp, rbp
+    pop rbp
+    .cfi_def_cfa rsp, 8
     jmp r11
     .cfi_endproc
     .size lt_hook_entry_stub, .-lt_hook_entry_stub

@@ -23,6 +23,8 @@
 extern "C" {
 long lt_t_endbr_add(long, long);
 long lt_t_riprel(long);
+long lt_t_leaf_red(long);
+long lt_t_call_misaligned(long);
 int lt_t_sse_riprel(double);
 long lt_t_jcc(long);
 int lt_t_tiny();
@@ -142,6 +144,27 @@ TEST_F(HookEngine, SseRipRelativeOperandIsRelocated) {
     EXPECT_EQ(lt_t_sse_riprel(3.0), 1);
     EXPECT_EQ(lt_t_sse_riprel(2.0), 0);
     EXPECT_EQ(g_events.size(), 4u);
+}
+
+// Callbacks must run on an ABI-aligned stack whatever the hooked function got (compilers use
+// aligned SSE stores on the stack). With a frame pointer, a correctly aligned call gives a frame
+// address that is a multiple of 16.
+bool g_callbackStackAligned = false;
+__attribute__((noinline)) void alignedWorkEnter(void* data, const hook::EntryRegs& regs, std::uint64_t ret) {
+    g_callbackStackAligned = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) % 16 == 0;
+    onEnter(data, regs, ret);
+}
+
+TEST_F(HookEngine, CalleeEnteredWithUnalignedStackIsHandled) {
+    std::string error;
+    ASSERT_NE(hook::hookFunction(fn(lt_t_leaf_red), alignedWorkEnter, onExit, &kTagA, &error), hook::kInvalidHook) << error;
+    install(fn(lt_t_call_misaligned), &kTagB);
+    EXPECT_EQ(lt_t_call_misaligned(5), 105);
+    EXPECT_TRUE(g_callbackStackAligned);
+    ASSERT_EQ(g_events.size(), 4u);
+    EXPECT_EQ(g_events[1].tag, kTagA);
+    EXPECT_EQ(g_events[1].value, 5u);
+    EXPECT_EQ(g_events[2].value, 105u);
 }
 
 TEST_F(HookEngine, ShortConditionalBranchInPrologueIsRelocated) {

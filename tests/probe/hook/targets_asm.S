@@ -35,6 +35,28 @@ lt_t_sse_riprel:
     ret
     .size lt_t_sse_riprel, .-lt_t_sse_riprel
 
+/* A leaf entered with rsp 16-byte aligned (i.e. misaligned by the ABI's rule), as GCC's
+   -fipa-stack-alignment produces for calls to local functions; it also uses the red zone.
+   lt_t_call_misaligned(x) returns x + 100. */
+    .globl lt_t_leaf_red
+    .type lt_t_leaf_red, @function
+lt_t_leaf_red:
+    add rdi, 100
+    mov qword ptr [rsp - 8], rdi
+    mov rax, qword ptr [rsp - 8]
+    ret
+    .size lt_t_leaf_red, .-lt_t_leaf_red
+lt_t_leaf_red_private = lt_t_leaf_red
+
+    .globl lt_t_call_misaligned
+    .type lt_t_call_misaligned, @function
+lt_t_call_misaligned:
+    sub rsp, 16
+    call lt_t_leaf_red_private
+    add rsp, 16
+    ret
+    .size lt_t_call_misaligned, .-lt_t_call_misaligned
+
 /* A short conditional branch inside the displaced bytes: x == 0 ? -1 : 2 * x. */
     .globl lt_t_jcc
     .type lt_t_jcc, @function

@@ -22,6 +22,17 @@ EXPORT int nt_inner(int v) {
     return r;
 }
 
+/* Local: only in .symtab, reachable by --probe LIB:GLOB alone. */
+__attribute__((noinline)) static int nt_hidden_helper(int v) {
+    volatile int r = v + 100;
+    return r;
+}
+
+EXPORT int nt_uses_hidden(int v) {
+    volatile int base = 0;
+    return nt_hidden_helper(v) + base;
+}
+
 /* Calls another exported function: the nested call must nest inside this one. */
 EXPORT int nt_outer(int v) {
     volatile int base = 1;

@@ -177,6 +177,20 @@ TEST(NativePolicy, CffiAbiModeDecodesTheCall) {
     EXPECT_EQ(enters, 1u) << "a library opened by _cffi_backend has its exports hooked";
 }
 
+TEST(NativePolicy, ProbeSpecHooksSymtabOnlyFunctions) {
+    RunOptions options;
+    options.welcome.probeSpecs = {"liblt_native_target.so:nt_hidden_*"};
+    options.script = "import ctypes\nlib = ctypes.CDLL('" + std::string(LT_NATIVE_TARGET) + "')\n"
+                     "assert lib.nt_uses_hidden(1) == 101\n";
+    const RunResult r = runTraced(options);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    std::vector<std::string> order;
+    for (const Native& n : nativeEvents(r))
+        if (n.symbol == "nt_uses_hidden" || n.symbol == "nt_hidden_helper") order.push_back(std::string(1, n.kind) + n.symbol);
+    const std::vector<std::string> expected = {"Ent_uses_hidden", "Ent_hidden_helper", "Xnt_hidden_helper", "Xnt_uses_hidden"};
+    EXPECT_EQ(order, expected);
+}
+
 TEST(NativePolicy, CxxExceptionBetweenHookedExportsLeavesPythonRunning) {
     const RunResult r = run("for i in range(200):\n"
                             "    assert lib.nt_cxx_catch(-1) == -1\n"
