@@ -80,6 +80,11 @@ static_assert(sizeof(ModuleInfo) == 200, "ModuleInfo changed: record the new fie
 static_assert(sizeof(ElfFacts) == 80, "ElfFacts changed: record the new field");
 static_assert(sizeof(SessionResult) == 72, "SessionResult changed: record the new field");
 
+bool sameFrame(const StackFrame& a, const StackFrame& b) {
+    return a.ip == b.ip && a.line == b.line && a.python == b.python && a.role == b.role && a.offset == b.offset &&
+           a.function == b.function && a.module == b.module && a.file == b.file;
+}
+
 // "3.11" from ".../python3.11", ".../libpython3.11.so.1.0"; empty when the name does not say.
 std::string versionFromPath(const std::string& path) {
     static const std::regex re(R"(python(\d+\.\d+))");
@@ -111,8 +116,18 @@ struct RecordingWriter::Impl {
 
     std::unordered_map<std::string, std::uint32_t> strings; // id 0 is the empty string, implicit
     std::unordered_map<std::string, std::uint32_t> frames;  // encoded frame -> id (from 1)
+    std::vector<StackFrame> frameList{StackFrame{}};         // id -> frame
+    std::unordered_map<std::uint64_t, std::uint32_t> framesByIp;
     std::uint64_t lastSeq = 0;
     std::uint64_t lastTs = 0;
+    // Per thread, the previous event's stack and its frame ids: consecutive events share their
+    // outer frames, and comparing a frame is much cheaper than hashing it (see stackIds).
+    struct LastStack {
+        std::vector<StackFrame> frames;
+        std::vector<std::uint32_t> ids;
+    };
+    std::unordered_map<std::uint32_t, LastStack> lastStacks;
+    std::vector<std::uint32_t> stackScratch;
     bool interpreterSeen = false;
 
     std::uint64_t bytes = 0;
@@ -152,10 +167,8 @@ struct RecordingWriter::Impl {
 
     // Appends the record whose payload is in `record` (built after any String records it needs).
     void appendRecord(RecordType type) {
-        std::string payload;
-        payload.swap(record);
-        append(type, payload);
-        record.clear();
+        append(type, record);
+        record.clear(); // keeps its capacity for the next record
         maybeFlush();
     }
 
@@ -172,6 +185,14 @@ struct RecordingWriter::Impl {
     }
 
     std::uint32_t frameId(const StackFrame& f) {
+        // Native frames: by instruction pointer first, confirmed by comparing the frame (an address
+        // reused by another object after dlclose gets its own id through the full key below).
+        if (f.ip != 0) {
+            const auto hit = framesByIp.find(f.ip);
+            if (hit != framesByIp.end() && sameFrame(frameList[hit->second], f)) {
+                return hit->second;
+            }
+        }
         const std::uint32_t fn = sid(f.function), mod = sid(f.module), file = sid(f.file);
         std::string key;
         ByteSink b(key);
@@ -185,16 +206,45 @@ struct RecordingWriter::Impl {
         b.varint(f.offset);
         const auto it = frames.find(key);
         if (it != frames.end()) {
+            if (f.ip != 0) {
+                framesByIp[f.ip] = it->second;
+            }
             return it->second;
         }
         const auto id = static_cast<std::uint32_t>(frames.size() + 1);
         frames.emplace(key, id);
+        frameList.push_back(f);
+        if (f.ip != 0) {
+            framesByIp[f.ip] = id;
+        }
         std::string payload;
         ByteSink p(payload);
         p.varint(id);
         payload += key;
         append(RecordType::Frame, payload);
         return id;
+    }
+
+    // Frame ids of `stack` (innermost first). The outermost frames equal to the thread's previous
+    // stack reuse its ids; only the rest are looked up (and interned if new).
+    const std::vector<std::uint32_t>& stackIds(std::uint32_t tid, const std::vector<StackFrame>& stack) {
+        stackScratch.assign(stack.size(), 0);
+        if (stack.empty()) {
+            return stackScratch;
+        }
+        LastStack& last = lastStacks[tid];
+        std::size_t shared = 0;
+        while (shared < stack.size() && shared < last.frames.size() &&
+               sameFrame(stack[stack.size() - 1 - shared], last.frames[last.frames.size() - 1 - shared])) {
+            stackScratch[stack.size() - 1 - shared] = last.ids[last.ids.size() - 1 - shared];
+            ++shared;
+        }
+        for (std::size_t i = 0; i + shared < stack.size(); ++i) {
+            stackScratch[i] = frameId(stack[i]);
+        }
+        last.frames = stack;
+        last.ids = stackScratch;
+        return stackScratch;
     }
 
     void encodeEvent(const TraceEvent& ev) {
@@ -212,11 +262,7 @@ struct RecordingWriter::Impl {
             ret.first = sid(ev.ret->type);
             ret.second = sid(ev.ret->value);
         }
-        std::vector<std::uint32_t> stack;
-        stack.reserve(ev.stack.size());
-        for (const auto& f : ev.stack) {
-            stack.push_back(frameId(f));
-        }
+        const std::vector<std::uint32_t>& stack = stackIds(ev.tid, ev.stack);
         std::string caller, target;
         if (!ev.caller.empty() || !ev.caller.reason.empty()) {
             codeRef(caller, ev.caller);
