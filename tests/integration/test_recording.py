@@ -2,8 +2,9 @@
 recording made with `run -o` prints byte for byte what the live run printed (path format in full
 mode; jsonl in full mode without stacks, so every event field, count and per-thread order), and a
 recording made in a copy of a demo whose .so files are then deleted still replays every symbol,
-DWARF file:line and stack frame. Outputs are compared by streaming SHA-256 (a demo's jsonl with
-stacks runs to hundreds of MB)."""
+DWARF file:line and stack frame; a tracer killed mid-session leaves a file that replays up to its
+last flushed block. Outputs are compared by streaming SHA-256 (a demo's jsonl with stacks runs to
+hundreds of MB)."""
 import hashlib
 import json
 import os
@@ -131,3 +132,40 @@ def test_replay_after_the_demo_objects_are_deleted(layertrace, demos_dir, catalo
               if f["module"] == "libstruct_demo.so" and f.get("file") and f.get("line", 0) > 0]
     assert frames, "no libstruct_demo.so stack frame with file:line"
     assert all(not f["function"].startswith("libstruct_demo.so+") for f in frames), "unsymbolized frames"
+
+
+def test_killed_tracer_leaves_a_readable_recording(layertrace, demos_dir, python, tmp_path):
+    """SIGKILL of the tracer and its program mid-session: the file replays up to the last block
+    flushed (blocks are written at least every 100 ms) and then reports the cut with its offset."""
+    import signal
+    import time
+    recording = tmp_path / "killed.ltr"
+    cwd = demos_dir / "c_ext_ctypes_add"
+    proc = subprocess.Popen([str(layertrace), "run", "--format", "path", "-o", str(recording), "--",
+                             python, "user.py", "--way", "ctypes", "--forever"],
+                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
+                            start_new_session=True)
+    try:
+        # The program's stdout goes to stderr under layertrace; 'ready' follows its first add().
+        for line in proc.stderr:
+            if line.strip() == b"ready":
+                break
+        else:
+            pytest.fail(f"the program never became ready (layertrace exited {proc.wait()})")
+        # Wait (bounded) until the first add() has reached the file, as the flusher promises.
+        deadline = time.monotonic() + 30
+        while True:
+            dump = subprocess.run([str(layertrace), "dump", str(recording)], capture_output=True, text=True)
+            if "libadd.so:add" in dump.stdout:
+                break
+            assert time.monotonic() < deadline, "the add() events never reached the recording\n" + dump.stdout[-2000:]
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the tracer and the traced program, no goodbye
+        proc.wait()
+    out = subprocess.run([str(layertrace), "replay", "-q", "--format", "jsonl", str(recording)],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 7, out.stderr
+    assert "without its final record" in out.stderr and f"{recording}: offset " in out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert any(e.get("kind") == "native_enter" and e.get("symbol") == "add" for e in events)
