@@ -30,6 +30,8 @@ constexpr const char* kUsage = R"(usage: layertrace run [options] -- PROGRAM [AR
        layertrace replay FILE [--format tree|path|jsonl] [--color ...] [--text-output FILE]
        layertrace dump FILE
        layertrace export FILE --format chrome|speedscope [-O OUT]
+       layertrace attach PID [--duration SECONDS] [options]
+       layertrace ps
        layertrace --help | --version
 
 run      launch PROGRAM with the probe and print every layer hop as it happens
@@ -38,6 +40,8 @@ demos    list the bundled demos (catalog.json) and the command that runs each
 replay   print a recording (-o) exactly as the live run printed it
 dump     print a recording's raw blocks and records (for debugging the format)
 export   convert a recording to Chrome Trace Event JSON (Perfetto) or speedscope
+attach   trace the running Python process PID, then detach and leave it as it was
+ps       list the Python processes you may attach to
 
 options:
   --format tree|path|jsonl  output format (default tree; modules: text or jsonl)
@@ -301,6 +305,8 @@ namespace layertrace::tracer::cli {
 int replayMain(int argc, char** argv);
 int dumpMain(int argc, char** argv);
 int exportMain(int argc, char** argv, const std::string& version);
+int attachMain(int argc, char** argv, const std::string& version);
+int psMain(int argc, char** argv);
 } // namespace layertrace::tracer::cli
 
 int main(int argc, char** argv) {
@@ -315,6 +321,12 @@ int main(int argc, char** argv) {
         }
         if (first == "export") {
             return cli::exportMain(argc, argv, LAYERTRACE_VERSION);
+        }
+        if (first == "attach") { // cmd_attach.cpp
+            return cli::attachMain(argc, argv, LAYERTRACE_VERSION);
+        }
+        if (first == "ps") {
+            return cli::psMain(argc, argv);
         }
         Cli cli = parse(argc, argv);
         if (cli.command == "--help" || cli.command == "-h" || cli.command == "help") {

@@ -3,6 +3,7 @@
 #include <layertrace/session.h>
 
 #include <layertrace/assembler.h>
+#include <layertrace/attach.h>
 #include <layertrace/errors.h>
 #include <layertrace/stream.h>
 #include <layertrace/wire/handshake.h>
@@ -25,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -272,6 +274,23 @@ struct Session::Impl {
     bool joined = false;
     std::atomic<bool> exited{false};
     SessionResult result;
+    // Attached sessions (Session::attach): the probe's connection, for stop()'s Detach.
+    bool attached = false;
+    std::mutex probeMutex;
+    int probeFd = -1;
+    bool detachRequested = false;
+    bool detachSent = false;
+
+    // Sends Detach once the probe is connected and welcomed. probeMutex held.
+    void sendDetachLocked() {
+        if (probeFd < 0 || detachSent || !result.connected) {
+            return;
+        }
+        const wire::Detach detach{{wire::RecordType::Detach, sizeof(wire::Detach), 0}};
+        detachSent = writeAll(probeFd, &detach, sizeof detach);
+    }
+
+    void startReader();
 
     ~Impl() {
         if (listenFd >= 0) {
@@ -327,11 +346,17 @@ struct Session::Impl {
         queue.close();
     }
 
-    // Waits for the probe to connect; -1 when the program exited first.
+    // Waits for the probe to connect; -1 when the program exited first (attached: or when the
+    // injected probe did not connect within 10 s).
     int acceptProbe() {
         for (;;) {
             pollfd fds[2] = {{listenFd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-            const int r = ::poll(fds, 2, -1);
+            const int r = ::poll(fds, 2, attached ? 10000 : -1);
+            if (r == 0) {
+                result.streamError = "the probe injected into PID " + std::to_string(pid) +
+                                     " did not connect within 10 s (its reason is on the target's stderr)";
+                return -1;
+            }
             if (r < 0) {
                 if (errno == EINTR) {
                     continue;
@@ -379,7 +404,14 @@ struct Session::Impl {
             if (!writeAll(fd, writer.data(), writer.size())) {
                 throw HandshakeError(hello.pid, "could not send Welcome: " + errnoText(errno));
             }
-            result.connected = true;
+            {
+                std::lock_guard<std::mutex> lock(probeMutex);
+                probeFd = fd;
+                result.connected = true;
+                if (detachRequested) {
+                    sendDetachLocked(); // stop() came while the probe was connecting
+                }
+            }
             assembler.setPid(hello.pid);
             // Cross-check: objects mapped before the probe's first ModuleMap record.
             for (const auto& [path, bias] : loadBiases(readProcMaps(hello.pid))) {
@@ -412,6 +444,10 @@ struct Session::Impl {
         ::shutdown(fd, SHUT_RDWR);
         queue.abandon();
         io.join();
+        {
+            std::lock_guard<std::mutex> lock(probeMutex);
+            probeFd = -1;
+        }
         ::close(fd);
     }
 };
@@ -549,7 +585,12 @@ std::unique_ptr<Session> Session::launch(const RunOptions& options, EventSink& s
         throw TransportError("pidfd_open(" + std::to_string(pid) + "): " + errnoText(err));
     }
 
-    Impl* self = impl.get();
+    impl->startReader();
+    return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+void Session::Impl::startReader() {
+    Impl* self = this;
     self->reader = std::thread([self] {
         ClassifierOptions copts;
         copts.appPaths = self->options.appPaths;
@@ -564,21 +605,102 @@ std::unique_ptr<Session> Session::launch(const RunOptions& options, EventSink& s
         } catch (const std::exception& e) {
             self->result.streamError = e.what();
         }
-        int status = 0;
-        while (::waitpid(self->pid, &status, 0) < 0 && errno == EINTR) {
+        if (self->attached) {
+            // Not our child: no status to collect, only whether it is still there. A stream that
+            // ended without our Detach means an exit in progress (the probe's Goodbye comes from
+            // its destructor, before the process is gone): give it two seconds to finish.
+            bool detached = false;
+            {
+                std::lock_guard<std::mutex> lock(self->probeMutex);
+                detached = self->detachSent;
+            }
+            pollfd pfd{self->pidfd, POLLIN, 0};
+            self->result.attached = true;
+            self->result.targetExited = ::poll(&pfd, 1, detached ? 0 : 2000) > 0;
+        } else {
+            int status = 0;
+            while (::waitpid(self->pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            self->result.exitStatus = statusFromWait(status);
+            self->result.termSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         }
         self->exited = true;
-        self->result.exitStatus = statusFromWait(status);
-        self->result.termSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         self->result.events = assembler.eventCount();
         self->result.dropped = assembler.droppedTotal();
         self->sink->onFinished(self->result);
     });
+}
+
+std::unique_ptr<Session> Session::attach(std::uint32_t pid, const RunOptions& options, EventSink& sink,
+                                         InjectionReport* report) {
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->sink = &sink;
+    impl->attached = true;
+    {
+        std::vector<std::byte> scratch(wire::kMaxRecordSize);
+        wire::RecordWriter writer(scratch.data(), scratch.size());
+        std::string why;
+        if (!wire::appendWelcome(writer, welcomeOptions(options), &why)) {
+            throw UsageError(why);
+        }
+    }
+    const PythonProcess target = inspectAttachTarget(pid);
+    const std::string probe = findProbeLibrary(options.probeLibrary);
+    // The classifier's application root comes from the target's own script and directory.
+    impl->options.argv.clear();
+    std::istringstream args(target.commandLine);
+    for (std::string a; args >> a;) {
+        impl->options.argv.push_back(a);
+    }
+    char cwd[PATH_MAX];
+    const ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/cwd").c_str(), cwd, sizeof cwd - 1);
+    if (n > 0) {
+        impl->options.cwd.assign(cwd, static_cast<std::size_t>(n));
+    }
+    impl->pid = static_cast<pid_t>(pid);
+    impl->pidfd = pidfdOpen(impl->pid);
+    if (impl->pidfd < 0) {
+        throw AttachError(AttachFailure::NoSuchProcess, "no such process: PID " + std::to_string(pid));
+    }
+    impl->dir = privateDirectory();
+    impl->socketPath = impl->dir + "/probe.sock";
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (impl->socketPath.size() >= sizeof addr.sun_path) {
+        throw TransportError("socket path too long: " + impl->socketPath + " (set XDG_RUNTIME_DIR to a shorter directory)");
+    }
+    std::memcpy(addr.sun_path, impl->socketPath.c_str(), impl->socketPath.size() + 1);
+    impl->listenFd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (impl->listenFd < 0 || ::bind(impl->listenFd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(impl->listenFd, 4) != 0) {
+        throw TransportError("cannot listen on " + impl->socketPath + ": " + errnoText(errno));
+    }
+    // Listening first: the probe connects from its own thread as soon as it is in.
+    const InjectionReport injected = injectProbe(pid, probe, impl->socketPath);
+    if (report != nullptr) {
+        *report = injected;
+    }
+    impl->startReader();
     return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
 void Session::stop() {
     if (m_impl->pid <= 0 || m_impl->exited) {
+        return;
+    }
+    if (m_impl->attached) {
+        // Detach: the probe restores everything, sends Goodbye and closes; the target goes on.
+        // A probe that does not answer within 5 s is cut off (the reader then ends).
+        std::lock_guard<std::mutex> lock(m_impl->probeMutex);
+        m_impl->detachRequested = true;
+        m_impl->sendDetachLocked();
+        if (m_impl->detachSent) {
+            pollfd pfd{m_impl->probeFd, POLLRDHUP, 0};
+            if (::poll(&pfd, 1, 5000) == 0) {
+                ::shutdown(m_impl->probeFd, SHUT_RDWR);
+            }
+        }
         return;
     }
     ::syscall(SYS_pidfd_send_signal, m_impl->pidfd, SIGTERM, nullptr, 0);

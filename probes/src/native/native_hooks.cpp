@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <fnmatch.h>
+#include <link.h>
 
 #include <deque>
 #include <mutex>
@@ -268,6 +269,56 @@ bool loadedByFfiModule(std::uintptr_t caller) {
     return base.starts_with("_ctypes") || base.starts_with("_cffi_backend");
 }
 
+// Every DT_NEEDED name of every loaded object, and each object's DT_SONAME (attach: onLoaded).
+struct DependencyNames {
+    std::set<std::string> needed;
+    std::set<std::pair<std::string, std::string>> sonames; // (path, soname)
+};
+
+int collectDependencyNames(dl_phdr_info* info, std::size_t, void* out) {
+    auto* names = static_cast<DependencyNames*>(out);
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+        const auto* dyn = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+        std::uintptr_t strtab = 0;
+        for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; ++d) {
+            if (d->d_tag == DT_STRTAB) strtab = d->d_un.d_ptr;
+        }
+        if (strtab == 0) continue;
+        // glibc relocates the in-memory DT_STRTAB of most objects; the vDSO's stays relative.
+        if (strtab < info->dlpi_addr) strtab += info->dlpi_addr;
+        for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; ++d) {
+            const char* text = reinterpret_cast<const char*>(strtab + d->d_un.d_val);
+            if (d->d_tag == DT_NEEDED) {
+                names->needed.insert(std::string(baseName(text)));
+            } else if (d->d_tag == DT_SONAME && info->dlpi_name != nullptr) {
+                names->sonames.insert({info->dlpi_name, text});
+            }
+        }
+    }
+    return 0;
+}
+
+// Objects already loaded when the probe started (an attach into a running process) cannot tell
+// who opened them. One that no loaded object needs (by file name or SONAME) was opened with
+// dlopen; if it is not an extension module, it is treated like a library opened by ctypes.CDLL
+// or ffi.dlopen. (Under `run` nothing has been dlopened yet when the probe starts.)
+DependencyNames* g_dependencyNames = nullptr; // built on first use after each install(); g_mutex
+
+bool openedDirectlyBeforeStart(const hook::LoadedObject& o) {
+    if (g_dependencyNames == nullptr) {
+        g_dependencyNames = new DependencyNames;
+        dl_iterate_phdr(collectDependencyNames, g_dependencyNames);
+    }
+    const DependencyNames* names = g_dependencyNames;
+    if (o.isMain || o.isLoader || o.path.empty()) return false;
+    if (names->needed.count(std::string(baseName(o.path))) != 0) return false;
+    for (const auto& [path, soname] : names->sonames) {
+        if (path == o.path && names->needed.count(soname) != 0) return false;
+    }
+    return true;
+}
+
 void onLoaded(const hook::LoadedObject& o, std::uintptr_t caller, bool requested, void*) {
     if (o.isVdso) return;
     noteModuleLoaded(o.path, o.base);
@@ -281,6 +332,8 @@ void onLoaded(const hook::LoadedObject& o, std::uintptr_t caller, bool requested
             hookExtensionImports(o);
         } else if (requested && loadedByFfiModule(caller)) {
             hookExports(o); // a library opened by ctypes.CDLL / ffi.dlopen
+        } else if (caller == 0 && !requested && openedDirectlyBeforeStart(o)) {
+            hookExports(o); // attach: probably opened by ctypes or cffi before we came
         }
     }
     if (!g_specs.empty()) hookProbeSpecs(o);
@@ -300,6 +353,8 @@ bool install(std::string* error) {
         std::lock_guard lock(g_mutex);
         if (g_installed) return true;
         g_installed = true;
+        delete g_dependencyNames; // objects loaded since an earlier session count too
+        g_dependencyNames = nullptr;
         g_pyErrOccurred = reinterpret_cast<PyErrOccurredFn>(dlsym(RTLD_DEFAULT, "PyErr_Occurred"));
         g_specs.clear();
         for (const std::string& spec : options().probeSpecs) {

@@ -600,6 +600,22 @@ bool pythonAttach(std::string* why) {
     g_installed.store(true);
     bool ok = true;
     if (!g_monitoring) {
+        // Frames already running (main(), the loop around the traced calls) were never seen
+        // calling: intern their code now so stacks and paths name them instead of "code 0".
+        PyObject *type, *value, *traceback;
+        api.PyErr_Fetch(&type, &value, &traceback);
+        if (PyInterpreterState* interp = api.PyInterpreterState_Head()) {
+            for (PyThreadState* ts = api.PyInterpreterState_ThreadHead(interp); ts != nullptr; ts = api.PyThreadState_Next(ts)) {
+                for (_PyInterpreterFrame* f = ts->cframe != nullptr ? ts->cframe->current_frame : nullptr; f != nullptr;
+                     f = f->previous) {
+                    std::uint32_t firstLine = 0;
+                    if (f->f_code != nullptr && !_PyFrame_IsIncomplete(f)) {
+                        internCode(reinterpret_cast<PyObject*>(f->f_code), &firstLine);
+                    }
+                }
+            }
+        }
+        api.PyErr_Restore(type, value, traceback);
         installProfilers();
     } else {
         // 3.12+ (untested here: no such interpreter on the build machine). The tool id stays

@@ -674,6 +674,10 @@ constexpr std::size_t kStringSlots = 1u << 20;
 void* g_arenaMemory = nullptr;
 void* g_stringMemory = nullptr;
 bool g_prepared = false; // memory and the thread key exist (once per process)
+// An attach thread still installing hooks must not race the process's exit: the destructor
+// waits for it (briefly), and it installs nothing once the exit has begun.
+std::atomic<bool> g_processExiting{false};
+bool g_attachRunning = false; // g_doneMutex
 
 bool prepareOnce() {
     if (g_prepared) {
@@ -802,9 +806,20 @@ bool start(const std::string& socketPath, bool attached) {
         return false;
     }
     // Attached: the interpreter is running; the Python hooks go on from this (the probe's own)
-    // thread once it holds the GIL.
+    // thread once it holds the GIL. Nothing is installed into a process that is exiting.
+    if (attached && g_processExiting.load()) {
+        return true;
+    }
     if (attached && pythonWhy.empty() && !pythonAttach(&why)) {
         reportOnce(wire::ReportLevel::Error, "python", why);
+    }
+    // A finalized interpreter means the process is on its way out (Py_Finalize runs before the
+    // probe's destructor can say so): patching code now would race the exit.
+    using IsInitialized = int (*)();
+    const auto isInitialized = reinterpret_cast<IsInitialized>(dlsym(RTLD_DEFAULT, "Py_IsInitialized"));
+    if (attached && (g_processExiting.load() || (isInitialized != nullptr && isInitialized() == 0))) {
+        reportOnce(wire::ReportLevel::Warning, "native:exiting", "the process is exiting: native hooks not installed");
+        return true;
     }
 #ifdef LAYERTRACE_PROBE_HAVE_NATIVE
     std::string nativeWhy;
@@ -848,7 +863,20 @@ __attribute__((constructor)) void probeConstructor() {
     start(path, false);
 }
 
-__attribute__((destructor)) void probeDestructor() { finish(); }
+__attribute__((destructor)) void probeDestructor() {
+    g_processExiting.store(true);
+    timespec deadline{};
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    pthread_mutex_lock(&g_doneMutex);
+    while (g_attachRunning) {
+        if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_doneMutex);
+    finish();
+}
 
 } // namespace
 
@@ -865,10 +893,17 @@ int claimAttach() noexcept {
 void abandonAttach() noexcept { g_phase.store(static_cast<int>(Phase::Off), std::memory_order_release); }
 
 void startAttached(const char* socketPath) noexcept {
-    if (!start(socketPath, true)) {
+    pthread_mutex_lock(&g_doneMutex);
+    g_attachRunning = true;
+    pthread_mutex_unlock(&g_doneMutex);
+    if (g_processExiting.load() || !start(socketPath, true)) {
         int expected = static_cast<int>(Phase::Attaching);
         g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Off)); // attachable again
     }
+    pthread_mutex_lock(&g_doneMutex);
+    g_attachRunning = false;
+    pthread_cond_broadcast(&g_doneCond);
+    pthread_mutex_unlock(&g_doneMutex);
 }
 
 namespace {

@@ -49,7 +49,11 @@ struct SessionResult {
     std::uint64_t dropped = 0;    // events the probe dropped (sum of Dropped records)
     std::string streamError;      // non-empty when the stream broke or was malformed midway
     bool handshakeFailed = false; // the probe connected but the handshake failed (streamError says why)
+    bool attached = false;        // Session::attach: the target is not our child; exitStatus stays 0
+    bool targetExited = false;    // attached: the target exited during the session (else we detached)
 };
+
+struct InjectionReport; // attach.h
 
 // Receives a session's output. All callbacks run on the session's reader thread, one at a time
 // and in stream order; implementations that feed a GUI hand the data over to their UI thread.
@@ -74,6 +78,14 @@ public:
     // `sink` must outlive the session.
     static std::unique_ptr<Session> launch(const RunOptions& options, EventSink& sink);
 
+    // Attaches to the running process `pid` (issue 5, docs/cli/attach.md): listens on a private
+    // socket, injects the probe (attach.h), and decodes its stream like launch() does. options'
+    // argv/cwd/env are taken from the target. stop() detaches (the target goes on); the session
+    // also ends when the target exits. Throws AttachError (attach.h), ProbeMissingError or
+    // TransportError; `report` receives how long the target was paused.
+    static std::unique_ptr<Session> attach(std::uint32_t pid, const RunOptions& options, EventSink& sink,
+                                           InjectionReport* report = nullptr);
+
     ~Session(); // stops and waits if still running
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -81,7 +93,8 @@ public:
     std::uint32_t pid() const;
 
     // Ends the session early from any thread: the launched program gets SIGTERM (SIGKILL
-    // after a grace period). For attached sessions (issue 5) this will detach instead.
+    // after a grace period). An attached session detaches instead: the probe restores every
+    // hook, says Goodbye, and the target goes on.
     void stop();
 
     // Blocks until the program exited and its stream is fully delivered; returns the result

@@ -1,0 +1,308 @@
+// `layertrace attach PID` (trace a running Python process, then detach and leave it as it was)
+// and `layertrace ps` (the Python processes this user may attach to). docs/cli/attach.md, ps.md.
+#include <layertrace/attach.h>
+#include <layertrace/errors.h>
+#include <layertrace/formatters.h>
+#include <layertrace/json.h>
+#include <layertrace/recording.h>
+#include <layertrace/session.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+namespace layertrace::tracer::cli {
+
+namespace {
+
+constexpr const char* kAttachUsage = R"(usage: layertrace attach PID [--duration SECONDS] [options]
+       layertrace ps [--format text|jsonl]
+
+attach   bring the probe into the running Python process PID, print every layer hop as `run`
+         does, and detach on --duration, Ctrl-C (SIGINT/SIGTERM) or when PID exits; the process
+         goes on exactly as before
+ps       list the Python processes you may attach to: PID, interpreter version, command line
+
+attach options: --format tree|path|jsonl, --mode full|anchored, --probe LIB:GLOB, --no-stacks,
+  --lossless, --app PATH, --wrapper GLOB, -o/--output FILE, --text-output FILE,
+  --color auto|always|never (as for run; see docs/cli/run.md), --duration SECONDS
+See docs/cli/attach.md and docs/cli/ps.md.
+)";
+
+int g_wakeWrite = -1; // self-pipe: signals and the session's end wake the waiting main thread
+
+void onStopSignal(int) {
+    const char c = 's';
+    [[maybe_unused]] const ssize_t n = ::write(g_wakeWrite, &c, 1);
+}
+
+// Prints the probe's reports and wakes the CLI when the session ends on its own (target exit).
+class AttachDiagnostics : public EventSink {
+public:
+    void onEvent(const TraceEvent& event) override {
+        if (m_firstEvent.time_since_epoch().count() == 0) {
+            m_firstEvent = std::chrono::steady_clock::now();
+        }
+        (void)event;
+    }
+    void onReport(const ProbeReport& r) override {
+        const char* level = r.level == ProbeReport::Level::Error     ? "error"
+                            : r.level == ProbeReport::Level::Warning ? "warning"
+                                                                     : "info";
+        std::cerr << "layertrace: probe " << level << ": " << r.message << '\n';
+    }
+    void onFinished(const SessionResult&) override {
+        const char c = 'f';
+        [[maybe_unused]] const ssize_t n = ::write(g_wakeWrite, &c, 1);
+    }
+    std::chrono::steady_clock::time_point firstEvent() const { return m_firstEvent; }
+
+private:
+    std::chrono::steady_clock::time_point m_firstEvent{};
+};
+
+struct AttachCli {
+    std::uint32_t pid = 0;
+    double duration = 0; // 0: until Ctrl-C or the target exits
+    RunOptions run;
+    std::string format = "tree";
+    std::string output, recording, color = "auto";
+};
+
+std::uint32_t parsePid(const std::string& text) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long v = std::strtoul(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || v == 0 || v > 4194304) {
+        throw UsageError("attach wants a process id (a positive number), not '" + text + "'; see layertrace ps");
+    }
+    return static_cast<std::uint32_t>(v);
+}
+
+AttachCli parseAttach(int argc, char** argv) {
+    AttachCli cli;
+    bool havePid = false;
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        std::string inlineValue;
+        const bool hasInline = a.rfind("--", 0) == 0 && a.find('=') != std::string::npos;
+        if (hasInline) {
+            inlineValue = a.substr(a.find('=') + 1);
+            a = a.substr(0, a.find('='));
+        }
+        auto val = [&](const std::string& opt) -> std::string {
+            if (hasInline) {
+                return inlineValue;
+            }
+            if (i + 1 >= argc) {
+                throw UsageError(opt + " needs a value");
+            }
+            return argv[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            std::cout << kAttachUsage;
+            std::exit(0);
+        } else if (a == "--duration") {
+            const std::string v = val(a);
+            char* end = nullptr;
+            cli.duration = std::strtod(v.c_str(), &end);
+            if (v.empty() || *end != '\0' || !(cli.duration > 0) || !std::isfinite(cli.duration)) {
+                throw UsageError("--duration wants a positive number of seconds, not '" + v + "'");
+            }
+        } else if (a == "--format") {
+            cli.format = val(a);
+            if (cli.format != "tree" && cli.format != "path" && cli.format != "jsonl") {
+                throw UsageError("--format must be tree, path or jsonl, not '" + cli.format + "'");
+            }
+        } else if (a == "--mode") {
+            const std::string m = val(a);
+            if (m != "full" && m != "anchored") {
+                throw UsageError("--mode must be full or anchored, not '" + m + "'");
+            }
+            cli.run.mode = m == "full" ? TraceMode::Full : TraceMode::Anchored;
+        } else if (a == "--probe") {
+            const std::string spec = val(a);
+            if (spec.find(':') == std::string::npos || spec.front() == ':' || spec.back() == ':') {
+                throw UsageError("--probe wants LIB:GLOB (e.g. libstruct_demo.so:*), not '" + spec + "'");
+            }
+            cli.run.probeSpecs.push_back(spec);
+        } else if (a == "--no-stacks") {
+            cli.run.stacks = false;
+        } else if (a == "--lossless") {
+            cli.run.lossless = true;
+        } else if (a == "--app") {
+            cli.run.appPaths.push_back(val(a));
+        } else if (a == "--wrapper") {
+            cli.run.wrapperGlobs.push_back(val(a));
+        } else if (a == "-o" || a == "--output") {
+            cli.recording = val(a);
+        } else if (a == "--text-output") {
+            cli.output = val(a);
+        } else if (a == "--color" || a == "--colour") {
+            cli.color = val(a);
+            if (cli.color != "auto" && cli.color != "always" && cli.color != "never") {
+                throw UsageError("--color must be auto, always or never");
+            }
+        } else if (!a.empty() && a[0] == '-') {
+            throw UsageError("unknown option '" + a + "' for attach; try layertrace attach --help");
+        } else if (!havePid) {
+            cli.pid = parsePid(a);
+            havePid = true;
+        } else {
+            throw UsageError("attach takes one PID, got another argument '" + a + "'");
+        }
+    }
+    if (!havePid) {
+        throw UsageError("no PID given: layertrace attach PID [options] (layertrace ps lists candidates)");
+    }
+    return cli;
+}
+
+} // namespace
+
+int attachMain(int argc, char** argv, const std::string& version) {
+    const AttachCli cli = parseAttach(argc, argv);
+    std::ofstream file;
+    std::ostream* out = &std::cout;
+    bool tty = ::isatty(STDOUT_FILENO) != 0;
+    if (!cli.output.empty()) {
+        file.open(cli.output, std::ios::out | std::ios::trunc);
+        if (!file) {
+            throw IoError(cli.output, std::string("cannot open for writing: ") + std::strerror(errno));
+        }
+        out = &file;
+        tty = false;
+    }
+    int wake[2];
+    if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        throw TransportError(std::string("pipe: ") + std::strerror(errno));
+    }
+    g_wakeWrite = wake[1];
+    struct sigaction sa {};
+    sa.sa_handler = onStopSignal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
+        sigaction(sig, &sa, nullptr);
+    }
+
+    FormatOptions fo;
+    fo.color = cli.color == "always" || (cli.color == "auto" && tty);
+    fo.mainPid = cli.pid;
+    const OutputFormat format = cli.format == "path"    ? OutputFormat::Path
+                                : cli.format == "jsonl" ? OutputFormat::Jsonl
+                                                        : OutputFormat::Tree;
+    auto formatter = makeFormatter(format, *out, fo);
+    AttachDiagnostics diag;
+    TeeSink tee;
+    tee.add(*formatter);
+    tee.add(diag);
+    std::unique_ptr<RecordingWriter> recording;
+    if (!cli.recording.empty()) {
+        recording = std::make_unique<RecordingWriter>(cli.recording, recordingInfoFor(cli.run, version));
+        tee.add(*recording);
+    }
+    const auto attachStart = std::chrono::steady_clock::now();
+    InjectionReport injected;
+    auto session = Session::attach(cli.pid, cli.run, tee, &injected);
+    const double attachMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - attachStart).count();
+    std::fprintf(stderr,
+                 "layertrace: attached to PID %u in %.1f ms (all %zu threads paused %.2f ms, thread %u %.2f ms%s%s)\n",
+                 cli.pid, attachMs, injected.threadsStopped, injected.pausedMs, injected.injectedTid,
+                 injected.injectedThreadPausedMs, injected.injectedInSyscall ? ", in a system call" : "",
+                 injected.probeWasLoaded ? ", probe already loaded" : "");
+
+    // Wait for --duration, a stop signal, or the end of the session (target exit, lost probe).
+    const auto deadline = attachStart + std::chrono::duration<double>(cli.duration);
+    for (;;) {
+        int timeout = -1;
+        if (cli.duration > 0) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            timeout = static_cast<int>(std::max<long long>(0, left.count()));
+        }
+        pollfd p{wake[0], POLLIN, 0};
+        const int r = ::poll(&p, 1, timeout);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        break;
+    }
+    session->stop(); // detaches (nothing to do when the session already ended)
+    const SessionResult result = session->wait();
+    out->flush();
+    if (recording) {
+        recording->close();
+    }
+    if (diag.firstEvent().time_since_epoch().count() != 0) {
+        std::fprintf(stderr, "layertrace: first event %.1f ms after attach began; %llu events\n",
+                     std::chrono::duration<double, std::milli>(diag.firstEvent() - attachStart).count(),
+                     static_cast<unsigned long long>(result.events));
+    }
+    if (!result.streamError.empty()) {
+        std::cerr << "layertrace: " << result.streamError << '\n';
+    }
+    if (result.dropped != 0) {
+        std::cerr << "layertrace: the probe dropped " << result.dropped
+                  << " events because the tracer could not keep up (--lossless makes the target wait instead)\n";
+    }
+    if (result.handshakeFailed) {
+        return static_cast<int>(ExitCode::Handshake);
+    }
+    if (!result.connected) {
+        return static_cast<int>(AttachFailure::InjectionFailed);
+    }
+    std::cerr << "layertrace: " << (result.targetExited ? "PID " + std::to_string(cli.pid) + " exited"
+                                                        : "detached from PID " + std::to_string(cli.pid) +
+                                                              "; it goes on untraced")
+              << '\n';
+    return 0;
+}
+
+int psMain(int argc, char** argv) {
+    std::string format = "text";
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--format" && i + 1 < argc) {
+            format = argv[++i];
+        } else if (a.rfind("--format=", 0) == 0) {
+            format = a.substr(9);
+        } else if (a == "--help" || a == "-h") {
+            std::cout << kAttachUsage;
+            return 0;
+        } else {
+            throw UsageError("unknown argument '" + a + "' for ps; try layertrace ps --help");
+        }
+    }
+    if (format != "text" && format != "jsonl") {
+        throw UsageError("ps --format must be text or jsonl, not '" + format + "'");
+    }
+    const std::vector<PythonProcess> procs = listPythonProcesses();
+    if (format == "text") {
+        std::printf("%7s  %-8s  %s\n", "PID", "PYTHON", "COMMAND");
+    }
+    for (const auto& p : procs) {
+        if (format == "jsonl") {
+            std::cout << "{\"pid\":" << p.pid << ",\"version\":" << json::quoted(p.version)
+                      << ",\"executable\":" << json::quoted(p.executable)
+                      << ",\"interpreter\":" << json::quoted(p.interpreterObject)
+                      << ",\"probe_loaded\":" << (p.probeLoaded ? "true" : "false")
+                      << ",\"command\":" << json::quoted(p.commandLine) << "}\n";
+        } else {
+            std::printf("%7u  %-8s  %s%s\n", p.pid, p.version.c_str(), p.commandLine.c_str(),
+                        p.probeLoaded ? "  [probe loaded]" : "");
+        }
+    }
+    std::cout.flush();
+    return 0;
+}
+
+} // namespace layertrace::tracer::cli
