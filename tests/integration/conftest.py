@@ -74,18 +74,21 @@ def hop_matches(expected, hop):
     role, module, symbol = hop
     if expected.get("role") and expected["role"] != role:
         return False
-    for key, actual in (("module", module), ("symbol", symbol)):
-        globs = _globs(expected.get(key))
-        if globs is not None and not any(fnmatch.fnmatchcase(actual, g) for g in globs):
-            return False
-    return True
+    globs = _globs(expected.get("module"))
+    if globs is not None and not any(fnmatch.fnmatch(module, g) for g in globs):
+        return False
+    globs = _globs(expected.get("symbol"))
+    if globs is None:
+        return True
+    # A qualified Python name ("Publisher.publish") also matches by its last component.
+    candidates = [symbol] + ([symbol.rsplit(".", 1)[1]] if "." in symbol else [])
+    return any(fnmatch.fnmatch(c, g) for c in candidates for g in globs)
 
 
-def path_matches_contiguously(expected_hops, hops):
-    """The catalog's hops appear in `hops` as one contiguous run, in order."""
-    n = len(expected_hops)
-    return any(all(hop_matches(expected_hops[k], hops[start + k]) for k in range(n))
-               for start in range(len(hops) - n + 1))
+def path_matches_in_order(expected_hops, hops):
+    """The catalog's hops appear in one path line in order; other hops (siblings of the chain's
+    calls) may come between them, as in tracer::pathMatches."""
+    return appears_in_order(expected_hops, hops)
 
 
 def parse_jsonl(text):

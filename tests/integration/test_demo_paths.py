@@ -1,10 +1,10 @@
 """Every demo in the catalog, traced by the real probe and the real `layertrace run`: its expected
-layer paths appear in --format path (contiguously) and in --format jsonl (in order), every line
-of jsonl parses, and every thread's events nest."""
+layer paths appear in --format path (in order within one line) and in --format jsonl (in order
+within one thread), every line of jsonl parses, and every thread's events nest."""
 import pytest
 
 from conftest import (appears_in_order, assert_nesting, hop_sequences, parse_jsonl, parse_path_line,
-                      path_matches_contiguously, resolve_argv, run)
+                      path_matches_in_order, resolve_argv, run)
 
 
 def demos_with_paths():
@@ -28,7 +28,7 @@ def test_path_format_shows_every_expected_path(layertrace, demos_dir, catalog, p
     lines = [parse_path_line(line) for line in out.splitlines() if line.strip()]
     assert lines, f"{name}: no path lines at all\nstderr:\n{err[-3000:]}"
     for expected in demo["paths"]:
-        assert any(path_matches_contiguously(expected["hops"], hops) for hops in lines), (
+        assert any(path_matches_in_order(expected["hops"], hops) for hops in lines), (
             f"{name}: path {expected['name']!r} not found. Lines:\n" + "\n".join(out.splitlines()[:40]))
 
 

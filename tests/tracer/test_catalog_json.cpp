@@ -71,6 +71,11 @@ TEST(Catalog, HopPatterns) {
     EXPECT_TRUE(ffi.matches(Role::Ffi, "_cffi_backend.cpython-311-x86_64-linux-gnu.so", "cffistatic_ffi_call"));
     EXPECT_FALSE(ffi.matches(Role::Native, "libffi.so.8", "ffi_call"));
     EXPECT_FALSE(ffi.matches(Role::Ffi, "libffi.so.8", "ffi_prep_cif"));
+    HopPattern method;
+    method.symbols = {"publish"};
+    EXPECT_TRUE(method.matches(Role::Wrapper, "rclpy_mini/publisher.py", "Publisher.publish"));
+    EXPECT_TRUE(method.matches(Role::Wrapper, "rclpy_mini/publisher.py", "publish"));
+    EXPECT_FALSE(method.matches(Role::Wrapper, "rclpy_mini/publisher.py", "Publisher.publish_all"));
     HopPattern ext;
     ext.role = Role::Ext;
     ext.modules = {"_ctypes*"};

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 using namespace layertrace;
 using namespace layertrace::tracer;
 
@@ -82,6 +84,9 @@ TEST(Classifier, FunctionsInsideYourExtension) {
     c.noteMlMeth(0x2000); // Python called it through a PyCFunction: the door into the extension
     EXPECT_EQ(c.classifyFunction(ext, "fixture_method", 0x2000).role, Role::Glue);
     EXPECT_EQ(c.classifyFunction(ext, "fixture_impl", 0x1000, /*calledFromInterpreter=*/true).role, Role::Glue);
+    // Marshalling helpers that take PyObject* (per DWARF) are glue; plain C stays native.
+    EXPECT_EQ(c.classifyFunction(ext, "convert_from_py", 0x3000, false, true).role, Role::Glue);
+    EXPECT_EQ(c.classifyFunction(ext, "create_message", 0x4000, false, false).role, Role::Native);
 
     const ModuleInfo pyb = object(FIXTURE_PYBIND);
     EXPECT_EQ(c.classifyFunction(pyb, "pybind11::cpp_function::dispatcher(_object*, _object*, _object*)", 0).role,
@@ -109,19 +114,27 @@ TEST(Classifier, ReadyMadeExtensionsAndFfiEntryPoints) {
 TEST(Classifier, PythonFiles) {
     test::TempTree app;
     const std::string user = app.write("user.py", "import mypkg\n");
-    app.write("mypkg/__init__.py", "");
+    const std::string init = app.write("mypkg/__init__.py", "");
     const std::string bindings = app.write("mypkg/bindings.py", "import ctypes\nlib = ctypes.CDLL('x')\n");
     const std::string util = app.write("mypkg/util.py", "def f():\n    return 1\n");
     const std::string helper = app.write("helper.py", "from ctypes import CDLL\n");
+    const std::string plainA = app.write("plain/__init__.py", "");
+    const std::string plainB = app.write("plain/core.py", "def g():\n    return 2\n");
     ClassifierOptions opts;
     opts.appDir = app.root();
     Classifier c(opts);
     EXPECT_EQ(c.pythonFile(user).role, Role::App);
     EXPECT_EQ(c.pythonFile(user).name, "user.py");
+    EXPECT_EQ(c.pythonFile(init).role, Role::App); // nothing known about mypkg yet
+    EXPECT_TRUE(c.takeRoleChanges().empty());
     EXPECT_EQ(c.pythonFile(bindings).role, Role::Wrapper);
     EXPECT_EQ(c.pythonFile(bindings).name, "mypkg/bindings.py");
     EXPECT_NE(c.pythonFile(bindings).reason.find("imports ctypes"), std::string::npos);
-    EXPECT_EQ(c.pythonFile(util).role, Role::App);
+    // The package binds native code: its other modules are part of the binding, seen before or after.
+    EXPECT_EQ(c.takeRoleChanges(), std::vector<std::string>{init});
+    EXPECT_EQ(c.pythonFile(init).role, Role::Wrapper);
+    EXPECT_EQ(c.pythonFile(util).role, Role::Wrapper);
+    EXPECT_NE(c.pythonFile(util).reason.find("package mypkg"), std::string::npos) << c.pythonFile(util).reason;
     // A script at the application root that uses ctypes itself is still the app.
     EXPECT_EQ(c.pythonFile(helper).role, Role::App);
     EXPECT_EQ(c.pythonFile("/usr/lib/python3.11/ctypes/__init__.py").role, Role::Pylib);
@@ -130,16 +143,24 @@ TEST(Classifier, PythonFiles) {
     EXPECT_EQ(c.pythonFile("/usr/lib/python3/dist-packages/somepkg/core.py").role, Role::Pylib);
     EXPECT_EQ(c.pythonFile("/usr/lib/python3/dist-packages/somepkg/core.py").name, "somepkg/core.py");
 
-    // Dynamic evidence: a package module seen calling native code directly becomes a wrapper;
-    // the script itself and the standard library never do.
-    EXPECT_TRUE(c.noteDirectNativeCall(util, "native libfoo.so"));
-    EXPECT_EQ(c.pythonFile(util).role, Role::Wrapper);
-    EXPECT_FALSE(c.noteDirectNativeCall(util, "native libfoo.so"));
+    // Dynamic evidence: a package module seen calling native code directly makes its package a
+    // wrapper; the script itself and the standard library never change.
+    EXPECT_EQ(c.pythonFile(plainA).role, Role::App);
+    EXPECT_EQ(c.pythonFile(plainB).role, Role::App);
+    EXPECT_TRUE(c.noteDirectNativeCall(plainB, "native libfoo.so"));
+    EXPECT_EQ(c.pythonFile(plainB).role, Role::Wrapper);
+    EXPECT_EQ(c.pythonFile(plainA).role, Role::Wrapper);
+    auto changes = c.takeRoleChanges();
+    std::sort(changes.begin(), changes.end());
+    EXPECT_EQ(changes, (std::vector<std::string>{plainA, plainB}));
+    EXPECT_FALSE(c.noteDirectNativeCall(plainB, "native libfoo.so"));
     EXPECT_FALSE(c.noteDirectNativeCall(user, "ffi libffi.so.8"));
     EXPECT_EQ(c.pythonFile(user).role, Role::App);
     EXPECT_FALSE(c.noteDirectNativeCall("/usr/lib/python3.11/ctypes/__init__.py", "ext _ctypes"));
     EXPECT_TRUE(c.noteDirectNativeCall("/usr/lib/python3/dist-packages/somepkg/core.py", "ext _somepkg"));
     EXPECT_EQ(c.pythonFile("/usr/lib/python3/dist-packages/somepkg/core.py").role, Role::Wrapper);
+    EXPECT_EQ(c.pythonFile("/usr/lib/python3/dist-packages/somepkg/other.py").role, Role::Wrapper);
+    EXPECT_EQ(c.pythonFile("/usr/lib/python3/dist-packages/otherpkg/x.py").role, Role::Pylib);
 }
 
 TEST(Classifier, Overrides) {

@@ -180,7 +180,7 @@ TEST(Paths, UnfinishedCallsAreEmittedAtTheEndAndLongPathsTruncated) {
     EXPECT_EQ(paths[0][4].symbol, "6 more hops");
 }
 
-TEST(Paths, CatalogPatternsMatchContiguousHops) {
+TEST(Paths, CatalogPatternsMatchInOrder) {
     // A fixed catalog (the real one changes with the demos): Part IV's shape.
     const Catalog cat = Catalog::parse(R"J({"schema": 1, "demos": [{"name": "p4", "run": {"argv": ["{python}", "user.py"]},
       "paths": [{"name": "transform()", "hops": [
@@ -194,20 +194,22 @@ TEST(Paths, CatalogPatternsMatchContiguousHops) {
     const DemoPath& want = cat.demos.at(0).paths.at(0);
     std::vector<Hop> hops = {
         {Role::App, "user.py", "main", ""},
-        {Role::Wrapper, "mypkg/bindings.py", "transform", ""},
+        {Role::Wrapper, "mypkg/bindings.py", "TransformApi.transform", ""}, // qualified name
         {Role::Ext, "_ctypes.cpython-311-x86_64-linux-gnu.so", "", ""},
         {Role::Ffi, "libffi.so.8", "ffi_call", ""},
         {Role::Native, "libstruct_demo.so", "transform_record", ""},
+        {Role::Native, "libstruct_demo.so", "sd_helper", ""}, // a sibling before the expected child
         {Role::Native, "libstruct_demo.so", "sd_score_item", ""},
-        {Role::Native, "libstruct_demo.so", "sd_rank_items", ""},
     };
     EXPECT_TRUE(pathMatches(want, hops));
-    std::vector<Hop> gap = hops;
-    gap.insert(gap.begin() + 2, Hop{Role::Pylib, "ctypes/__init__.py", "__call__", ""});
-    EXPECT_FALSE(pathMatches(want, gap));
     std::vector<Hop> cffi = hops;
     cffi[3] = Hop{Role::Ffi, "_cffi_backend.cpython-311-x86_64-linux-gnu.so", "cffistatic_ffi_call", ""};
     EXPECT_TRUE(pathMatches(want, cffi));
+    std::vector<Hop> swapped = hops;
+    std::swap(swapped[3], swapped[4]); // order matters
+    EXPECT_FALSE(pathMatches(want, swapped));
+    std::vector<Hop> missing(hops.begin(), hops.begin() + 5);
+    EXPECT_FALSE(pathMatches(want, missing));
     hops[1].role = Role::App;
     EXPECT_FALSE(pathMatches(want, hops));
 }

@@ -115,3 +115,14 @@ TEST(Symbolizer, SameFileUnderTwoNamesIsOneObject) {
     EXPECT_TRUE(changed);
     EXPECT_EQ(s.modules().size(), 2u);
 }
+
+TEST(Symbolizer, FindsPyObjectParametersInDwarf) {
+    Symbolizer s;
+    ModuleInfo& ext = s.addModule(1, FIXTURE_EXT, kBias);
+    ModuleInfo& ffi = s.addModule(2, LIBFFI_SO, kBias + 0x100000000);
+    EXPECT_EQ(s.usesPyObject(s.addressOf(ext, "fixture_method")), std::optional<bool>(true));
+    EXPECT_EQ(s.usesPyObject(s.addressOf(ext, "PyInit_fixture_ext")), std::optional<bool>(true)); // returns PyObject*
+    EXPECT_EQ(s.usesPyObject(s.addressOf(ext, "fixture_impl")), std::optional<bool>(false));
+    EXPECT_EQ(s.usesPyObject(s.addressOf(ext, "fixture_convert")), std::optional<bool>(true)); // a PyObject* local
+    EXPECT_EQ(s.usesPyObject(s.addressOf(ffi, "ffi_call")), std::nullopt); // stripped: no DWARF, no answer
+}

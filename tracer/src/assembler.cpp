@@ -130,8 +130,15 @@ const ModuleInfo& Assembler::pythonModule(const std::string& file) {
     const ModuleInfo& m = m_classifier.pythonFile(file);
     if (!known) {
         m_sink.onModule(m);
+        announceRoleChanges(); // its package may have turned others into wrappers
     }
     return m;
+}
+
+void Assembler::announceRoleChanges() {
+    for (const std::string& path : m_classifier.takeRoleChanges()) {
+        m_sink.onModule(m_classifier.pythonFiles().at(path));
+    }
 }
 
 bool Assembler::inInterpreter(std::uint64_t address) const {
@@ -169,7 +176,11 @@ void Assembler::describeNative(TraceEvent& ev, std::uint64_t address, const std:
     if (s.module != nullptr) {
         ev.module = s.module->name;
         ev.modulePath = s.module->path;
-        const RoleDecision d = m_classifier.classifyFunction(*s.module, ev.symbol, address, calledFromInterpreter);
+        // DWARF is consulted only inside extensions you built: that is where glue and native share a file.
+        const bool ownExtension = s.module->role == Role::Ext && !Classifier::isReadyMadeExtension(*s.module);
+        const RoleDecision d = m_classifier.classifyFunction(
+            *s.module, ev.symbol, address, calledFromInterpreter,
+            ownExtension && s.module->elf.hasDebugInfo ? m_symbolizer.usesPyObject(address) : std::nullopt);
         ev.role = d.role;
         ev.reason = d.reason;
     } else {
@@ -348,9 +359,8 @@ void Assembler::flush(ThreadState& t) {
                              (obj != nullptr && Classifier::isBindingTarget(*obj));
         if (binding) {
             pythonModule(ev.pyFile);
-            if (m_classifier.noteDirectNativeCall(ev.pyFile, std::string(roleName(hop)) + " " + ev.module)) {
-                m_sink.onModule(m_classifier.pythonFiles().at(ev.pyFile));
-            }
+            m_classifier.noteDirectNativeCall(ev.pyFile, std::string(roleName(hop)) + " " + ev.module);
+            announceRoleChanges();
         }
     }
     t.pendingDirect = false;

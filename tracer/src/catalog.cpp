@@ -76,7 +76,15 @@ bool HopPattern::matches(Role hopRole, std::string_view module, std::string_view
     if (role && *role != hopRole) {
         return false;
     }
-    return anyGlob(modules, module) && anyGlob(symbols, symbol);
+    if (!anyGlob(modules, module)) {
+        return false;
+    }
+    if (anyGlob(symbols, symbol)) {
+        return true;
+    }
+    // Python hops carry qualified names ("Publisher.publish"); a catalog may name the method alone.
+    const auto dot = symbol.rfind('.');
+    return dot != std::string_view::npos && anyGlob(symbols, symbol.substr(dot + 1));
 }
 
 std::vector<std::string> Demo::resolvedArgv(const std::string& python) const {

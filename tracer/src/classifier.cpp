@@ -21,11 +21,6 @@ bool fileExists(const std::string& p) {
     return ::stat(p.c_str(), &st) == 0;
 }
 
-std::string dirName(const std::string& p) {
-    const auto slash = p.rfind('/');
-    return slash == std::string::npos ? std::string(".") : p.substr(0, slash);
-}
-
 std::string absolute(const std::string& p) {
     if (p.empty()) {
         return p;
@@ -216,6 +211,48 @@ void Classifier::classifyObject(ModuleInfo& m) const {
     }
 }
 
+std::string Classifier::packageKey(const std::string& absPath, const std::string& relative, bool inApp) const {
+    if (inApp) {
+        const auto slash = relative.find('/');
+        if (slash == std::string::npos || !fileExists(absPath.substr(0, absPath.size() - relative.size()) +
+                                                      relative.substr(0, slash) + "/__init__.py")) {
+            return {}; // a top-level script, or a plain directory: not a package
+        }
+        return absPath.substr(0, absPath.size() - relative.size()) + relative.substr(0, slash);
+    }
+    for (std::string_view marker : {"/site-packages/", "/dist-packages/"}) {
+        const auto at = absPath.rfind(marker);
+        if (at != std::string::npos) {
+            const auto slash = absPath.find('/', at + marker.size());
+            return slash == std::string::npos ? std::string() : absPath.substr(0, slash);
+        }
+    }
+    return {};
+}
+
+void Classifier::markWrapperPackage(const std::string& key, const std::string& why) {
+    if (key.empty() || !m_wrapperPackages.emplace(key, why).second) {
+        return;
+    }
+    // Every module of a package that binds native code is part of that binding.
+    const std::string package = baseName(key);
+    for (auto& [path, m] : m_pythonFiles) {
+        const auto it = m_packageOf.find(path);
+        if (it == m_packageOf.end() || it->second != key || m.role == Role::Wrapper) {
+            continue;
+        }
+        m.role = Role::Wrapper;
+        m.reason = "a module of package " + package + ", which " + why;
+        m_roleChanges.push_back(path);
+    }
+}
+
+std::vector<std::string> Classifier::takeRoleChanges() {
+    std::vector<std::string> out;
+    out.swap(m_roleChanges);
+    return out;
+}
+
 const ModuleInfo& Classifier::pythonFile(const std::string& path) {
     auto it = m_pythonFiles.find(path);
     if (it != m_pythonFiles.end()) {
@@ -228,62 +265,79 @@ const ModuleInfo& Classifier::pythonFile(const std::string& path) {
     const std::string abs = startsWith(path, "<") ? path : absolute(path);
     const bool inApp = underApp(abs, &relative);
     m.name = inApp ? relative : pythonShortName(path);
+    const bool stdlib = !inApp && isStdlibPython(path);
+    const std::string key = stdlib ? std::string() : packageKey(abs, relative, inApp);
     std::string evidence;
+    bool bindsItself = false;
     if (matchesWrapperGlob(abs, relative)) {
         m.role = Role::Wrapper;
         m.reason = "matches --wrapper";
-    } else if (!inApp && isStdlibPython(path)) {
+    } else if (stdlib) {
         m.role = Role::Pylib;
         m.reason = "standard-library Python";
     } else if (inApp) {
-        const bool inPackage = relative.find('/') != std::string::npos &&
-                               fileExists(dirName(abs) + "/__init__.py");
-        if (inPackage && sourceUsesFfi(abs, &evidence)) {
+        if (!key.empty() && sourceUsesFfi(abs, &evidence)) {
             m.role = Role::Wrapper;
             m.reason = "a package module of the application that " + evidence;
+            bindsItself = true;
+        } else if (const auto pkg = m_wrapperPackages.find(key); !key.empty() && pkg != m_wrapperPackages.end()) {
+            m.role = Role::Wrapper;
+            m.reason = "a module of package " + baseName(key) + ", which " + pkg->second;
         } else {
             m.role = Role::App;
             m.reason = m_options.appPaths.empty() ? "under the script's directory" : "under --app";
-            if (inPackage) {
-                m.reason += " (a package module: becomes wrapper if it calls native code directly)";
+            if (!key.empty()) {
+                m.reason += " (a package module: its package becomes a wrapper if one of its modules calls native code directly)";
             }
         }
     } else if (sourceUsesFfi(abs, &evidence)) {
         m.role = Role::Wrapper;
         m.reason = "library Python outside the application that " + evidence;
+        bindsItself = true;
+    } else if (const auto pkg = m_wrapperPackages.find(key); !key.empty() && pkg != m_wrapperPackages.end()) {
+        m.role = Role::Wrapper;
+        m.reason = "a module of package " + baseName(key) + ", which " + pkg->second;
     } else {
         m.role = Role::Pylib;
         m.reason = "library Python outside the application and the standard library";
     }
-    return m_pythonFiles.emplace(path, std::move(m)).first->second;
+    if (!key.empty()) {
+        m_packageOf[path] = key;
+    }
+    const ModuleInfo& stored = m_pythonFiles.emplace(path, std::move(m)).first->second;
+    if (bindsItself) {
+        markWrapperPackage(key, evidence + " (" + stored.name + ")");
+    }
+    return stored;
 }
 
 bool Classifier::noteDirectNativeCall(const std::string& path, std::string_view what) {
-    auto it = m_pythonFiles.find(path);
-    if (it == m_pythonFiles.end()) {
+    if (m_pythonFiles.find(path) == m_pythonFiles.end()) {
         pythonFile(path);
-        it = m_pythonFiles.find(path);
     }
-    ModuleInfo& m = it->second;
-    if (m.role == Role::Wrapper || m.reason.find("--wrapper") != std::string::npos) {
-        return false;
-    }
+    ModuleInfo& m = m_pythonFiles.find(path)->second;
+    const auto pkg = m_packageOf.find(path);
     // The script itself and files at the application root stay app: calling native code is what
-    // the app does. Standard-library files stay pylib.
-    const bool appPackage = m.role == Role::App && m.name.find('/') != std::string::npos &&
-                            fileExists(dirName(startsWith(path, "<") ? path : absolute(path)) + "/__init__.py");
-    const bool thirdParty = m.role == Role::Pylib && !isStdlibPython(path);
-    if (!appPackage && !thirdParty) {
+    // the app does. Standard-library files stay pylib. Only package modules turn into wrappers.
+    if (pkg == m_packageOf.end() || m.reason == "matches --wrapper") {
         return false;
     }
-    m.role = Role::Wrapper;
-    m.reason = std::string(appPackage ? "a package module of the application" : "library Python") +
-               " that calls " + std::string(what) + " directly";
-    return true;
+    const std::string why = "calls " + std::string(what) + " directly (" + m.name + ")";
+    const bool changed = m.role != Role::Wrapper;
+    if (changed) {
+        m.role = Role::Wrapper;
+        m.reason = std::string(m.name.find('/') != std::string::npos && pkg->second.find("-packages/") == std::string::npos
+                                   ? "a package module of the application"
+                                   : "library Python") +
+                   " that calls " + std::string(what) + " directly";
+        m_roleChanges.push_back(path);
+    }
+    markWrapperPackage(pkg->second, why);
+    return changed;
 }
 
 RoleDecision Classifier::classifyFunction(const ModuleInfo& m, std::string_view symbol, std::uint64_t address,
-                                          bool calledFromInterpreter) const {
+                                          bool calledFromInterpreter, std::optional<bool> usesPyObject) const {
     if (isFfiEntrySymbol(symbol) && m.role != Role::Capi) {
         return {Role::Ffi, "libffi entry point " + std::string(symbol) +
                                (m.role == Role::Ffi ? std::string() : " bundled in " + m.name)};
@@ -309,6 +363,11 @@ RoleDecision Classifier::classifyFunction(const ModuleInfo& m, std::string_view 
     }
     if (calledFromInterpreter) {
         return {Role::Glue, "called directly by the interpreter (a method or type slot)"};
+    }
+    if (usesPyObject.value_or(false)) {
+        // Marshalling code: converts between Python objects and C data (rosidl's
+        // convert_from_py, a helper building a result tuple). It speaks the C API, so it is glue.
+        return {Role::Glue, "handles PyObject* (a parameter, result or local in its DWARF): C API glue inside your extension"};
     }
     return {Role::Native, "C/C++ implementation inside your extension " + m.name};
 }

@@ -225,21 +225,13 @@ std::string formatPath(const std::vector<Hop>& hops) {
 }
 
 bool pathMatches(const DemoPath& expected, const std::vector<Hop>& hops) {
-    const auto& want = expected.hops;
-    if (want.empty()) {
-        return true;
-    }
-    for (std::size_t start = 0; start + want.size() <= hops.size(); ++start) {
-        bool ok = true;
-        for (std::size_t k = 0; ok && k < want.size(); ++k) {
-            const Hop& h = hops[start + k];
-            ok = want[k].matches(h.role, h.module, h.symbol);
-        }
-        if (ok) {
-            return true;
+    std::size_t next = 0;
+    for (const Hop& h : hops) {
+        if (next < expected.hops.size() && expected.hops[next].matches(h.role, h.module, h.symbol)) {
+            ++next;
         }
     }
-    return false;
+    return next == expected.hops.size();
 }
 
 PathBuilder::PathBuilder(Callback callback, std::size_t maxHops)
@@ -290,11 +282,12 @@ void PathBuilder::emit(std::uint32_t tid, ThreadPaths& t) {
             h.role = it->second.role;
         }
     }
-    // Runs of Python frames with the same role collapse to their innermost frame: <module> ->
-    // main is "main". Done here, after the roles were refreshed.
+    // Runs of Python frames of the same file and role collapse to their innermost frame:
+    // user.py's <module> -> main is "main". Done here, after the roles were refreshed.
     std::vector<Hop> out;
     for (std::size_t i = 0; i < t.hops.size(); ++i) {
-        if (i < t.chainLength && i + 1 < t.chainLength && t.hops[i + 1].role == t.hops[i].role) {
+        if (i < t.chainLength && i + 1 < t.chainLength && t.hops[i + 1].role == t.hops[i].role &&
+            t.hops[i + 1].module == t.hops[i].module) {
             continue;
         }
         if (!out.empty() && out.back() == t.hops[i]) {

@@ -4,6 +4,8 @@
 #include <layertrace/elf_inspect.h>
 
 #include <cxxabi.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -247,6 +249,85 @@ Symbol Symbolizer::lookup(std::uint64_t address) {
     }
     m_cache.emplace(address, s);
     return s;
+}
+
+namespace {
+
+// Follows typedefs, qualifiers and pointers from a DIE's type to what it names; true when that is
+// `struct _object` (PyObject) or a typedef of it seen along the way.
+bool isPyObjectType(Dwarf_Die* die) {
+    Dwarf_Die cur = *die;
+    for (int hops = 0; hops < 16; ++hops) {
+        Dwarf_Attribute attr;
+        Dwarf_Die type;
+        if (dwarf_attr_integrate(&cur, DW_AT_type, &attr) == nullptr || dwarf_formref_die(&attr, &type) == nullptr) {
+            return false;
+        }
+        const int tag = dwarf_tag(&type);
+        const char* name = dwarf_diename(&type);
+        if (name != nullptr && (std::strcmp(name, "_object") == 0 || std::strcmp(name, "PyObject") == 0)) {
+            return tag == DW_TAG_structure_type || tag == DW_TAG_typedef;
+        }
+        if (tag != DW_TAG_pointer_type && tag != DW_TAG_typedef && tag != DW_TAG_const_type &&
+            tag != DW_TAG_volatile_type && tag != DW_TAG_restrict_type && tag != DW_TAG_reference_type) {
+            return false;
+        }
+        cur = type;
+    }
+    return false;
+}
+
+// A parameter or local variable of PyObject* type directly in `scope` or its lexical blocks (not
+// in inlined callees: their locals belong to other functions).
+bool declaresPyObject(Dwarf_Die* scope, int depth) {
+    Dwarf_Die child;
+    if (depth > 8 || dwarf_child(scope, &child) != 0) {
+        return false;
+    }
+    do {
+        const int tag = dwarf_tag(&child);
+        if ((tag == DW_TAG_formal_parameter || tag == DW_TAG_variable) && isPyObjectType(&child)) {
+            return true;
+        }
+        if (tag == DW_TAG_lexical_block && declaresPyObject(&child, depth + 1)) {
+            return true;
+        }
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return false;
+}
+
+} // namespace
+
+std::optional<bool> Symbolizer::usesPyObject(std::uint64_t address) {
+    if (auto it = m_pyObjectCache.find(address); it != m_pyObjectCache.end()) {
+        return it->second;
+    }
+    std::optional<bool> result;
+    const Entry* entry = nullptr;
+    for (const auto& e : m_entries) {
+        if (address >= e.start && address < e.end) {
+            entry = &e;
+        }
+    }
+    Dwarf_Addr bias = 0;
+    Dwarf_Die* cu = entry != nullptr && entry->dwflModule != nullptr
+                        ? dwfl_module_addrdie(entry->dwflModule, address, &bias)
+                        : nullptr;
+    if (cu != nullptr) {
+        Dwarf_Die* scopes = nullptr;
+        const int n = dwarf_getscopes(cu, address - bias, &scopes);
+        for (int i = 0; i < n; ++i) {
+            if (dwarf_tag(&scopes[i]) != DW_TAG_subprogram) {
+                continue;
+            }
+            Dwarf_Die fn = scopes[i];
+            result = isPyObjectType(&fn) || declaresPyObject(&fn, 0); // return type, then params/locals
+            break;
+        }
+        std::free(scopes);
+    }
+    m_pyObjectCache.emplace(address, result);
+    return result;
 }
 
 std::uint64_t Symbolizer::addressOf(const ModuleInfo& module, const std::string& name) {

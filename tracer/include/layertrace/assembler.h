@@ -76,6 +76,7 @@ private:
 
     std::string str(std::uint32_t id) const;
     const ModuleInfo& pythonModule(const std::string& file);
+    void announceRoleChanges();
     void describeNative(TraceEvent& ev, std::uint64_t address, const std::string& preferredSymbol,
                         bool calledFromInterpreter);
     CodeRef codeRef(std::uint64_t address, bool returnAddress);

@@ -12,7 +12,8 @@
 namespace layertrace::tracer {
 
 // One expected hop: a role and fnmatch globs for module and symbol. Several globs = any of them;
-// no glob = anything matches.
+// no glob = anything matches. A symbol glob matches the whole symbol or, for qualified Python
+// names, the part after the last '.' ("publish" matches "Publisher.publish").
 struct HopPattern {
     std::optional<Role> role;
     std::vector<std::string> modules;

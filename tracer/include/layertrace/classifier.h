@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -35,14 +36,19 @@ public:
     // cached; promoteWrapper() may later turn an app/pylib file into a wrapper.
     const ModuleInfo& pythonFile(const std::string& path);
     // A Python file was seen calling binding machinery or your own extension directly (see
-    // callsNativeDirectly in docs/layers.md). Returns true when that changed its role.
+    // docs/layers.md). Returns true when that changed its role.
     bool noteDirectNativeCall(const std::string& path, std::string_view what);
+    // Paths of Python files whose role changed since the last call (a file promoted to wrapper,
+    // and the other modules of its package), for re-announcing them to front ends.
+    std::vector<std::string> takeRoleChanges();
 
     // Function level inside an object: glue vs native inside your own extension, ffi for libffi's
     // entry points wherever they are linked. `calledFromInterpreter`: the caller's return
     // address lies in the interpreter (a type slot or method Python invoked).
+    // `usesPyObject`: the function takes or returns PyObject* per its DWARF (nullopt: unknown).
     RoleDecision classifyFunction(const ModuleInfo& m, std::string_view symbol, std::uint64_t address,
-                                  bool calledFromInterpreter = false) const;
+                                  bool calledFromInterpreter = false,
+                                  std::optional<bool> usesPyObject = std::nullopt) const;
     // ml_meth of a PyCFunction Python called: glue from now on.
     void noteMlMeth(std::uint64_t address) { m_mlMeths.insert(address); }
 
@@ -62,7 +68,14 @@ private:
     bool underApp(const std::string& path, std::string* relative) const;
     bool matchesWrapperGlob(const std::string& path, const std::string& relative) const;
 
+    // "<root>/<top-level package>" of a package module under the app or in site-packages; "".
+    std::string packageKey(const std::string& absPath, const std::string& relative, bool inApp) const;
+    void markWrapperPackage(const std::string& key, const std::string& why);
+
     ClassifierOptions m_options;
+    std::map<std::string, std::string> m_wrapperPackages; // package key -> why it binds native code
+    std::map<std::string, std::string> m_packageOf;       // Python file -> its package key
+    std::vector<std::string> m_roleChanges;
     std::vector<std::string> m_appRoots; // normalized, each ending in '/' (or a file path)
     std::map<std::string, ModuleInfo> m_pythonFiles;
     std::set<std::uint64_t> m_mlMeths;

@@ -32,14 +32,18 @@ std::string codeText(std::string_view module, std::string_view symbol);
 std::string formatHop(const Hop& hop);
 // Hops joined with " -> ".
 std::string formatPath(const std::vector<Hop>& hops);
-// Does `hops` contain the catalog path's hops as one contiguous run, in order?
+// Does `hops` (one path line: the calls entered during one crossing, in order) contain the
+// catalog path's hops in order? Other hops may lie between them: a catalog path is a chain of
+// nested calls, and every such chain is an ordered subsequence of the line (its siblings, such
+// as a helper called before the converter, come in between).
 bool pathMatches(const DemoPath& expected, const std::vector<Hop>& hops);
 
 // Builds one path per outermost call that crosses from Python into native-side code (any event
-// that is not a Python call or a call of the interpreter's own C functions): the Python frames leading to it (runs of the same role collapsed
-// to their innermost frame), then every hop entered until that call returns, consecutive
-// duplicates merged. Python files' roles are re-read from onModule updates when the path is
-// emitted, so a file promoted to wrapper mid-call shows as wrapper.
+// that is not a Python call or a call of the interpreter's own C functions): the Python frames
+// leading to it (runs of frames of the same file and role collapsed to the innermost one), then
+// every hop entered until that call returns, consecutive duplicates merged. Python files' roles
+// are re-read from onModule updates when the path is emitted, so a file promoted to wrapper
+// mid-call shows as wrapper.
 class PathBuilder {
 public:
     using Callback = std::function<void(std::uint32_t tid, const std::vector<Hop>& hops)>;

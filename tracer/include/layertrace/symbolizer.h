@@ -63,6 +63,11 @@ public:
     std::vector<const ModuleInfo*> modules() const;
 
     Symbol lookup(std::uint64_t address);
+    // Whether the function at `address` takes, returns or holds in a local variable a PyObject*
+    // (struct _object), per its DWARF: such code handles Python objects (methods, slots,
+    // converters such as rosidl's convert_from_py, which takes void* and casts). nullopt
+    // without DWARF.
+    std::optional<bool> usesPyObject(std::uint64_t address);
     // Start address of `name` inside the module (for tests and --probe checks); 0 if absent.
     std::uint64_t addressOf(const ModuleInfo& module, const std::string& name);
 
@@ -77,6 +82,7 @@ private:
     ::Dwfl* m_dwfl = nullptr;
     std::vector<Entry> m_entries;                 // few dozen: linear scans are fine
     std::unordered_map<std::uint64_t, Symbol> m_cache;
+    std::unordered_map<std::uint64_t, std::optional<bool>> m_pyObjectCache;
 };
 
 } // namespace layertrace::tracer
