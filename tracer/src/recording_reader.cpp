@@ -532,7 +532,6 @@ ReplayStats RecordingReader::replay(EventSink& sink) {
     SessionResult result;
     std::uint64_t events = 0;
     std::uint64_t dropped = 0;
-    bool started = false;
     try {
         const std::uint64_t end = walk(
             f, m_path, [&](const BlockHeader&, std::uint64_t) { ++stats.blocks; },
@@ -557,7 +556,6 @@ ReplayStats RecordingReader::replay(EventSink& sink) {
                     break;
                 case static_cast<std::uint64_t>(RecordType::Started): {
                     const auto pid = static_cast<std::uint32_t>(r.payload.varint("pid"));
-                    started = true;
                     sink.onStarted(pid);
                     break;
                 }
@@ -603,7 +601,6 @@ ReplayStats RecordingReader::replay(EventSink& sink) {
                                      "stopped); everything up to here was replayed");
         }
     } catch (const RecordingError& e) {
-        (void)started;
         SessionResult partial;
         partial.connected = true;
         partial.events = events;

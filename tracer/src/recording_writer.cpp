@@ -480,9 +480,16 @@ struct RecordingWriter::Impl {
         std::unique_lock<std::mutex> lock(mutex);
         const auto interval = std::chrono::milliseconds(options.flushIntervalMs);
         while (!stopping) {
-            wake.wait_for(lock, interval);
-            if (!block.empty() && std::chrono::steady_clock::now() - blockStart >= interval) {
+            if (block.empty()) {
+                wake.wait_for(lock, interval);
+                continue;
+            }
+            // Sleep exactly until the oldest pending record is `interval` old, then write it out.
+            const auto due = blockStart + interval;
+            if (std::chrono::steady_clock::now() >= due) {
                 flushBlock();
+            } else {
+                wake.wait_until(lock, due);
             }
         }
     }
