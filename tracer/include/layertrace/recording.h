@@ -125,7 +125,10 @@ struct ReplayStats {
 };
 
 // Reads a recording. Opening reads and checks the header (RecordingError if it is not a
-// recording or too new; IoError if it cannot be opened).
+// recording or too new; IoError if it cannot be opened). Front ends open a file by calling
+// replay() with the same EventSink they give a live Session (a GUI from its worker thread, as
+// for live sessions); a sink that throws stops the replay. Recording a live session is teeing
+// a RecordingWriter next to the other sinks (TeeSink), as `layertrace run -o` does.
 class RecordingReader {
 public:
     explicit RecordingReader(std::string path);
