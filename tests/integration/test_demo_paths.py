@@ -23,7 +23,7 @@ def test_path_format_shows_every_expected_path(layertrace, demos_dir, catalog, p
     demo = next(d for d in catalog["demos"] if d["name"] == name)
     if not demo.get("paths"):
         pytest.skip(f"{name}: the catalog lists no expected paths yet")
-    out, err = run(layertrace, ["run", "--format", "path", "--", *resolve_argv(demo["run"]["argv"], python)],
+    out, err = run(layertrace, ["run", "--lossless", "--format", "path", "--", *resolve_argv(demo["run"]["argv"], python)],
                    cwd=demos_dir / name)
     lines = [parse_path_line(line) for line in out.splitlines() if line.strip()]
     assert lines, f"{name}: no path lines at all\nstderr:\n{err[-3000:]}"
@@ -35,7 +35,7 @@ def test_path_format_shows_every_expected_path(layertrace, demos_dir, catalog, p
 @pytest.mark.parametrize("name", demos_with_paths())
 def test_jsonl_format_parses_nests_and_orders_hops(layertrace, demos_dir, catalog, python, name):
     demo = next(d for d in catalog["demos"] if d["name"] == name)
-    out, err = run(layertrace, ["run", "--format", "jsonl", "--", *resolve_argv(demo["run"]["argv"], python)],
+    out, err = run(layertrace, ["run", "--lossless", "--format", "jsonl", "--", *resolve_argv(demo["run"]["argv"], python)],
                    cwd=demos_dir / name)
     events, modules = parse_jsonl(out)
     assert events, f"{name}: no events\nstderr:\n{err[-3000:]}"

@@ -9,7 +9,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def jsonl(layertrace, cwd, argv, *options):
-    out, err = run(layertrace, ["run", "--format", "jsonl", *options, "--", *argv], cwd=cwd)
+    # --lossless: these tests check what the probe sees, not how it copes with a slow reader.
+    out, err = run(layertrace, ["run", "--format", "jsonl", "--lossless", *options, "--", *argv], cwd=cwd)
     events, modules = parse_jsonl(out)
     assert events, f"no events\nstderr:\n{err[-3000:]}"
     return events, modules
@@ -27,7 +28,7 @@ def count(events, kind, **fields):
 
 def test_part_iv_thousand_calls_exact_pairs(layertrace, demos_dir, python):
     events, _ = jsonl(layertrace, demos_dir / "ctypes_complex_struct", [python, "user.py", "--repeat", "1000"],
-                      "--no-stacks", "--lossless")
+                      "--no-stacks")
     assert count(events, "ffi_call", **{"target.symbol": "transform_record"}) == 1000
     assert count(events, "ffi_return", **{"target.symbol": "transform_record"}) == 1000
     assert count(events, "native_enter", symbol="transform_record") == 1000
@@ -37,7 +38,7 @@ def test_part_iv_thousand_calls_exact_pairs(layertrace, demos_dir, python):
 
 
 def test_part_iv_exact_path(layertrace, demos_dir, python):
-    out, _ = run(layertrace, ["run", "--format", "path", "--", python, "user.py", "--repeat", "1"],
+    out, _ = run(layertrace, ["run", "--lossless", "--format", "path", "--", python, "user.py", "--repeat", "1"],
                  cwd=demos_dir / "ctypes_complex_struct")
     paths = [parse_path_line(line) for line in out.splitlines()]
     transform = [p for p in paths if any(h[2] == "transform_record" for h in p)]
