@@ -126,7 +126,7 @@ public:
             if (!ev.target.empty()) {
                 line += " -> " + std::string(roleName(ev.target.role)) + " " + codeText(ev.target.module, ev.target.symbol);
             }
-        } else if (!ev.pyName.empty()) {
+        } else if (!ev.pyName.empty() && ev.pyName != ev.symbol) {
             line += " [" + ev.pyName + "]";
         }
         if (ev.kind == EventKind::PyCall && ev.pyLine > 0) {
