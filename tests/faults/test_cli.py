@@ -1,10 +1,11 @@
 """Every misuse of the `layertrace` command line, table-driven: each gives exactly one line on
 stderr that starts with `layertrace: ` and says what is wrong, and the exit code documented in
 docs/cli/exit-codes.md (2 usage, 3 program not found, 4 probe missing, 6 transport, 7 bad input,
-8 I/O). Nothing is ever printed on stdout for a misuse."""
+8 I/O, 10-16 attach). Nothing is ever printed on stdout for a misuse."""
 import os
 import pathlib
 import stat
+import subprocess
 
 import pytest
 
@@ -58,6 +59,10 @@ CASES = [
     ("text-output-unwritable", ["run", "--text-output", "{NODIR}", "--", PY, "-c", "pass"], {}, 8,
      "{NODIR}: cannot open for writing"),
     ("recording-unwritable", ["run", "-o", "{NODIR}", "--", PY, "-c", "pass"], {}, 8, "{NODIR}"),
+    ("attach-no-pid", ["attach"], {}, 2, "no PID given"),
+    ("attach-bad-pid", ["attach", "abc"], {}, 2, "attach wants a process id"),
+    ("attach-bad-duration", ["attach", "1", "--duration", "-3"], {}, 2, "--duration wants a positive number"),
+    ("attach-no-such-process", ["attach", "4000000"], {}, 10, "no such process: PID 4000000"),
     ("replay-no-file", ["replay"], {}, 2, "replay"),
     ("replay-missing-file", ["replay", "{MISSING}"], {}, 8, "{MISSING}"),
     ("replay-directory", ["replay", "{TMP}"], {}, 8, "{TMP}"),
@@ -88,6 +93,18 @@ def test_cli_misuse(layertrace, tmp_path, case):
     assert lines[0].startswith("layertrace: "), lines[0]
     assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
     assert proc.stdout == "", f"stdout not empty: {proc.stdout[:300]!r}"
+
+
+def test_attach_to_a_process_that_is_not_python(layertrace):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        proc = run_layertrace(layertrace, ["attach", str(sleeper.pid)], timeout=60)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert proc.returncode == 11, proc.stderr
+    assert proc.stderr.count("\n") == 1 and f"PID {sleeper.pid} (sleep" in proc.stderr
+    assert "is not a Python process" in proc.stderr
 
 
 def test_help_and_version_exit_zero(layertrace):
