@@ -89,6 +89,34 @@ class Fifo:
         os.close(self.keep)
 
 
+class OutputWatch:
+    """Counts occurrences of `needle` in a file another process is appending to, reading only
+    what is new each time."""
+
+    def __init__(self, path, needle=b"\n"):
+        self.path, self.needle = path, needle
+        self.offset, self.count, self.carry = 0, 0, b""
+
+    def poll(self):
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        self.offset += len(data)
+        data = self.carry + data
+        self.count += data.count(self.needle)
+        # Keep a tail shorter than the needle so a match split across reads is counted once.
+        cut = max(0, len(data) - len(self.needle) + 1)
+        self.carry = data[cut:] if self.needle not in data[cut:] else b""
+        return self.count
+
+    def wait_for(self, n, timeout, alive=lambda: True, what="output"):
+        deadline = time.monotonic() + timeout
+        while self.poll() < n:
+            assert time.monotonic() < deadline, f"{what}: only {self.count} of {n} within {timeout} s"
+            assert alive(), f"{what}: the producer ended after {self.count} of {n}"
+            time.sleep(0.05)
+
+
 def target_argv(python, scenario, result, *extra, ready=None):
     argv = [python, str(TARGET), scenario, "--result", str(result)]
     if ready is not None:

@@ -10,8 +10,11 @@ import time
 
 import pytest
 
-from conftest import (SOAK, Fifo, base_trace_args, check_nesting, count, ffi_target_count, parse_jsonl,
+from conftest import (SOAK, Fifo, OutputWatch, base_trace_args, check_nesting, count, ffi_target_count, parse_jsonl,
                       read_result, reap, rounds, run_layertrace, target_argv)
+
+
+MIX = b'"symbol":"ft_mix"'  # in native_enter/native_exit lines and ffi targets
 
 
 def start_layertrace(layertrace, args, stdout, stderr, env_extra=None):
@@ -33,10 +36,7 @@ def test_tracer_sigkill_mid_stream(layertrace, faults_lib, python, tmp_path, rou
                                   out, err)
         target = fifo.wait_for("ready")
         # Mid-stream: wait until the tracer has printed a good part of the loop's events.
-        deadline = time.monotonic() + 60
-        while out_path.read_bytes().count(b'"symbol":"ft_mix"') < 1000 * (1 + round_):
-            assert time.monotonic() < deadline, "the tracer printed too little"
-            time.sleep(0.05)
+        OutputWatch(out_path, MIX).wait_for(1000 * (1 + round_), 60, what="ft_mix lines before the kill")
         tracer.kill()
         tracer.wait()
         # The probe notices the dead tracer at its next send; the program must not notice at all.
@@ -69,7 +69,7 @@ def test_tracer_sigkill_mid_stream(layertrace, faults_lib, python, tmp_path, rou
 
 
 # --- a stop during a burst of events (Ctrl-C path: SIGTERM to layertrace stops the program) -------
-@pytest.mark.parametrize("round_", rounds(3))
+@pytest.mark.parametrize("round_", range(2))
 def test_stop_during_burst(layertrace, faults_lib, python, tmp_path, round_):
     fifo = Fifo(tmp_path / "ready")
     result = tmp_path / "result.json"
@@ -80,20 +80,16 @@ def test_stop_during_burst(layertrace, faults_lib, python, tmp_path, round_):
                                                             "--faults-lib", faults_lib, ready=fifo.path)],
                                   out, err)
         fifo.wait_for("ready")
-        burst = min(100_000 * SOAK, 1_000_000)  # events printed before the stop (about 150 bytes each)
-        deadline = time.monotonic() + 120
-        while os.path.getsize(out_path) < burst * 150:
-            assert time.monotonic() < deadline, "the burst did not come"
-            assert tracer.poll() is None, err_path.read_text()
-            time.sleep(0.01)
+        burst = min(50_000 * SOAK, 1_000_000)  # lines printed before the stop (soak 20: the 1M)
+        OutputWatch(out_path).wait_for(burst, 180, alive=lambda: tracer.poll() is None, what="burst lines")
         tracer.send_signal(signal.SIGTERM)  # layertrace forwards it: the program stops cleanly
         status = tracer.wait(timeout=120)
     fifo.close()
     outcome = read_result(result)
     assert status == 0, err_path.read_text()[-2000:]
     assert outcome["correct"] and outcome["stopped_by"] == signal.SIGTERM
-    events, _ = parse_jsonl(out_path.read_text())
-    assert len(events) >= burst
+    events, modules = parse_jsonl(out_path.read_text())
+    assert len(events) + len(modules) >= burst
     assert count(events, "dropped") == 0 or "dropped" in err_path.read_text()
     check_nesting(events, balanced=False)
     # Every call the program made was delivered (the stream was drained after the stop), unless
@@ -312,3 +308,41 @@ def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp
     assert dropped > 0
     assert sum(e["dropped"] for e in events if e["kind"] == "dropped") <= dropped
     assert delivered + dropped == total, (delivered, dropped, total)
+
+
+# --- attach, then detach during a burst: the target goes on untouched ----------------------------
+@pytest.mark.parametrize("round_", rounds(2))
+def test_attach_then_detach_during_burst(layertrace, faults_lib, python, tmp_path, round_):
+    fifo = Fifo(tmp_path / "ready")
+    result = tmp_path / "result.json"
+    out_path, err_path = tmp_path / "out.jsonl", tmp_path / "err.txt"
+    with open(tmp_path / "target.err", "w") as target_err:
+        target = subprocess.Popen(target_argv(python, "loop", result, "--forever", "--faults-lib", faults_lib,
+                                              ready=fifo.path), stdout=target_err, stderr=target_err)
+    try:
+        fifo.wait_for("ready")
+        with open(out_path, "w") as out, open(err_path, "w") as err:
+            tracer = start_layertrace(layertrace, ["attach", target.pid, "--format", "jsonl", "--mode", "anchored",
+                                                   "--no-stacks", "--probe", f"{faults_lib.name}:ft_*"], out, err)
+            OutputWatch(out_path, MIX).wait_for(5_000 * (1 + round_), 120, alive=lambda: tracer.poll() is None,
+                                                what="ft_mix lines from attach")
+            tracer.send_signal(signal.SIGINT)  # Ctrl-C: detach, the target goes on
+            attach_status = tracer.wait(timeout=60)
+        # Still running, and still right, after the detach: let it do more work untraced.
+        assert target.poll() is None, "the target died when the tracer detached"
+        time.sleep(0.5)
+        target.send_signal(signal.SIGTERM)
+        status = target.wait(timeout=60)
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+        fifo.close()
+    assert attach_status == 0, err_path.read_text()[-2000:]
+    assert status == 0, (tmp_path / "target.err").read_text()[-2000:]
+    outcome = read_result(result)
+    assert outcome["correct"], outcome
+    events, _ = parse_jsonl(out_path.read_text())
+    check_nesting(events, balanced=False)
+    traced = count(events, "native_enter", "ft_mix")
+    assert 5_000 * (1 + round_) <= traced < outcome["calls"], (traced, outcome["calls"])
