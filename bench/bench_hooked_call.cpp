@@ -102,15 +102,23 @@ double monotonicSeconds() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// --stream N --result FILE: N ffi_calls as fast as possible; writes when the loop started (CLOCK_MONOTONIC,
-// so the driver can time until the tracer has everything) and how long the loop took.
-int stream(long calls, const char* resultPath) {
+// --stream N --result FILE [--gap-ns G]: N ffi_calls, back to back or G ns apart (a producer slower
+// than the tracer, to see whether the tracer's memory follows the trace's length); writes when the
+// loop started (CLOCK_MONOTONIC, so the driver can time until the tracer has everything) and how
+// long the loop took.
+int stream(long calls, const char* resultPath, long gapNs) {
     AddCall call;
     const double start = monotonicSeconds();
+    const double gap = static_cast<double>(gapNs) * 1e-9;
     long sum = 0;
     for (long i = 0; i < calls; ++i) {
         call.a = static_cast<int>(i);
         sum += call.call();
+        if (gap > 0) {
+            const double next = start + gap * static_cast<double>(i + 1);
+            while (monotonicSeconds() < next) {
+            }
+        }
     }
     const double seconds = monotonicSeconds() - start;
     // CPU of the whole process (this thread and the probe's sender), so the driver can tell the
@@ -137,16 +145,18 @@ int main(int argc, char** argv) {
         return 3;
     }
     if (argc >= 2 && std::strcmp(argv[1], "--stream") == 0) {
-        if (argc != 5 || std::strcmp(argv[3], "--result") != 0) {
-            std::fprintf(stderr, "usage: bench_hooked_call --stream CALLS --result FILE\n");
+        const bool paced = argc == 7 && std::strcmp(argv[5], "--gap-ns") == 0;
+        if ((argc != 5 && !paced) || std::strcmp(argv[3], "--result") != 0) {
+            std::fprintf(stderr, "usage: bench_hooked_call --stream CALLS --result FILE [--gap-ns NS]\n");
             return 2;
         }
+        const long gapNs = paced ? std::strtol(argv[6], nullptr, 10) : 0;
         const long calls = std::strtol(argv[2], nullptr, 10);
         if (calls <= 0) {
             std::fprintf(stderr, "bench_hooked_call: CALLS must be a positive number, got %s\n", argv[2]);
             return 2;
         }
-        return stream(calls, argv[4]);
+        return stream(calls, argv[4], gapNs);
     }
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {

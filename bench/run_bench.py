@@ -267,13 +267,15 @@ def sample_rss(pid, samples, stop):
         stop.wait(0.02)
 
 
-def stream_run(layertrace, producer, events_wanted, fmt, tmp, timeout):
+def stream_run(layertrace, producer, events_wanted, fmt, tmp, timeout, gap_ns=0):
     """One lossless streaming run of the synthetic producer; returns rate, drops, CPU and the tracer's RSS over time."""
     result = tmp / "stream.json"
     result.unlink(missing_ok=True)
     calls = events_wanted // 2  # each ffi_call is an FfiCall + an FfiReturn
     argv = [str(layertrace), "run", "--lossless", "--mode", "anchored", "--no-stacks", "--format", fmt,
             "--text-output", os.devnull, "--", str(producer), "--stream", str(calls), "--result", str(result)]
+    if gap_ns:
+        argv += ["--gap-ns", str(gap_ns)]
     with open(tmp / "stream.err", "w+") as err:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
         samples, stop = [], threading.Event()
@@ -301,7 +303,7 @@ def stream_run(layertrace, producer, events_wanted, fmt, tmp, timeout):
     rss = [kb for _, kb in samples]
     quarter = max(1, len(rss) // 4)
     return {
-        "events": events, "format": fmt, "dropped": dropped, "exit": proc.returncode,
+        "events": events, "format": fmt, "gap_ns": gap_ns, "dropped": dropped, "exit": proc.returncode,
         "producer_seconds": data["seconds"], "producer_events_per_s": events / data["seconds"],
         "producer_cpu_seconds": data["cpu_seconds"],
         "end_to_end_seconds": end_to_end, "end_to_end_events_per_s": events / end_to_end,
@@ -321,11 +323,15 @@ def bench_stream(args, build, layertrace):
     n = args.stream_events
     with tempfile.TemporaryDirectory(prefix="layertrace-stream-") as tmpdir:
         tmp = pathlib.Path(tmpdir)
-        # Both formats at N events; path (the cheaper formatter) at 4N to see whether memory follows length.
-        for events, fmt in ((n, "path"), (n, "jsonl"), (4 * n, "path")):
-            r = stream_run(layertrace, producer, events, fmt, tmp, args.timeout)
+        # Flat out: both formats at N events, path (the cheaper formatter) at 4N. Paced (one ffi_call
+        # every 8 us: 0.25 M events/s, below what the tracer decodes): N and 4N events, to see whether
+        # the tracer's memory follows the trace's length when it keeps up.
+        for events, fmt, gap in ((n, "path", 0), (n, "jsonl", 0), (4 * n, "path", 0), (n, "path", 8000),
+                                 (4 * n, "path", 8000)):
+            r = stream_run(layertrace, producer, events, fmt, tmp, args.timeout, gap)
             out["runs"].append(r)
-            print(f"bench: stream {events} events ({fmt}): {r['end_to_end_events_per_s'] / 1e6:.2f} M events/s "
+            print(f"bench: stream {events} events ({fmt}, gap {gap} ns): "
+                  f"{r['end_to_end_events_per_s'] / 1e6:.2f} M events/s "
                   f"end to end, producer {r['producer_events_per_s'] / 1e6:.2f} M/s, dropped {r['dropped']}, "
                   f"tracer RSS max {r['tracer_rss_kib']['max']} KiB", file=sys.stderr, flush=True)
     return out
@@ -380,7 +386,8 @@ def report(doc):
             lines.append(f"  {name:<32} {r['real_time']:.1f} {r['time_unit']}{extra}")
     for r in doc.get("stream", {}).get("runs", []):
         lines.append("")
-        lines.append(f"stream, --lossless, {r['events']} events, --format {r['format']}: "
+        lines.append(f"stream, --lossless, {r['events']} events, --format {r['format']}"
+                     + (f", one ffi_call every {r['gap_ns']} ns" if r.get("gap_ns") else ", flat out") + ": "
                      f"{r['end_to_end_events_per_s'] / 1e6:.2f} M events/s end to end "
                      f"({r['producer_events_per_s'] / 1e6:.2f} M/s producer side; tracer "
                      f"{(r['tracer_events_per_cpu_s'] or 0) / 1e6:.2f} M events per CPU-second), dropped {r['dropped']}; tracer RSS "
@@ -396,7 +403,8 @@ def main():
     parser.add_argument("--out", type=pathlib.Path, help="where results.json/results.txt go (default BUILD/bench)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of B T B T ... (default %(default)s)")
     parser.add_argument("--scale", type=float, default=0.5,
-                        help="multiply every workload's iteration count (default %(default)s: a run of about 5 minutes on an idle 2-core machine)")
+                        help="multiply every workload's iteration count (default %(default)s: "
+                             "about 5 minutes on an idle 2-core machine)")
     parser.add_argument("--same-calls", action="store_true", help="run every tracer at the full iteration count")
     parser.add_argument("--workloads", nargs="*", help="only these workloads")
     parser.add_argument("--tracers", nargs="*", help="only these tracers")
