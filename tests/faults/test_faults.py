@@ -324,8 +324,10 @@ def test_attach_then_detach_during_burst(layertrace, faults_lib, python, tmp_pat
         with open(out_path, "w") as out, open(err_path, "w") as err:
             tracer = start_layertrace(layertrace, ["attach", target.pid, "--format", "jsonl", "--mode", "anchored",
                                                    "--no-stacks", "--probe", f"{faults_lib.name}:ft_*"], out, err)
-            OutputWatch(out_path, MIX).wait_for(5_000 * (1 + round_), 120, alive=lambda: tracer.poll() is None,
-                                                what="ft_mix lines from attach")
+            # Hooked calls (native_enter of ft_mix), not only the ffi_call lines that name it.
+            OutputWatch(out_path, b'"native_enter"').wait_for(5_000 * (1 + round_), 120,
+                                                              alive=lambda: tracer.poll() is None,
+                                                              what="native_enter lines from attach")
             tracer.send_signal(signal.SIGINT)  # Ctrl-C: detach, the target goes on
             attach_status = tracer.wait(timeout=60)
         # Still running, and still right, after the detach: let it do more work untraced.
