@@ -231,10 +231,12 @@ TEST(DiagramState, StandardLibraryBoxesStayFoldedUntilACallCrossesThroughThem) {
     doc.playback()->pause();
     doc.appendBatch(std::move(events));
     const BoxRegistry& reg = doc.diagram().registry(ViewMode::Detailed);
-    EXPECT_EQ(reg.namedInBand(BandPylib), 2); // ctypes/__init__.py and lib3.py
-    EXPECT_EQ(reg.foldedInBand(BandPylib), 11);
-    EXPECT_EQ(reg.slotsInBand(BandPylib), 3);  // two boxes and "+11 more"
-    EXPECT_GE(reg.box(reg.find(Role::Pylib, "ctypes/__init__.py")).slot, 0);
+    // Only the module that made the native call unfolds, not the modules further up its stack.
+    EXPECT_EQ(reg.namedInBand(BandPylib), 1); // lib3.py
+    EXPECT_EQ(reg.foldedInBand(BandPylib), 12);
+    EXPECT_EQ(reg.slotsInBand(BandPylib), 2);  // lib3.py and "+12 more"
+    EXPECT_GE(reg.box(reg.find(Role::Pylib, "lib3.py")).slot, 0);
+    EXPECT_EQ(reg.box(reg.find(Role::Pylib, "ctypes/__init__.py")).slot, -1);
     EXPECT_EQ(reg.box(reg.find(Role::Pylib, "lib0.py")).slot, -1);
     // Inside lib0.py (folded) the route goes through the "+N more" box, labelled with the call.
     doc.playback()->seek(1);
@@ -245,12 +247,66 @@ TEST(DiagramState, StandardLibraryBoxesStayFoldedUntilACallCrossesThroughThem) {
     const int shown = lay.displayBox(route[1].box);
     ASSERT_GE(shown, 0);
     EXPECT_TRUE(lay.box(shown)->folded);
-    EXPECT_EQ(lay.box(shown)->name.text, QStringLiteral("+11 more"));
+    EXPECT_EQ(lay.box(shown)->name.text, QStringLiteral("+12 more"));
     EXPECT_TRUE(lay.problems().empty());
-    // At the crossing the route names the unfolded modules.
+    // At the crossing the route runs through the folded box and then lib3.py.
     doc.playback()->seek(27); // PyCFuncPtr_call entered
     std::vector<std::string> modules;
     for (const auto& hop : doc.diagram().route(ViewMode::Detailed))
         modules.push_back(reg.box(hop.box).module);
     EXPECT_EQ(modules, (std::vector<std::string>{"user.py", "ctypes/__init__.py", "lib3.py", "_ctypes.so"}));
+}
+
+TEST(DiagramState, ImportLoopsThroughPythonFoldIntoOneHopButCallbacksStayDrawn) {
+    // user.py → importlib → mod.py → importlib → mod2.py: one visit to importlib, not three hops.
+    std::vector<TraceEvent> events = {
+        ev(EventKind::PyCall, Role::App, "user.py", "<module>"),
+        ev(EventKind::PyCall, Role::Pylib, "importlib", "_find_and_load"),
+        ev(EventKind::PyCall, Role::Pylib, "mod.py", "<module>"),
+        ev(EventKind::PyCall, Role::Pylib, "importlib", "_find_and_load"),
+        ev(EventKind::PyCall, Role::Pylib, "mod2.py", "<module>"),
+    };
+    TraceDocument doc;
+    doc.playback()->pause();
+    doc.appendBatch(std::move(events));
+    doc.playback()->toEnd();
+    auto route = doc.diagram().route(ViewMode::Detailed);
+    // All three standard-library modules are folded into one place: one hop for the whole chain.
+    ASSERT_EQ(route.size(), 2u);
+    EXPECT_EQ(route[1].functions.size(), 4u);
+
+    // A callback re-enters user.py through native code: that loop is the lesson, it stays.
+    std::vector<TraceEvent> cb = {
+        ev(EventKind::PyCall, Role::App, "user.py", "sort"),
+        ev(EventKind::CCall, Role::Ext, "_ctypes.so", "PyCFuncPtr_call"),
+        ev(EventKind::FfiCall, Role::Ffi, "libffi.so.8", "ffi_call"),
+        ev(EventKind::NativeEnter, Role::Native, "libvisit.so", "visit_sort"),
+        ev(EventKind::ClosureEnter, Role::Ffi, "libffi.so.8", "ffi_closure_unix64_inner"),
+        ev(EventKind::CCall, Role::Ext, "_ctypes.so", "closure_fcn"),
+        ev(EventKind::PyCall, Role::App, "user.py", "on_compare"),
+    };
+    TraceDocument doc2;
+    doc2.playback()->pause();
+    doc2.appendBatch(std::move(cb));
+    doc2.playback()->toEnd();
+    route = doc2.diagram().route(ViewMode::Detailed);
+    std::vector<std::string> labels;
+    for (const auto& hop : route)
+        labels.push_back(hop.label());
+    EXPECT_EQ(labels, (std::vector<std::string>{"sort", "PyCFuncPtr_call", "ffi_call", "visit_sort",
+                                                "ffi_closure_unix64_inner", "closure_fcn", "on_compare"}));
+    Palette palette;
+    const auto lay = DiagramLayout::compute(doc2.diagram(), ViewMode::Detailed, QSizeF(1400, 900), palette);
+    EXPECT_EQ(lay.hops.size(), 7u);
+    const auto problems = lay.problems();
+    EXPECT_TRUE(problems.empty()) << QStringList(problems.begin(), problems.end()).join('\n').toStdString();
+}
+
+TEST(RouteHop, LongChainsKeepTheirEnds) {
+    RouteHop hop;
+    hop.functions = {"a", "b", "c", "d", "e", "f"};
+    EXPECT_EQ(hop.label(), "a \u203A b \u203A \u2026 3 \u203A f");
+    hop.functions = {"a", "b"};
+    hop.skipped = 5;
+    EXPECT_EQ(hop.label(), "a \u203A \u2026 5 \u203A b");
 }

@@ -37,6 +37,9 @@ tracer::RunOptions demoRunOptions(const tracer::Catalog& catalog, const tracer::
     o.argv = demo.resolvedArgv(tracer::defaultPython());
     o.cwd = catalog.demoDir(demo);
     o.mode = tracer::TraceMode::Full;
+    // A demo is small and is watched step by step: make it wait for the tracer rather than
+    // lose the very hops it exists to show.
+    o.lossless = true;
     return o;
 }
 

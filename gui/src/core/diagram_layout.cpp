@@ -84,7 +84,13 @@ std::vector<QString> DiagramLayoutResult::problems() const {
         check(b.name, b.rect, QStringLiteral("box name"));
         check(b.role, b.rect, QStringLiteral("box role"));
     }
-    for (const auto& h : hops) {
+    for (std::size_t i = 0; i < hops.size(); ++i) {
+        const auto& h = hops[i];
+        for (std::size_t j = 0; j < i; ++j) {
+            const QRectF overlap = hops[j].label.rect.intersected(h.label.rect);
+            if (overlap.width() > 1 && overlap.height() > 1)
+                out.push_back(QStringLiteral("hop label '%1' covers hop label '%2'").arg(h.label.text, hops[j].label.text));
+        }
         check(h.label, canvas, QStringLiteral("hop label"));
         for (const auto& b : boxes) {
             if (b.box < 0 || (b.folded && b.representative != b.box))
@@ -264,6 +270,25 @@ DiagramLayoutResult DiagramLayout::compute(const DiagramState& state, ViewMode m
         else
             y = to->rect.top() - 2 * s - hopH - double(stacked) * hopH;
         hop.label.rect = QRectF(x, y, w, hopH);
+        // Labels never sit on a box or on another label: slide right past whatever is in the way
+        // (the free strip between two rows of boxes is wide), else try the other side.
+        auto blocked = [&](const QRectF& rect) -> const QRectF* {
+            for (const auto& b : r.boxes)
+                if (b.box >= 0 && b.rect.intersects(rect))
+                    return &b.rect;
+            for (const auto& other : r.hops)
+                if (other.label.rect.intersects(rect))
+                    return &other.label.rect;
+            return nullptr;
+        };
+        for (int attempt = 0; attempt < 12; ++attempt) {
+            const QRectF* in = blocked(hop.label.rect);
+            if (!in)
+                break;
+            hop.label.rect.moveLeft(in->right() + 4 * s);
+            if (hop.label.rect.right() > size.width() - 2)
+                hop.label.rect.moveTop(hop.label.rect.top() + (below ? hopH : -hopH)), hop.label.rect.moveLeft(x);
+        }
         r.hops.push_back(std::move(hop));
     }
     return r;

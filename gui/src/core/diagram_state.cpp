@@ -80,11 +80,21 @@ void BoxRegistry::clear() {
 }
 
 std::string RouteHop::label() const {
+    // Long chains inside one box keep their first two calls and the last: "a › b › … 7 › z".
+    const std::size_t n = functions.size();
+    std::vector<std::string> parts;
+    if (n > 4) {
+        parts = {functions[0], functions[1], "\u2026 " + std::to_string(skipped + n - 3), functions[n - 1]};
+    } else {
+        parts = functions;
+        if (skipped)
+            parts.insert(n >= 2 ? parts.end() - 1 : parts.end(), "\u2026 " + std::to_string(skipped));
+    }
     std::string out;
-    for (const auto& f : functions) {
+    for (const auto& p : parts) {
         if (!out.empty())
             out += " \u203A ";
-        out += f;
+        out += p;
     }
     return out;
 }
@@ -109,10 +119,11 @@ void DiagramState::registerEvent(const TraceEvent& event) {
     const bool crossing = event.kind != EventKind::InitEnter &&
                           (event.role == Role::Ext || event.role == Role::Glue || event.role == Role::Ffi ||
                            event.role == Role::Native);
-    if (crossing)
-        for (const auto& frame : stack)
-            for (std::size_t m = 0; m < 2; ++m)
-                m_registry[m].promote(frame[m]);
+    // Only the module that made the call unfolds (ctypes/__init__.py calling into _ctypes), not
+    // the import machinery that happened to be running it further up the stack.
+    if (crossing && !stack.empty())
+        for (std::size_t m = 0; m < 2; ++m)
+            m_registry[m].promote(stack.back()[m]);
     stack.push_back(ids);
 }
 
@@ -204,6 +215,27 @@ std::vector<RouteHop> DiagramState::route(ViewMode mode) const {
                 hops.back().roles.push_back(frame.role);
             }
             continue;
+        }
+        // Re-entering a box already on the route through Python and interpreter code only (an
+        // import chain: importlib → module → importlib → ...) is one visit that went on longer:
+        // fold the loop into the earlier hop. Loops through native code (callbacks: native →
+        // libffi closure → _ctypes → Python) stay drawn, they are the point.
+        auto again = std::find_if(hops.begin(), hops.end(), [&](const RouteHop& h) { return place(h.box) == place(frame.box[m]); });
+        if (again != hops.end()) {
+            const bool pythonOnly = std::all_of(again, hops.end(), [&reg](const RouteHop& h) {
+                const Role r = reg.box(h.box).role;
+                return r == Role::App || r == Role::Wrapper || r == Role::Pylib || r == Role::Capi || r == Role::Unknown;
+            });
+            if (pythonOnly) {
+                std::size_t folded = 0;
+                for (auto it = std::next(again); it != hops.end(); ++it)
+                    folded += it->functions.size();
+                hops.erase(std::next(again), hops.end());
+                again->skipped += folded;
+                again->functions.push_back(frame.function);
+                again->roles.push_back(frame.role);
+                continue;
+            }
         }
         RouteHop hop;
         hop.box = frame.box[m];

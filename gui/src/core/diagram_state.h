@@ -37,7 +37,7 @@ struct DiagramBox {
 // own box at once. Each band shows at most kMaxNamedPerBand named boxes.
 class BoxRegistry {
 public:
-    static constexpr int kMaxNamedPerBand = 6;
+    static constexpr int kMaxNamedPerBand = 5;
 
     explicit BoxRegistry(ViewMode mode) : m_mode(mode) {}
     ViewMode mode() const { return m_mode; }
@@ -79,6 +79,7 @@ struct RouteHop {
     int box = -1;
     std::vector<std::string> functions;
     std::vector<Role> roles; // role of each function's frame (a summary box can hold several)
+    std::size_t skipped = 0; // calls of a Python-only loop folded into this hop
     std::uint64_t index = 0;
     std::string label() const;
 };

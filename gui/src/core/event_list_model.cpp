@@ -93,9 +93,12 @@ QVariant EventListModel::headerData(int section, Qt::Orientation orientation, in
 }
 
 void EventListModel::sync() {
-    if (!m_haveT0 && m_store.size() > 0) {
-        m_t0 = m_store.at(m_store.firstIndex()).tsNs;
-        m_haveT0 = true;
+    // Time zero is the first event that has a timestamp (module records may carry none).
+    for (std::uint64_t i = std::max(m_first + std::uint64_t(m_rows), m_store.firstIndex()); !m_haveT0 && i < m_store.endIndex(); ++i) {
+        if (m_store.at(i).tsNs) {
+            m_t0 = m_store.at(i).tsNs;
+            m_haveT0 = true;
+        }
     }
     const std::uint64_t first = m_store.firstIndex();
     const std::uint64_t end = m_store.endIndex();

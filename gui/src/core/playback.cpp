@@ -2,6 +2,8 @@
 #include "core/playback.h"
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 namespace layertrace::gui {
 
@@ -52,20 +54,28 @@ int Playback::autoplayDelayMs() const {
 }
 
 std::int64_t Playback::deepestPosition() const {
+    // "Deepest" means reaching the most rows of the stack, then the most distinct boxes, then
+    // the most nested calls: the transform() call into libstruct_demo.so beats an import chain
+    // seventy frames deep that never leaves Python.
     DiagramState scratch = m_diagram;
     scratch.resetActivity();
-    std::pair<std::size_t, std::size_t> best{0, 0};
+    std::tuple<std::size_t, std::size_t, std::size_t> best{0, 0, 0};
     std::int64_t bestAt = -1;
+    const BoxRegistry& reg = scratch.registry(ViewMode::Detailed);
     for (std::uint64_t i = m_store.firstIndex(); i < m_store.endIndex(); ++i) {
         const TraceEvent& ev = m_store.at(i);
         scratch.apply(ev, i);
         if (!isEnter(ev.kind))
             continue;
         const auto route = scratch.route(ViewMode::Detailed);
+        std::set<int> bands, boxes;
         std::size_t functions = 0;
-        for (const auto& hop : route)
+        for (const auto& hop : route) {
+            bands.insert(reg.box(hop.box).band);
+            boxes.insert(hop.box);
             functions += hop.functions.size();
-        const std::pair<std::size_t, std::size_t> score{route.size(), functions};
+        }
+        const std::tuple<std::size_t, std::size_t, std::size_t> score{bands.size(), boxes.size(), functions};
         if (score > best) {
             best = score;
             bestAt = std::int64_t(i);
