@@ -76,7 +76,7 @@ bool liveTracingAvailable(std::string* why) {
 // libffi from the interpreter (`capi python3.11` → `ffi_call`) with no `ext _ctypes` hop in between,
 // so the catalog's transform() path cannot match; the GUI side is checked by the scripted tests.
 // Run with --gtest_also_run_disabled_tests once the tracer names the _ctypes hop.
-TEST(Launcher, DISABLED_PartFourDemoShowsTheFiveHopRouteLive) {
+TEST(Launcher, PartFourDemoShowsTheFiveHopRouteLive) {
     std::string why;
     if (!liveTracingAvailable(&why))
         GTEST_SKIP() << "live tracing unavailable: " << why;
@@ -86,7 +86,7 @@ TEST(Launcher, DISABLED_PartFourDemoShowsTheFiveHopRouteLive) {
     EXPECT_TRUE(run.missing.empty()) << "route not shown: " << run.missing.front() << "; " << run.state.toStdString();
 }
 
-TEST(Launcher, DISABLED_EveryCatalogDemoShowsItsExpectedRoutes) {
+TEST(Launcher, EveryCatalogDemoShowsItsExpectedRoutes) {
     std::string why;
     if (!liveTracingAvailable(&why))
         GTEST_SKIP() << "live tracing unavailable: " << why;

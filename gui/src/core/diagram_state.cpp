@@ -2,6 +2,7 @@
 #include "core/diagram_state.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace layertrace::gui {
 
@@ -12,6 +13,26 @@ std::string key(int band, const std::string& module) {
     k += module;
     return k;
 }
+// The extension whose dispatcher a libffi closure runs (_ctypes' closure_fcn, cffi's
+// invoke_callback) before the Python callback: native -> libffi closure -> _ctypes -> Python.
+std::optional<TraceEvent> impliedCallee(const TraceEvent& event) {
+    if (event.kind != EventKind::ClosureEnter || event.target.module.empty())
+        return std::nullopt;
+    if (event.target.role != Role::Ext && event.target.role != Role::Glue)
+        return std::nullopt;
+    TraceEvent callee;
+    callee.seq = event.seq;
+    callee.tsNs = event.tsNs;
+    callee.tid = event.tid;
+    callee.kind = EventKind::CCall;
+    callee.role = event.target.role;
+    callee.module = event.target.module;
+    callee.modulePath = event.target.modulePath;
+    callee.symbol = event.target.symbol.empty() ? event.target.module : event.target.symbol;
+    callee.reason = event.target.reason;
+    return callee;
+}
+
 } // namespace
 
 int BoxRegistry::find(Role role, const std::string& module) const {
@@ -103,17 +124,55 @@ DiagramState::DiagramState() : m_registry{BoxRegistry(ViewMode::Detailed), BoxRe
 
 bool DiagramState::changesPath(EventKind kind) { return isEnter(kind) || isExit(kind); }
 
+namespace {
+
+// The extension module an FfiCall came from (_ctypes, _cffi_backend), as an event of its own so
+// it gets a box and a hop: the learner's route is app -> wrapper -> _ctypes -> libffi -> target.
+std::optional<TraceEvent> impliedCaller(const TraceEvent& event) {
+    if (event.kind != EventKind::FfiCall || event.caller.module.empty())
+        return std::nullopt;
+    if (event.caller.role != Role::Ext && event.caller.role != Role::Glue)
+        return std::nullopt;
+    TraceEvent caller;
+    caller.seq = event.seq;
+    caller.tsNs = event.tsNs;
+    caller.tid = event.tid;
+    caller.kind = EventKind::CCall;
+    caller.role = event.caller.role;
+    caller.module = event.caller.module;
+    caller.modulePath = event.caller.modulePath;
+    caller.symbol = event.caller.symbol.empty() ? event.caller.module : event.caller.symbol;
+    caller.reason = event.caller.reason;
+    return caller;
+}
+
+} // namespace
+
 void DiagramState::registerEvent(const TraceEvent& event) {
     if (isExit(event.kind)) {
         auto it = m_ingestStacks.find(event.tid);
-        if (it != m_ingestStacks.end() && !it->second.empty())
+        if (it != m_ingestStacks.end() && !it->second.empty()) {
+            while (it->second.size() > 1 && it->second.back().implied)
+                it->second.pop_back();
             it->second.pop_back();
+            while (!it->second.empty() && it->second.back().implied)
+                it->second.pop_back();
+        }
         return;
     }
     if (!isEnter(event.kind))
         return;
-    const std::array<int, 2> ids{m_registry[0].add(event), m_registry[1].add(event)};
     auto& stack = m_ingestStacks[event.tid];
+    if (auto caller = impliedCaller(event)) {
+        const std::array<int, 2> callerIds{m_registry[0].add(*caller), m_registry[1].add(*caller)};
+        if (stack.empty() || stack.back().ids[0] != callerIds[0]) {
+            if (!stack.empty())
+                for (std::size_t m = 0; m < 2; ++m)
+                    m_registry[m].promote(stack.back().ids[m]);
+            stack.push_back({callerIds, true});
+        }
+    }
+    const std::array<int, 2> ids{m_registry[0].add(event), m_registry[1].add(event)};
     // A call into native-side code unfolds the Python modules it was called through. PyInit_*
     // does not: it runs under the import machinery, which is not what a learner came to see.
     const bool crossing = event.kind != EventKind::InitEnter &&
@@ -123,8 +182,10 @@ void DiagramState::registerEvent(const TraceEvent& event) {
     // the import machinery that happened to be running it further up the stack.
     if (crossing && !stack.empty())
         for (std::size_t m = 0; m < 2; ++m)
-            m_registry[m].promote(stack.back()[m]);
-    stack.push_back(ids);
+            m_registry[m].promote(stack.back().ids[m]);
+    stack.push_back({ids, false});
+    if (auto callee = impliedCallee(event))
+        stack.push_back({{m_registry[0].add(*callee), m_registry[1].add(*callee)}, true});
 }
 
 StepMark DiagramState::markFor(const TraceEvent& event) const {
@@ -145,6 +206,27 @@ void DiagramState::apply(const TraceEvent& event, std::uint64_t index) {
     m_activity.focusTid = event.tid;
     auto& stack = m_activity.stacks[event.tid];
     if (isEnter(event.kind)) {
+        if (auto caller = impliedCaller(event)) {
+            ActiveFrame implied;
+            implied.box = {m_registry[0].find(caller->role, caller->module),
+                           m_registry[1].find(caller->role, caller->module)};
+            if (stack.empty() || stack.back().box[0] != implied.box[0]) {
+                implied.kind = caller->kind;
+                implied.role = caller->role;
+                implied.function = caller->symbol;
+                implied.index = index;
+                implied.implied = true;
+                for (std::size_t m = 0; m < 2; ++m) {
+                    const int b = implied.box[m];
+                    auto& visited = m_activity.visitedBoxes[m];
+                    if (b >= 0 && visited.size() <= std::size_t(b))
+                        visited.resize(m_registry[m].boxes().size(), 0);
+                    if (b >= 0)
+                        visited[std::size_t(b)] = 1;
+                }
+                stack.push_back(std::move(implied));
+            }
+        }
         ActiveFrame frame;
         frame.box = {m_registry[0].find(event.role, event.module), m_registry[1].find(event.role, event.module)};
         frame.kind = event.kind;
@@ -161,6 +243,17 @@ void DiagramState::apply(const TraceEvent& event, std::uint64_t index) {
             visited[std::size_t(b)] = 1;
         }
         stack.push_back(std::move(frame));
+        if (auto callee = impliedCallee(event)) {
+            ActiveFrame implied;
+            implied.box = {m_registry[0].find(callee->role, callee->module),
+                           m_registry[1].find(callee->role, callee->module)};
+            implied.kind = callee->kind;
+            implied.role = callee->role;
+            implied.function = callee->symbol;
+            implied.index = index;
+            implied.implied = true;
+            stack.push_back(std::move(implied));
+        }
     } else if (!stack.empty()) {
         // An exit closes the innermost frame. The tracer pairs exits with enters per thread, so a
         // mismatch means events were dropped: unwind to the nearest frame of the same function
@@ -170,6 +263,8 @@ void DiagramState::apply(const TraceEvent& event, std::uint64_t index) {
         if (it != stack.rend())
             stack.erase(std::next(it).base(), stack.end());
         else
+            stack.pop_back();
+        while (!stack.empty() && stack.back().implied)
             stack.pop_back();
     }
     if (stack.empty())

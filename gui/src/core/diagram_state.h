@@ -71,6 +71,9 @@ struct ActiveFrame {
     Role role = Role::Unknown;
     std::string function;
     std::uint64_t index = 0; // absolute store index of the entering event
+    // A frame the stream implies but sends no event for: the extension that called libffi
+    // (ctypes and cffi calls raise no c_call, so _ctypes is known only as FfiCall's caller).
+    bool implied = false;
 };
 
 // One hop of the route: consecutive frames in the same box form one hop, labelled with the
@@ -135,7 +138,11 @@ public:
 
 private:
     // Ingest-time call stacks (box ids per view), to know which boxes a crossing passes through.
-    std::map<std::uint32_t, std::vector<std::array<int, 2>>> m_ingestStacks;
+    struct IngestFrame {
+        std::array<int, 2> ids{-1, -1};
+        bool implied = false;
+    };
+    std::map<std::uint32_t, std::vector<IngestFrame>> m_ingestStacks;
 
     static std::size_t idx(ViewMode mode) { return mode == ViewMode::Detailed ? 0 : 1; }
     const std::vector<ActiveFrame>* focusStack() const;
