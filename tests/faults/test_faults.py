@@ -307,11 +307,7 @@ def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp
     delivered = sum(1 for e in events if e["kind"] != "dropped")
     assert dropped > 0
     assert sum(e["dropped"] for e in events if e["kind"] == "dropped") <= dropped
-    if delivered + dropped != total:
-        # Known gap (docs/reliability.md): the tracer's count is the sum of Dropped records, not
-        # the Goodbye's total, so drops no later event reported go uncounted. Everything else in
-        # this case held; report it as the expected failure it is until that is fixed.
-        pytest.xfail(f"drops not counted exactly: delivered {delivered} + dropped {dropped} != {total}")
+    assert delivered + dropped == total, f"drops not counted exactly: delivered {delivered} + dropped {dropped} != {total}"
 
 
 # --- attach, then detach during a burst: the target goes on untouched ----------------------------

@@ -446,6 +446,9 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::Goodbye>(data, size);
         m_goodbye = true;
         m_goodbyeStatus = r.exitStatus;
+        // The probe's own total includes drops that no later Dropped record reported (a thread
+        // that dropped its last events and then ended).
+        m_goodbyeDropped = r.totalDropped;
         return;
     }
     case RecordType::Stack: attachStack(t, data, size); return;

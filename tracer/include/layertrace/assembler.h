@@ -41,7 +41,7 @@ public:
     void finish();
 
     std::uint64_t eventCount() const { return m_seq; }
-    std::uint64_t droppedTotal() const { return m_dropped; }
+    std::uint64_t droppedTotal() const { return m_dropped > m_goodbyeDropped ? m_dropped : m_goodbyeDropped; }
     bool sawGoodbye() const { return m_goodbye; }
     std::int32_t goodbyeExitStatus() const { return m_goodbyeStatus; }
 
@@ -101,6 +101,7 @@ private:
     std::uint64_t m_dropped = 0;
     bool m_goodbye = false;
     std::int32_t m_goodbyeStatus = -1;
+    std::uint64_t m_goodbyeDropped = 0;
 };
 
 } // namespace layertrace::tracer
