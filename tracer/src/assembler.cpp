@@ -223,6 +223,7 @@ void Assembler::exit(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint
     ev.tid = tid;
     // Find the matching open frame; frames above it were left without an exit record (longjmp,
     // an exception through a frame whose exit was not hooked): they are closed silently.
+    bool matched = false;
     for (std::size_t i = t.frames.size(); i-- > 0;) {
         const Frame& f = t.frames[i];
         if (f.kind == enterKind && (f.key == key || key == 0)) {
@@ -239,8 +240,16 @@ void Assembler::exit(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint
                 innermostPython(t, ev);
             }
             t.frames.resize(i);
+            matched = true;
             break;
         }
+    }
+    if (!matched) {
+        // Its enter never reached us: the probe dropped it (and counted the drop), or the call
+        // was already running when tracing began (attach). Delivering the exit alone would break
+        // the nesting every consumer relies on, so it goes the way of its enter.
+        ++m_orphanExits;
+        return;
     }
     if (!isPythonEvent(ev.kind) && ev.pyFile.empty()) {
         innermostPython(t, ev);

@@ -44,6 +44,8 @@ public:
     std::uint64_t droppedTotal() const { return m_dropped > m_goodbyeDropped ? m_dropped : m_goodbyeDropped; }
     bool sawGoodbye() const { return m_goodbye; }
     std::int32_t goodbyeExitStatus() const { return m_goodbyeStatus; }
+    // Exits not delivered because their enter never arrived (dropped, or begun before attach).
+    std::uint64_t orphanExits() const { return m_orphanExits; }
 
 private:
     struct Code {
@@ -102,6 +104,7 @@ private:
     bool m_goodbye = false;
     std::int32_t m_goodbyeStatus = -1;
     std::uint64_t m_goodbyeDropped = 0;
+    std::uint64_t m_orphanExits = 0; // exits whose enter was dropped or predates tracing
 };
 
 } // namespace layertrace::tracer
