@@ -13,26 +13,6 @@ std::string key(int band, const std::string& module) {
     k += module;
     return k;
 }
-// The extension whose dispatcher a libffi closure runs (_ctypes' closure_fcn, cffi's
-// invoke_callback) before the Python callback: native -> libffi closure -> _ctypes -> Python.
-std::optional<TraceEvent> impliedCallee(const TraceEvent& event) {
-    if (event.kind != EventKind::ClosureEnter || event.target.module.empty())
-        return std::nullopt;
-    if (event.target.role != Role::Ext && event.target.role != Role::Glue)
-        return std::nullopt;
-    TraceEvent callee;
-    callee.seq = event.seq;
-    callee.tsNs = event.tsNs;
-    callee.tid = event.tid;
-    callee.kind = EventKind::CCall;
-    callee.role = event.target.role;
-    callee.module = event.target.module;
-    callee.modulePath = event.target.modulePath;
-    callee.symbol = event.target.symbol.empty() ? event.target.module : event.target.symbol;
-    callee.reason = event.target.reason;
-    return callee;
-}
-
 } // namespace
 
 int BoxRegistry::find(Role role, const std::string& module) const {
@@ -126,24 +106,32 @@ bool DiagramState::changesPath(EventKind kind) { return isEnter(kind) || isExit(
 
 namespace {
 
-// The extension module an FfiCall came from (_ctypes, _cffi_backend), as an event of its own so
-// it gets a box and a hop: the learner's route is app -> wrapper -> _ctypes -> libffi -> target.
+// A frame the stream implies but sends no event for, as an event of its own so it gets a box and
+// a hop. ctypes and cffi calls raise no c_call, so their extension is known only from libffi's
+// side: an FfiCall's caller (app -> wrapper -> _ctypes -> libffi -> target) and the dispatcher a
+// closure runs before the Python callback (native -> libffi closure -> _ctypes -> Python).
+std::optional<TraceEvent> impliedEvent(const TraceEvent& event, const CodeRef& ref) {
+    if (ref.module.empty() || (ref.role != Role::Ext && ref.role != Role::Glue))
+        return std::nullopt;
+    TraceEvent implied;
+    implied.seq = event.seq;
+    implied.tsNs = event.tsNs;
+    implied.tid = event.tid;
+    implied.kind = EventKind::CCall;
+    implied.role = ref.role;
+    implied.module = ref.module;
+    implied.modulePath = ref.modulePath;
+    implied.symbol = ref.symbol.empty() ? ref.module : ref.symbol;
+    implied.reason = ref.reason;
+    return implied;
+}
+
 std::optional<TraceEvent> impliedCaller(const TraceEvent& event) {
-    if (event.kind != EventKind::FfiCall || event.caller.module.empty())
-        return std::nullopt;
-    if (event.caller.role != Role::Ext && event.caller.role != Role::Glue)
-        return std::nullopt;
-    TraceEvent caller;
-    caller.seq = event.seq;
-    caller.tsNs = event.tsNs;
-    caller.tid = event.tid;
-    caller.kind = EventKind::CCall;
-    caller.role = event.caller.role;
-    caller.module = event.caller.module;
-    caller.modulePath = event.caller.modulePath;
-    caller.symbol = event.caller.symbol.empty() ? event.caller.module : event.caller.symbol;
-    caller.reason = event.caller.reason;
-    return caller;
+    return event.kind == EventKind::FfiCall ? impliedEvent(event, event.caller) : std::nullopt;
+}
+
+std::optional<TraceEvent> impliedCallee(const TraceEvent& event) {
+    return event.kind == EventKind::ClosureEnter ? impliedEvent(event, event.target) : std::nullopt;
 }
 
 } // namespace
@@ -206,54 +194,32 @@ void DiagramState::apply(const TraceEvent& event, std::uint64_t index) {
     m_activity.focusTid = event.tid;
     auto& stack = m_activity.stacks[event.tid];
     if (isEnter(event.kind)) {
-        if (auto caller = impliedCaller(event)) {
-            ActiveFrame implied;
-            implied.box = {m_registry[0].find(caller->role, caller->module),
-                           m_registry[1].find(caller->role, caller->module)};
-            if (stack.empty() || stack.back().box[0] != implied.box[0]) {
-                implied.kind = caller->kind;
-                implied.role = caller->role;
-                implied.function = caller->symbol;
-                implied.index = index;
-                implied.implied = true;
-                for (std::size_t m = 0; m < 2; ++m) {
-                    const int b = implied.box[m];
-                    auto& visited = m_activity.visitedBoxes[m];
-                    if (b >= 0 && visited.size() <= std::size_t(b))
-                        visited.resize(m_registry[m].boxes().size(), 0);
-                    if (b >= 0)
-                        visited[std::size_t(b)] = 1;
-                }
-                stack.push_back(std::move(implied));
+        auto push = [&](const TraceEvent& e, bool implied) {
+            ActiveFrame frame;
+            frame.box = {m_registry[0].find(e.role, e.module), m_registry[1].find(e.role, e.module)};
+            frame.kind = e.kind;
+            frame.role = e.role;
+            frame.function = e.symbol;
+            frame.index = index;
+            frame.implied = implied;
+            for (std::size_t m = 0; m < 2; ++m) {
+                const int b = frame.box[m];
+                if (b < 0)
+                    continue;
+                auto& visited = m_activity.visitedBoxes[m];
+                if (visited.size() <= std::size_t(b))
+                    visited.resize(m_registry[m].boxes().size(), 0);
+                visited[std::size_t(b)] = 1;
             }
-        }
-        ActiveFrame frame;
-        frame.box = {m_registry[0].find(event.role, event.module), m_registry[1].find(event.role, event.module)};
-        frame.kind = event.kind;
-        frame.role = event.role;
-        frame.function = event.symbol;
-        frame.index = index;
-        for (std::size_t m = 0; m < 2; ++m) {
-            const int b = frame.box[m];
-            if (b < 0)
-                continue;
-            auto& visited = m_activity.visitedBoxes[m];
-            if (visited.size() <= std::size_t(b))
-                visited.resize(m_registry[m].boxes().size(), 0);
-            visited[std::size_t(b)] = 1;
-        }
-        stack.push_back(std::move(frame));
-        if (auto callee = impliedCallee(event)) {
-            ActiveFrame implied;
-            implied.box = {m_registry[0].find(callee->role, callee->module),
-                           m_registry[1].find(callee->role, callee->module)};
-            implied.kind = callee->kind;
-            implied.role = callee->role;
-            implied.function = callee->symbol;
-            implied.index = index;
-            implied.implied = true;
-            stack.push_back(std::move(implied));
-        }
+            stack.push_back(std::move(frame));
+        };
+        // The caller is drawn only when the route is not already in its box.
+        if (auto caller = impliedCaller(event);
+            caller && (stack.empty() || stack.back().box[0] != m_registry[0].find(caller->role, caller->module)))
+            push(*caller, true);
+        push(event, false);
+        if (auto callee = impliedCallee(event))
+            push(*callee, true);
     } else if (!stack.empty()) {
         // An exit closes the innermost frame. The tracer pairs exits with enters per thread, so a
         // mismatch means events were dropped: unwind to the nearest frame of the same function
