@@ -7,6 +7,8 @@
 #include <layertrace/recording.h>
 #include <layertrace/session.h>
 
+#include "trace_options.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,7 +36,8 @@ ps       list the Python processes you may attach to: PID, interpreter version, 
 
 attach options: --format tree|path|jsonl, --mode full|anchored, --probe LIB:GLOB, --no-stacks,
   --lossless, --app PATH, --wrapper GLOB, -o/--output FILE, --text-output FILE,
-  --color auto|always|never (as for run; see docs/cli/run.md), --duration SECONDS
+  --color auto|always|never, filters (--tid N, --layer L, --role R, --module GLOB,
+  --function GLOB, --only-crossings) as for run (docs/cli/run.md), --duration SECONDS
 See docs/cli/attach.md and docs/cli/ps.md.
 )";
 
@@ -54,12 +57,7 @@ public:
         }
         (void)event;
     }
-    void onReport(const ProbeReport& r) override {
-        const char* level = r.level == ProbeReport::Level::Error     ? "error"
-                            : r.level == ProbeReport::Level::Warning ? "warning"
-                                                                     : "info";
-        std::cerr << "layertrace: probe " << level << ": " << r.message << '\n';
-    }
+    void onReport(const ProbeReport& r) override { printProbeReport(r); }
     void onFinished(const SessionResult&) override {
         const char c = 'f';
         [[maybe_unused]] const ssize_t n = ::write(g_wakeWrite, &c, 1);
@@ -73,9 +71,7 @@ private:
 struct AttachCli {
     std::uint32_t pid = 0;
     double duration = 0; // 0: until Ctrl-C or the target exits
-    RunOptions run;
-    std::string format = "tree";
-    std::string output, recording, color = "auto";
+    TraceOptions trace;
 };
 
 std::uint32_t parsePid(const std::string& text) {
@@ -91,69 +87,22 @@ std::uint32_t parsePid(const std::string& text) {
 AttachCli parseAttach(int argc, char** argv) {
     AttachCli cli;
     bool havePid = false;
-    for (int i = 2; i < argc; ++i) {
-        std::string a = argv[i];
-        std::string inlineValue;
-        const bool hasInline = a.rfind("--", 0) == 0 && a.find('=') != std::string::npos;
-        if (hasInline) {
-            inlineValue = a.substr(a.find('=') + 1);
-            a = a.substr(0, a.find('='));
-        }
-        auto val = [&](const std::string& opt) -> std::string {
-            if (hasInline) {
-                return inlineValue;
-            }
-            if (i + 1 >= argc) {
-                throw UsageError(opt + " needs a value");
-            }
-            return argv[++i];
-        };
+    ArgCursor args(argc, argv, 2);
+    while (args.next()) {
+        const std::string& a = args.name();
         if (a == "--help" || a == "-h") {
             std::cout << kAttachUsage;
             std::exit(0);
         } else if (a == "--duration") {
-            const std::string v = val(a);
+            const std::string v = args.value();
             char* end = nullptr;
             cli.duration = std::strtod(v.c_str(), &end);
             if (v.empty() || *end != '\0' || !(cli.duration > 0) || !std::isfinite(cli.duration)) {
                 throw UsageError("--duration wants a positive number of seconds, not '" + v + "'");
             }
-        } else if (a == "--format") {
-            cli.format = val(a);
-            if (cli.format != "tree" && cli.format != "path" && cli.format != "jsonl") {
-                throw UsageError("--format must be tree, path or jsonl, not '" + cli.format + "'");
-            }
-        } else if (a == "--mode") {
-            const std::string m = val(a);
-            if (m != "full" && m != "anchored") {
-                throw UsageError("--mode must be full or anchored, not '" + m + "'");
-            }
-            cli.run.mode = m == "full" ? TraceMode::Full : TraceMode::Anchored;
-        } else if (a == "--probe") {
-            const std::string spec = val(a);
-            if (spec.find(':') == std::string::npos || spec.front() == ':' || spec.back() == ':') {
-                throw UsageError("--probe wants LIB:GLOB (e.g. libstruct_demo.so:*), not '" + spec + "'");
-            }
-            cli.run.probeSpecs.push_back(spec);
-        } else if (a == "--no-stacks") {
-            cli.run.stacks = false;
-        } else if (a == "--lossless") {
-            cli.run.lossless = true;
-        } else if (a == "--app") {
-            cli.run.appPaths.push_back(val(a));
-        } else if (a == "--wrapper") {
-            cli.run.wrapperGlobs.push_back(val(a));
-        } else if (a == "-o" || a == "--output") {
-            cli.recording = val(a);
-        } else if (a == "--text-output") {
-            cli.output = val(a);
-        } else if (a == "--color" || a == "--colour") {
-            cli.color = val(a);
-            if (cli.color != "auto" && cli.color != "always" && cli.color != "never") {
-                throw UsageError("--color must be auto, always or never");
-            }
-        } else if (!a.empty() && a[0] == '-') {
-            throw UsageError("unknown option '" + a + "' for attach; try layertrace attach --help");
+        } else if (parseTraceOptions(args, cli.trace)) {
+        } else if (args.isOption()) {
+            unknownOption(a, "attach", "layertrace attach --help");
         } else if (!havePid) {
             cli.pid = parsePid(a);
             havePid = true;
@@ -171,17 +120,7 @@ AttachCli parseAttach(int argc, char** argv) {
 
 int attachMain(int argc, char** argv, const std::string& version) {
     const AttachCli cli = parseAttach(argc, argv);
-    std::ofstream file;
-    std::ostream* out = &std::cout;
-    bool tty = ::isatty(STDOUT_FILENO) != 0;
-    if (!cli.output.empty()) {
-        file.open(cli.output, std::ios::out | std::ios::trunc);
-        if (!file) {
-            throw IoError(cli.output, std::string("cannot open for writing: ") + std::strerror(errno));
-        }
-        out = &file;
-        tty = false;
-    }
+    TracePrinter printer(cli.trace.output, cli.pid);
     int wake[2];
     if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         throw TransportError(std::string("pipe: ") + std::strerror(errno));
@@ -194,25 +133,18 @@ int attachMain(int argc, char** argv, const std::string& version) {
         sigaction(sig, &sa, nullptr);
     }
 
-    FormatOptions fo;
-    fo.color = cli.color == "always" || (cli.color == "auto" && tty);
-    fo.mainPid = cli.pid;
-    const OutputFormat format = cli.format == "path"    ? OutputFormat::Path
-                                : cli.format == "jsonl" ? OutputFormat::Jsonl
-                                                        : OutputFormat::Tree;
-    auto formatter = makeFormatter(format, *out, fo);
     AttachDiagnostics diag;
     TeeSink tee;
-    tee.add(*formatter);
+    tee.add(printer.sink());
     tee.add(diag);
     std::unique_ptr<RecordingWriter> recording;
-    if (!cli.recording.empty()) {
-        recording = std::make_unique<RecordingWriter>(cli.recording, recordingInfoFor(cli.run, version));
+    if (!cli.trace.recording.empty()) {
+        recording = std::make_unique<RecordingWriter>(cli.trace.recording, recordingInfoFor(cli.trace.run, version));
         tee.add(*recording);
     }
     const auto attachStart = std::chrono::steady_clock::now();
     InjectionReport injected;
-    auto session = Session::attach(cli.pid, cli.run, tee, &injected);
+    auto session = Session::attach(cli.pid, cli.trace.run, tee, &injected);
     const double attachMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - attachStart).count();
     std::fprintf(stderr,
@@ -238,7 +170,7 @@ int attachMain(int argc, char** argv, const std::string& version) {
     }
     session->stop(); // detaches (nothing to do when the session already ended)
     const SessionResult result = session->wait();
-    out->flush();
+    printer.finish();
     if (recording) {
         recording->close();
     }

@@ -3,6 +3,8 @@
 #include <layertrace/errors.h>
 #include <layertrace/recording.h>
 
+#include "trace_options.h"
+
 #include <iostream>
 #include <string>
 
@@ -10,15 +12,12 @@ namespace layertrace::tracer::cli {
 
 int dumpMain(int argc, char** argv) {
     std::string file;
-    for (int i = 2; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (!a.empty() && a[0] == '-') {
-            throw UsageError("unknown option '" + a + "' for dump; try layertrace --help");
+    ArgCursor args(argc, argv, 2);
+    while (args.next()) {
+        if (args.isOption()) {
+            unknownOption(args.name(), "dump", "layertrace --help");
         }
-        if (!file.empty()) {
-            throw UsageError("dump takes one recording, got '" + file + "' and '" + a + "'");
-        }
-        file = a;
+        takeRecordingPath(args.name(), file, "dump");
     }
     if (file.empty()) {
         throw UsageError("no recording given: layertrace dump FILE");

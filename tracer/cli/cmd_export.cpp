@@ -5,8 +5,8 @@
 #include <layertrace/export.h>
 #include <layertrace/recording.h>
 
-#include <cerrno>
-#include <cstring>
+#include "trace_options.h"
+
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -15,33 +15,16 @@ namespace layertrace::tracer::cli {
 
 int exportMain(int argc, char** argv, const std::string& version) {
     std::string file, format, output;
-    for (int i = 2; i < argc; ++i) {
-        std::string a = argv[i];
-        std::string inlineValue;
-        const bool hasInline = a.rfind("--", 0) == 0 && a.find('=') != std::string::npos;
-        if (hasInline) {
-            inlineValue = a.substr(a.find('=') + 1);
-            a = a.substr(0, a.find('='));
-        }
-        auto val = [&]() -> std::string {
-            if (hasInline) {
-                return inlineValue;
-            }
-            if (i + 1 >= argc) {
-                throw UsageError(a + " needs a value");
-            }
-            return argv[++i];
-        };
-        if (a == "--format") {
-            format = val();
-        } else if (a == "-O" || a == "--out") {
-            output = val();
-        } else if (!a.empty() && a[0] == '-') {
-            throw UsageError("unknown option '" + a + "' for export; try layertrace --help");
-        } else if (file.empty()) {
-            file = a;
+    ArgCursor args(argc, argv, 2);
+    while (args.next()) {
+        if (args.name() == "--format") {
+            format = args.value();
+        } else if (args.name() == "-O" || args.name() == "--out") {
+            output = args.value();
+        } else if (args.isOption()) {
+            unknownOption(args.name(), "export", "layertrace --help");
         } else {
-            throw UsageError("export takes one recording, got '" + file + "' and '" + a + "'");
+            takeRecordingPath(args.name(), file, "export");
         }
     }
     if (file.empty()) {
@@ -58,13 +41,7 @@ int exportMain(int argc, char** argv, const std::string& version) {
     }
     eo.exporter = "layertrace " + version;
     std::ofstream out;
-    if (!output.empty()) {
-        out.open(output, std::ios::out | std::ios::trunc);
-        if (!out) {
-            throw IoError(output, std::string("cannot open for writing: ") + std::strerror(errno));
-        }
-    }
-    std::ostream& os = output.empty() ? std::cout : out;
+    std::ostream& os = openTextOutput(output, out);
     auto exporter = makeExporter(format == "chrome" ? ExportFormat::Chrome : ExportFormat::Speedscope, os, eo);
     reader.replay(*exporter);
     os.flush();

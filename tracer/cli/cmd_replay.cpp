@@ -4,12 +4,9 @@
 #include <layertrace/formatters.h>
 #include <layertrace/recording.h>
 
-#include <unistd.h>
+#include "trace_options.h"
 
-#include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -21,12 +18,7 @@ namespace {
 class ReplayDiagnostics : public EventSink {
 public:
     void onEvent(const TraceEvent&) override {}
-    void onReport(const ProbeReport& r) override {
-        const char* level = r.level == ProbeReport::Level::Error     ? "error"
-                            : r.level == ProbeReport::Level::Warning ? "warning"
-                                                                     : "info";
-        std::cerr << "layertrace: probe " << level << ": " << r.message << '\n';
-    }
+    void onReport(const ProbeReport& r) override { printProbeReport(r); }
     void onFinished(const SessionResult& r) override { result = r; }
     SessionResult result;
 };
@@ -60,77 +52,38 @@ void describeRecording(RecordingReader& reader, std::ostream& err) {
 }
 
 int replayMain(int argc, char** argv) {
-    std::string file, format = "tree", color = "auto", textOutput;
+    std::string file;
+    OutputOptions output;
     bool quiet = false;
-    for (int i = 2; i < argc; ++i) {
-        std::string a = argv[i];
-        std::string inlineValue;
-        const bool hasInline = a.rfind("--", 0) == 0 && a.find('=') != std::string::npos;
-        if (hasInline) {
-            inlineValue = a.substr(a.find('=') + 1);
-            a = a.substr(0, a.find('='));
-        }
-        auto val = [&]() -> std::string {
-            if (hasInline) {
-                return inlineValue;
-            }
-            if (i + 1 >= argc) {
-                throw UsageError(a + " needs a value");
-            }
-            return argv[++i];
-        };
-        if (a == "--format") {
-            format = val();
-        } else if (a == "--color" || a == "--colour") {
-            color = val();
-        } else if (a == "--text-output") {
-            textOutput = val();
-        } else if (a == "-q" || a == "--quiet") {
+    ArgCursor args(argc, argv, 2);
+    while (args.next()) {
+        RunOptions capture;
+        if (parseOutputOption(args, output)) {
+        } else if (args.name() == "-q" || args.name() == "--quiet") {
             quiet = true;
-        } else if (!a.empty() && a[0] == '-' && a != "-") {
-            throw UsageError("unknown option '" + a + "' for replay; try layertrace --help");
-        } else if (file.empty()) {
-            file = a;
+        } else if (parseCaptureOption(args, capture)) {
+            throw UsageError(args.name() + " was fixed when the recording was made; replay cannot change it "
+                             "(layertrace dump shows the recorded options)");
+        } else if (args.isOption()) {
+            unknownOption(args.name(), "replay", "layertrace --help");
         } else {
-            throw UsageError("replay takes one recording, got '" + file + "' and '" + a + "'");
+            takeRecordingPath(args.name(), file, "replay");
         }
     }
     if (file.empty()) {
-        throw UsageError("no recording given: layertrace replay FILE [--format tree|path|jsonl]");
-    }
-    if (format != "tree" && format != "path" && format != "jsonl") {
-        throw UsageError("--format must be tree, path or jsonl, not '" + format + "'");
-    }
-    if (color != "auto" && color != "always" && color != "never") {
-        throw UsageError("--color must be auto, always or never");
-    }
-    std::ofstream text;
-    std::ostream* out = &std::cout;
-    bool tty = ::isatty(STDOUT_FILENO) != 0;
-    if (!textOutput.empty()) {
-        text.open(textOutput, std::ios::out | std::ios::trunc);
-        if (!text) {
-            throw IoError(textOutput, std::string("cannot open for writing: ") + std::strerror(errno));
-        }
-        out = &text;
-        tty = false;
+        throw UsageError("no recording given: layertrace replay FILE [--format tree|path|jsonl] [filters]");
     }
     RecordingReader reader(file);
+    TracePrinter printer(output);
     if (!quiet) {
         describeRecording(reader, std::cerr);
     }
-    FormatOptions fo;
-    fo.color = color == "always" || (color == "auto" && tty);
-    const OutputFormat of = format == "path"    ? OutputFormat::Path
-                            : format == "jsonl" ? OutputFormat::Jsonl
-                                                : OutputFormat::Tree;
-    auto formatter = makeFormatter(of, *out, fo);
     ReplayDiagnostics diag;
     TeeSink tee;
-    tee.add(*formatter);
+    tee.add(printer.sink());
     tee.add(diag);
-    reader.replay(tee); // throws RecordingError (exit 7) after printing everything before the damage
-    out->flush();
+    reader.replay(tee); // throws RecordingError (exit 7) after delivering everything before the damage
+    printer.finish();
     const SessionResult& r = diag.result;
     if (!r.streamError.empty()) {
         std::cerr << "layertrace: recorded stream error: " << r.streamError << '\n';

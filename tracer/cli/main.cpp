@@ -6,6 +6,8 @@
 #include <layertrace/recording.h>
 #include <layertrace/session.h>
 
+#include "trace_options.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,13 +23,14 @@
 
 using namespace layertrace;
 using namespace layertrace::tracer;
+using namespace layertrace::tracer::cli;
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: layertrace run [options] -- PROGRAM [ARGS...]
        layertrace modules [options] -- PROGRAM [ARGS...]
        layertrace demos
-       layertrace replay FILE [--format tree|path|jsonl] [--color ...] [--text-output FILE]
+       layertrace replay FILE [--format tree|path|jsonl] [filters] [--color ...] [--text-output FILE]
        layertrace dump FILE
        layertrace export FILE --format chrome|speedscope [-O OUT]
        layertrace attach PID [--duration SECONDS] [options]
@@ -56,6 +59,17 @@ options:
   --text-output FILE        write the printed output to FILE instead of stdout
   --color auto|always|never colour roles (default auto: when stdout is a terminal)
   -C DIR                    run PROGRAM in DIR
+
+filters (run, attach, replay; values of one filter are alternatives, different filters all apply):
+  --tid N                   only thread N (repeatable)
+  --layer python|extension|ffi|native   only calls of code in that layer (repeatable)
+  --role ROLE               only calls of code with that role: app, wrapper, pylib, ext, glue,
+                            capi, ffi, native, unknown (repeatable)
+  --module GLOB             only calls of code in objects/files whose name or path matches
+  --function GLOB           calls whose symbol or Python name matches (or MODULE:SYMBOL), and
+                            everything they call until they return
+  --only-crossings          only calls that cross into another layer (Python, extension, libffi,
+                            native), as the path format's hops do
 See docs/cli/run.md, docs/cli/modules.md and docs/layers.md.
 )";
 
@@ -84,12 +98,21 @@ void installSignalHandlers() {
 
 struct Cli {
     std::string command;
-    RunOptions run;
-    std::string format = "tree";
-    std::string output;    // --text-output: the printed trace goes to this file
-    std::string recording; // -o/--output: a recording file (docs/recording-format.md)
-    std::string color = "auto";
+    TraceOptions trace;
 };
+
+// `modules` shares run's capture options but prints a module list, not a trace: no recording,
+// no filters, its own formats.
+void checkModulesOptions(const TraceOptions& trace) {
+    if (!trace.recording.empty()) {
+        throw UsageError("modules does not write recordings (-o/--output is for run and attach); "
+                         "use --text-output FILE to save the module list");
+    }
+    if (!trace.output.filter.empty()) {
+        throw UsageError("modules lists objects, it has no event filters (--tid, --layer, --role, --module, "
+                         "--function, --only-crossings are for run, attach and replay)");
+    }
+}
 
 Cli parse(int argc, char** argv) {
     Cli cli;
@@ -103,82 +126,40 @@ Cli parse(int argc, char** argv) {
     if (cli.command != "run" && cli.command != "modules" && cli.command != "demos") {
         throw UsageError("unknown command '" + cli.command + "' (run, modules, demos, replay, dump, export); try layertrace --help");
     }
-    int i = 2;
-    auto value = [&](const std::string& opt) -> std::string {
-        if (i + 1 >= argc) {
-            throw UsageError(opt + " needs a value");
-        }
-        return argv[++i];
-    };
-    for (; i < argc; ++i) {
-        std::string a = argv[i];
-        std::string inlineValue;
-        const bool hasInline = a.rfind("--", 0) == 0 && a.find('=') != std::string::npos;
-        if (hasInline) {
-            inlineValue = a.substr(a.find('=') + 1);
-            a = a.substr(0, a.find('='));
-        }
-        auto val = [&](const std::string& opt) { return hasInline ? inlineValue : value(opt); };
+    const bool modules = cli.command == "modules";
+    if (modules) {
+        cli.trace.output.format = "text";
+    }
+    ArgCursor args(argc, argv, 2);
+    std::vector<std::string> program;
+    while (args.next()) {
+        const std::string& a = args.name();
         if (a == "--") {
-            ++i;
+            program = args.rest();
             break;
         }
-        if (a == "--format") {
-            cli.format = val(a);
-        } else if (a == "--mode") {
-            const std::string m = val(a);
-            if (m == "full") {
-                cli.run.mode = TraceMode::Full;
-            } else if (m == "anchored") {
-                cli.run.mode = TraceMode::Anchored;
-            } else {
-                throw UsageError("--mode must be full or anchored, not '" + m + "'");
-            }
-        } else if (a == "--probe") {
-            const std::string spec = val(a);
-            if (spec.find(':') == std::string::npos || spec.front() == ':' || spec.back() == ':') {
-                throw UsageError("--probe wants LIB:GLOB (e.g. libstruct_demo.so:*), not '" + spec + "'");
-            }
-            cli.run.probeSpecs.push_back(spec);
-        } else if (a == "--no-stacks") {
-            cli.run.stacks = false;
-        } else if (a == "--lossless") {
-            cli.run.lossless = true;
-        } else if (a == "--app") {
-            cli.run.appPaths.push_back(val(a));
-        } else if (a == "--wrapper") {
-            cli.run.wrapperGlobs.push_back(val(a));
-        } else if (a == "-o" || a == "--output") {
-            cli.recording = val(a);
-        } else if (a == "--text-output") {
-            cli.output = val(a);
-        } else if (a == "--color" || a == "--colour") {
-            cli.color = val(a);
-            if (cli.color != "auto" && cli.color != "always" && cli.color != "never") {
-                throw UsageError("--color must be auto, always or never");
+        if (modules && a == "--format") {
+            cli.trace.output.format = args.value();
+            if (cli.trace.output.format != "text" && cli.trace.output.format != "jsonl") {
+                throw UsageError("modules --format must be text or jsonl, not '" + cli.trace.output.format + "'");
             }
         } else if (a == "-C") {
-            cli.run.cwd = val(a);
-        } else if (!a.empty() && a[0] == '-') {
-            throw UsageError("unknown option '" + a + "' for " + cli.command + "; try layertrace --help");
+            cli.trace.run.cwd = args.value();
+        } else if (parseTraceOptions(args, cli.trace)) {
+        } else if (args.isOption()) {
+            unknownOption(a, cli.command, "layertrace --help");
         } else {
-            break; // the program starts here (-- is optional)
+            program = args.rest(); // the program starts here (-- is optional)
+            program.insert(program.begin(), a);
+            break;
         }
     }
-    for (; i < argc; ++i) {
-        cli.run.argv.push_back(argv[i]);
-    }
-    if (cli.command != "demos" && cli.run.argv.empty()) {
+    cli.trace.run.argv = std::move(program);
+    if (cli.command != "demos" && cli.trace.run.argv.empty()) {
         throw UsageError("no program given: layertrace " + cli.command + " [options] -- PROGRAM [ARGS...]");
     }
-    if (cli.command == "run" && cli.format != "tree" && cli.format != "path" && cli.format != "jsonl") {
-        throw UsageError("--format must be tree, path or jsonl, not '" + cli.format + "'");
-    }
-    if (cli.command == "modules" && cli.format == "tree") {
-        cli.format = "text";
-    }
-    if (cli.command == "modules" && cli.format != "text" && cli.format != "jsonl") {
-        throw UsageError("modules --format must be text or jsonl, not '" + cli.format + "'");
+    if (modules) {
+        checkModulesOptions(cli.trace);
     }
     return cli;
 }
@@ -187,12 +168,7 @@ Cli parse(int argc, char** argv) {
 class Diagnostics : public EventSink {
 public:
     void onEvent(const TraceEvent&) override {}
-    void onReport(const ProbeReport& r) override {
-        const char* level = r.level == ProbeReport::Level::Error     ? "error"
-                            : r.level == ProbeReport::Level::Warning ? "warning"
-                                                                     : "info";
-        std::cerr << "layertrace: probe " << level << ": " << r.message << '\n';
-    }
+    void onReport(const ProbeReport& r) override { printProbeReport(r); }
     void onModule(const ModuleInfo& m) override {
         // Python files by path; objects by load bias (a renamed object replaces its first name).
         const std::string key = m.python ? m.path : "@" + std::to_string(m.base);
@@ -234,27 +210,23 @@ int summarize(const SessionResult& result) {
     return result.exitStatus;
 }
 
-int runCommand(const Cli& cli, std::ostream& out, bool tty) {
-    FormatOptions fo;
-    fo.color = cli.color == "always" || (cli.color == "auto" && tty);
-    const OutputFormat format = cli.format == "path"    ? OutputFormat::Path
-                                : cli.format == "jsonl" ? OutputFormat::Jsonl
-                                                        : OutputFormat::Tree;
-    auto formatter = makeFormatter(format, out, fo);
+int runCommand(const Cli& cli) {
+    TracePrinter printer(cli.trace.output);
     Diagnostics diag;
     TeeSink tee;
-    tee.add(*formatter);
+    tee.add(printer.sink());
     tee.add(diag);
     std::unique_ptr<RecordingWriter> recording;
-    if (!cli.recording.empty()) {
-        recording = std::make_unique<RecordingWriter>(cli.recording, recordingInfoFor(cli.run, LAYERTRACE_VERSION));
+    if (!cli.trace.recording.empty()) {
+        recording = std::make_unique<RecordingWriter>(cli.trace.recording,
+                                                      recordingInfoFor(cli.trace.run, LAYERTRACE_VERSION));
         tee.add(*recording);
     }
-    auto session = Session::launch(cli.run, tee);
+    auto session = Session::launch(cli.trace.run, tee);
     g_child = static_cast<pid_t>(session->pid());
     const SessionResult result = session->wait();
     g_child = 0;
-    out.flush();
+    printer.finish();
     if (recording) {
         recording->close(); // IoError (exit 8) if any block could not be written
     }
@@ -262,7 +234,7 @@ int runCommand(const Cli& cli, std::ostream& out, bool tty) {
 }
 
 int modulesCommand(const Cli& cli, std::ostream& out) {
-    RunOptions opts = cli.run;
+    RunOptions opts = cli.trace.run;
     opts.stacks = false;
     Diagnostics diag;
     auto session = Session::launch(opts, diag);
@@ -274,7 +246,7 @@ int modulesCommand(const Cli& cli, std::ostream& out) {
         return std::make_pair(static_cast<int>(a.role), a.name) < std::make_pair(static_cast<int>(b.role), b.name);
     });
     for (const auto& m : mods) {
-        if (cli.format == "jsonl") {
+        if (cli.trace.output.format == "jsonl") {
             out << moduleToJson(m) << '\n';
             continue;
         }
@@ -337,27 +309,18 @@ int main(int argc, char** argv) {
             std::cout << "layertrace " << LAYERTRACE_VERSION << " (wire protocol " << 1 << ")\n";
             return 0;
         }
-        std::ofstream file;
-        std::ostream* out = &std::cout;
-        bool tty = ::isatty(STDOUT_FILENO) != 0;
-        if (!cli.output.empty()) {
-            file.open(cli.output, std::ios::out | std::ios::trunc);
-            if (!file) {
-                throw IoError(cli.output, std::string("cannot open for writing: ") + std::strerror(errno));
-            }
-            out = &file;
-            tty = false;
-        }
         // The trace owns stdout: the program's own prints go to stderr so they never break it.
-        cli.run.programStdoutToStderr = cli.output.empty() && cli.command != "demos";
+        cli.trace.run.programStdoutToStderr = cli.trace.output.textOutput.empty() && cli.command != "demos";
         installSignalHandlers();
+        if (cli.command == "run") {
+            return runCommand(cli);
+        }
+        std::ofstream file;
+        std::ostream& out = openTextOutput(cli.trace.output.textOutput, file);
         if (cli.command == "demos") {
-            return demosCommand(*out);
+            return demosCommand(out);
         }
-        if (cli.command == "modules") {
-            return modulesCommand(cli, *out);
-        }
-        return runCommand(cli, *out, tty);
+        return modulesCommand(cli, out);
     } catch (const Error& e) {
         std::cerr << "layertrace: " << e.what() << '\n';
         return e.exitCode();
