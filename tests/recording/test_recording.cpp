@@ -143,6 +143,36 @@ TEST(RecordingRoundTrip, InterpreterFromTheModuleMapWhenNotGiven) {
     EXPECT_EQ(reader.info().pythonVersion, "3.11");
 }
 
+// The probe's Hello carries PY_VERSION_HEX: the recording keeps the exact version, not the
+// major.minor of the interpreter's file name, whether or not the interpreter was known up front.
+TEST(RecordingRoundTrip, ExactPythonVersionFromTheProbe) {
+    for (const bool interpreterKnown : {false, true}) {
+        TempDir dir;
+        Sample s = makeSample(1);
+        if (!interpreterKnown) {
+            s.info.interpreter.clear();
+            s.info.pythonVersion.clear();
+        }
+        const std::string path = dir.file("exact.ltr");
+        {
+            RecordingWriter w(path, s.info);
+            w.onStarted(s.pid);
+            w.onConnected(s.pid, pythonVersionText(0x030B02F0u));
+            play(s, w);
+        }
+        RecordingReader reader(path);
+        EXPECT_EQ(reader.info().interpreter, "/usr/bin/python3.11") << interpreterKnown;
+        EXPECT_EQ(reader.info().pythonVersion, "3.11.2") << interpreterKnown;
+    }
+}
+
+TEST(RecordingRoundTrip, PythonVersionText) {
+    EXPECT_EQ(pythonVersionText(0x030B02F0u), "3.11.2");
+    EXPECT_EQ(pythonVersionText(0x030D00C1u), "3.13.0rc1");
+    EXPECT_EQ(pythonVersionText(0x030C00A7u), "3.12.0a7");
+    EXPECT_EQ(pythonVersionText(0), "");
+}
+
 TEST(RecordingRoundTrip, StringsAndFramesAreInterned) {
     TempDir dir;
     const Sample small = makeSample(1);

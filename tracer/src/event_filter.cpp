@@ -66,6 +66,9 @@ int crossingBand(Role role) {
 EventFilter::EventFilter(EventFilterOptions options, EventSink& next) : m_options(std::move(options)), m_next(next) {}
 
 void EventFilter::onStarted(std::uint32_t pid) { m_next.onStarted(pid); }
+void EventFilter::onConnected(std::uint32_t pid, const std::string& pythonVersion) {
+    m_next.onConnected(pid, pythonVersion);
+}
 void EventFilter::onModule(const ModuleInfo& module) { m_next.onModule(module); }
 void EventFilter::onReport(const ProbeReport& report) { m_next.onReport(report); }
 void EventFilter::onDropped(std::uint32_t tid, std::uint64_t count) {

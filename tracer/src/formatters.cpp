@@ -493,6 +493,9 @@ std::unique_ptr<EventSink> makeFormatter(OutputFormat format, std::ostream& out,
 void TeeSink::onStarted(std::uint32_t pid) {
     for (auto* s : m_sinks) s->onStarted(pid);
 }
+void TeeSink::onConnected(std::uint32_t pid, const std::string& pythonVersion) {
+    for (auto* s : m_sinks) s->onConnected(pid, pythonVersion);
+}
 void TeeSink::onModule(const ModuleInfo& module) {
     for (auto* s : m_sinks) s->onModule(module);
 }

@@ -506,8 +506,11 @@ const RecordingInfo& RecordingReader::info() {
                 } else if (r.type == static_cast<std::uint64_t>(RecordType::Started)) {
                     info->pid = static_cast<std::uint32_t>(r.payload.varint("pid"));
                 }
-                // The interpreter is known once its module arrives; stop after the first events.
-                if (found && !info->interpreter.empty() && info->pid != 0) {
+                // The interpreter is known once its module arrives (its record, with the probe's
+                // exact version, comes before the first event); stop there.
+                const bool settled = r.type == static_cast<std::uint64_t>(RecordType::Interpreter) ||
+                                     r.type == static_cast<std::uint64_t>(RecordType::Event);
+                if (found && !info->interpreter.empty() && info->pid != 0 && settled) {
                     throw Stop{};
                 }
             });

@@ -374,6 +374,15 @@ struct RecordingWriter::Impl {
         appendRecord(RecordType::Module);
     }
 
+    // The interpreter's path and version (exact when the probe's Hello gave it, else from its name).
+    void encodeInterpreter(const std::string& objectPath) {
+        record.clear();
+        ByteSink b(record);
+        b.str(objectPath);
+        b.str(info.pythonVersion.empty() ? versionFromPath(objectPath) : info.pythonVersion);
+        appendRecord(RecordType::Interpreter);
+    }
+
     void encodeInfo() {
         record.clear();
         ByteSink b(record);
@@ -560,6 +569,18 @@ void RecordingWriter::onStarted(std::uint32_t pid) {
     m_impl->appendRecord(RecordType::Started);
 }
 
+void RecordingWriter::onConnected(std::uint32_t, const std::string& pythonVersion) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    Impl& d = *m_impl;
+    if (pythonVersion.empty()) {
+        return;
+    }
+    d.info.pythonVersion = pythonVersion;
+    if (d.interpreterSeen && !d.info.interpreter.empty()) {
+        d.encodeInterpreter(d.info.interpreter); // the session info had only the version from its name
+    }
+}
+
 void RecordingWriter::onModule(const ModuleInfo& module) {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
     Impl& d = *m_impl;
@@ -567,11 +588,7 @@ void RecordingWriter::onModule(const ModuleInfo& module) {
     if (!d.interpreterSeen && !module.python && module.elf.isInterpreter) {
         // The interpreter object is known only once the probe maps it: record it for the header view.
         d.interpreterSeen = true;
-        d.record.clear();
-        ByteSink b(d.record);
-        b.str(module.path);
-        b.str(d.info.pythonVersion.empty() ? versionFromPath(module.path) : d.info.pythonVersion);
-        d.appendRecord(RecordType::Interpreter);
+        d.encodeInterpreter(module.path);
     }
 }
 

@@ -413,6 +413,7 @@ struct Session::Impl {
                 }
             }
             assembler.setPid(hello.pid);
+            sink->onConnected(hello.pid, pythonVersionText(hello.pythonVersionHex));
             // Cross-check: objects mapped before the probe's first ModuleMap record.
             for (const auto& [path, bias] : loadBiases(readProcMaps(hello.pid))) {
                 assembler.addMappedObject(path, bias);
@@ -717,6 +718,19 @@ SessionResult Session::wait() {
         m_impl->joined = true;
     }
     return m_impl->result;
+}
+
+std::string pythonVersionText(std::uint32_t hex) {
+    if (hex == 0) {
+        return {};
+    }
+    std::string text = std::to_string(hex >> 24) + "." + std::to_string((hex >> 16) & 0xff) + "." +
+                       std::to_string((hex >> 8) & 0xff);
+    const std::uint32_t level = (hex >> 4) & 0xf; // 0xA alpha, 0xB beta, 0xC candidate, 0xF final
+    if (level >= 0xa && level <= 0xc) {
+        text += (level == 0xa ? "a" : level == 0xb ? "b" : "rc") + std::to_string(hex & 0xf);
+    }
+    return text;
 }
 
 } // namespace layertrace::tracer

@@ -48,6 +48,7 @@ public:
     EventFilter(EventFilterOptions options, EventSink& next);
 
     void onStarted(std::uint32_t pid) override;
+    void onConnected(std::uint32_t pid, const std::string& pythonVersion) override;
     void onModule(const ModuleInfo& module) override;
     void onEvent(const TraceEvent& event) override;
     void onReport(const ProbeReport& report) override;

@@ -93,6 +93,7 @@ class TeeSink : public EventSink {
 public:
     void add(EventSink& sink) { m_sinks.push_back(&sink); }
     void onStarted(std::uint32_t pid) override;
+    void onConnected(std::uint32_t pid, const std::string& pythonVersion) override;
     void onModule(const ModuleInfo& module) override;
     void onEvent(const TraceEvent& event) override;
     void onReport(const ProbeReport& report) override;

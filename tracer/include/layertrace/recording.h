@@ -42,7 +42,7 @@ struct RecordingInfo {
     std::vector<std::string> argv;    // the traced command line
     std::string cwd;                  // where it ran
     std::string interpreter;          // path of the interpreter object (from the module map)
-    std::string pythonVersion;        // "3.11" (or "3.11.2" when the probe reported it); empty if unknown
+    std::string pythonVersion;        // "3.11.2" as the probe reported it ("3.11" from the interpreter's name without one); empty if unknown
     std::uint32_t pid = 0;            // the traced process
     std::uint64_t startUnixNs = 0;    // wall clock when recording began
     std::string layertraceVersion;    // of the tracer that wrote the file
@@ -92,6 +92,8 @@ public:
     RecordingWriter& operator=(const RecordingWriter&) = delete;
 
     void onStarted(std::uint32_t pid) override;
+    // Keeps the probe's exact Python version ("3.11.2") for the interpreter record.
+    void onConnected(std::uint32_t pid, const std::string& pythonVersion) override;
     void onModule(const ModuleInfo& module) override;
     void onEvent(const TraceEvent& event) override;
     void onReport(const ProbeReport& report) override;

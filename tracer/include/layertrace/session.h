@@ -61,6 +61,9 @@ class EventSink {
 public:
     virtual ~EventSink() = default;
     virtual void onStarted(std::uint32_t /*pid*/) {}
+    // The probe in `pid` connected; `pythonVersion` is its interpreter's exact version ("3.11.2",
+    // from the Hello's PY_VERSION_HEX), empty when it has none. Comes before any onModule.
+    virtual void onConnected(std::uint32_t /*pid*/, const std::string& /*pythonVersion*/) {}
     // A new object was mapped or a Python file was first seen; sent before any event using it.
     virtual void onModule(const ModuleInfo& /*module*/) {}
     virtual void onEvent(const TraceEvent& event) = 0;
@@ -107,6 +110,9 @@ private:
     explicit Session(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> m_impl;
 };
+
+// "3.11.2" ("3.13.0rc1") from a PY_VERSION_HEX; empty for 0 (no interpreter known).
+std::string pythonVersionText(std::uint32_t pyVersionHex);
 
 // Where the probe library is: $LAYERTRACE_PROBE, else next to the build tree or install prefix.
 // Throws ProbeMissingError when none exists.
