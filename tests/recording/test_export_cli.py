@@ -5,27 +5,11 @@ speedscope npm package ships (checked with ajv) and its open/close events match 
 Also `replay` and `dump` on a damaged copy: one error line naming the offset, exit 7, and
 everything before the damage printed."""
 import json
-import os
-import pathlib
-import shutil
 import subprocess
 
 import pytest
 
-DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
-FIXTURES = json.loads((DATA / "fixtures.json").read_text())["fixtures"]
-
-
-def env_path(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set (ctest sets it; see tests/recording/CMakeLists.txt)")
-    return pathlib.Path(value)
-
-
-@pytest.fixture(scope="session")
-def layertrace():
-    return env_path("LAYERTRACE_BIN")
+from conftest import DATA, FIXTURES, env_path
 
 
 @pytest.fixture(scope="session")

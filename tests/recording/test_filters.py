@@ -7,17 +7,17 @@
   prints, for every format and several filters, on a small threaded ctypes program with
   callbacks; --tid on its recording keeps exactly one thread's events.
 """
+import fnmatch
 import json
 import os
-import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
 
-DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
-FIXTURES = json.loads((DATA / "fixtures.json").read_text())["fixtures"]
+from conftest import DATA, FIXTURES, env_path
+
 TIMEOUT = 600
 ENTERS = {"py_call", "c_call", "init_enter", "ffi_call", "closure_enter", "native_enter"}
 EXITS = {"py_return", "c_return", "c_raise", "init_exit", "ffi_return", "closure_exit", "native_exit"}
@@ -25,18 +25,6 @@ LAYERS = {"python": {"app", "wrapper", "pylib"}, "extension": {"ext", "glue", "c
           "native": {"native", "unknown"}}
 BAND = {"app": 0, "wrapper": 0, "pylib": 0, "capi": 0, "ext": 1, "glue": 1, "ffi": 2, "native": 3, "unknown": 3}
 SEQ = re.compile(rb'^\{"seq":(\d+),')
-
-
-def env_path(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set (ctest sets it; see tests/recording/CMakeLists.txt)")
-    return pathlib.Path(value)
-
-
-@pytest.fixture(scope="session")
-def layertrace():
-    return env_path("LAYERTRACE_BIN")
 
 
 def run_cli(args, cwd=None):
@@ -68,7 +56,6 @@ def kept_seqs(jsonl):
 
 
 def glob_match(glob, text):
-    import fnmatch
     return bool(text) and fnmatch.fnmatchcase(text, glob)
 
 
