@@ -85,6 +85,7 @@ CASES = [
     ("unknown-role", ["replay", "{GARBAGE}", "--role", "library"], {}, 2, "--role must be app, wrapper"),
     ("empty-function", ["attach", "1", "--function="], {}, 2, "--function wants a non-empty GLOB"),
     ("empty-module", ["run", "--module", "", "--", PY, "-c", "pass"], {}, 2, "--module wants a non-empty GLOB"),
+    ("empty-hide", ["replay", "{GARBAGE}", "--hide="], {}, 2, "--hide wants a non-empty GLOB"),
     ("module-no-value", ["replay", "{GARBAGE}", "--module"], {}, 2, "--module needs a value"),
     ("attach-bad-format", ["attach", "1", "--format", "xml"], {}, 2, "--format must be tree, path or jsonl, not 'xml'"),
     ("attach-unknown-option", ["attach", "1", "--bogus"], {}, 2, "unknown option '--bogus' for attach"),

@@ -90,6 +90,25 @@ TEST(EventFilter, ANestedFunctionMatchDoesNotEndTheScopeEarly) {
     EXPECT_EQ(s.through(o), (std::vector<std::uint64_t>{3, 4}));
 }
 
+TEST(EventFilter, HideLeavesOutAWholeSubtreeEvenInsideAFunctionScope) {
+    Stream s;
+    s.add(EventKind::PyCall, 0, Role::App, "main");          // 0 opens the --function scope
+    s.add(EventKind::PyCall, 1, Role::App, "noisy");         // 1 hidden ...
+    s.add(EventKind::NativeEnter, 2, Role::Native, "main");  // 2 ... with all below it, a match too
+    s.add(EventKind::NativeExit, 2, Role::Native, "main");   // 3
+    s.add(EventKind::PyReturn, 1, Role::App, "noisy");       // 4
+    s.add(EventKind::NativeEnter, 1, Role::Native, "n");     // 5 visible again
+    s.add(EventKind::NativeExit, 1, Role::Native, "n");      // 6
+    s.add(EventKind::PyReturn, 0, Role::App, "main");        // 7
+    EventFilterOptions o;
+    o.functionGlobs = {"main"};
+    o.hideGlobs = {"noi*"};
+    EXPECT_EQ(s.through(o), (std::vector<std::uint64_t>{0, 5, 6, 7}));
+    o.functionGlobs.clear();
+    o.hideGlobs = {"main"}; // the outermost match hides everything
+    EXPECT_TRUE(s.through(o).empty());
+}
+
 TEST(EventFilter, CrossingsAreMeasuredAgainstTheCallTheyAreMadeFrom) {
     Stream s;
     s.add(EventKind::PyCall, 0, Role::App, "main");           // 0 root Python: no crossing

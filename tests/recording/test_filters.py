@@ -65,44 +65,48 @@ def code_text(module, symbol):
     return f"{module}:{symbol}" if symbol else module
 
 
-def expected_seqs(events, tids=(), roles=(), modules=(), functions=(), crossings=False):
+def function_match(globs, ev):
+    return any((":" in g and glob_match(g, code_text(ev["module"], ev["symbol"])))
+               or glob_match(g, ev["symbol"]) or glob_match(g, ev.get("py_name", "")) for g in globs)
+
+
+def expected_seqs(events, tids=(), roles=(), modules=(), functions=(), hide=(), crossings=False):
     """The documented semantics, written out: enters judged on their own and on an open
-    --function call; exits follow their enter; markers follow their thread."""
-    threads = {}  # tid -> {"open": [(depth, band, kept, opens_scope)], "scope": bool}
+    --function / --hide call; exits follow their enter; markers follow their thread."""
+    threads = {}  # tid -> {"open": [(depth, band, kept, opens_scope, opens_hidden)], "scope", "hidden"}
     out = []
     for ev in events:
         tid, kind = ev["tid"], ev["kind"]
         if tids and tid not in tids:
             continue
-        t = threads.setdefault(tid, {"open": [], "scope": False})
+        t = threads.setdefault(tid, {"open": [], "scope": False, "hidden": False})
         if kind in ENTERS:
             band = BAND[ev["role"]]
-            opens = False
-            if functions and not t["scope"]:
-                opens = any((":" in g and glob_match(g, code_text(ev["module"], ev["symbol"])))
-                            or glob_match(g, ev["symbol"]) or glob_match(g, ev.get("py_name", ""))
-                            for g in functions)
-                t["scope"] = opens
+            opens = bool(functions) and not t["scope"] and function_match(functions, ev)
+            t["scope"] = t["scope"] or opens
+            hides = bool(hide) and not t["hidden"] and function_match(hide, ev)
+            t["hidden"] = t["hidden"] or hides
             if t["open"]:
                 crossing = t["open"][-1][1] != band
             else:
                 crossing = band != 0 and (bool(ev.get("py_file")) or ev["python_frame"])
             crossing = crossing or kind == "closure_enter"
             path = ev.get("module_path", "")
-            keep = ((not functions or t["scope"]) and (not roles or ev["role"] in roles)
+            keep = ((not functions or t["scope"]) and not t["hidden"] and (not roles or ev["role"] in roles)
                     and (not modules or any(glob_match(g, ev["module"]) or glob_match(g, path)
                                             or glob_match(g, path.rsplit("/", 1)[-1]) for g in modules))
                     and (not crossings or crossing))
-            t["open"].append((ev["depth"], band, keep, opens))
+            t["open"].append((ev["depth"], band, keep, opens, hides))
         elif kind in EXITS:
             while t["open"] and t["open"][-1][0] > ev["depth"]:
-                if t["open"].pop()[3]:
-                    t["scope"] = False
+                _, _, _, opens, hides = t["open"].pop()
+                t["scope"] = t["scope"] and not opens
+                t["hidden"] = t["hidden"] and not hides
             if not t["open"] or t["open"][-1][0] != ev["depth"]:
                 continue
-            _, _, keep, opens = t["open"].pop()
-            if opens:
-                t["scope"] = False
+            _, _, keep, opens, hides = t["open"].pop()
+            t["scope"] = t["scope"] and not opens
+            t["hidden"] = t["hidden"] and not hides
         else:
             keep = True
         if keep:
@@ -146,6 +150,9 @@ def fixture_filters(name, events):
         (["--only-crossings"], dict(crossings=True)),
         (["--only-crossings", "--layer", "native", "--function", symbol],
          dict(crossings=True, roles=LAYERS["native"], functions=[symbol])),
+        (["--hide", symbol], dict(hide=[symbol])),
+        (["--layer", "native", "--hide", symbol, "--only-crossings"],
+         dict(roles=LAYERS["native"], hide=[symbol], crossings=True)),
     ]
     if py_calls:
         glob = py_calls[0]["py_name"].rsplit(".", 1)[0] + ".*"  # a Python-visible name: mymodule.Config.*
@@ -222,6 +229,7 @@ LIVE_FILTERS = [
     ["--function", "libvisit.so:visit_*", "--layer", "python"],
     ["--only-crossings"],
     ["--module", "libvisit*", "--module", "libffi*"],
+    ["--hide", "compare", "--hide", "<module>"],
 ]
 
 

@@ -68,6 +68,7 @@ filters (run, attach, replay; values of one filter are alternatives, different f
   --module GLOB             only calls of code in objects/files whose name or path matches
   --function GLOB           calls whose symbol or Python name matches (or MODULE:SYMBOL), and
                             everything they call until they return
+  --hide GLOB               leave out matching calls (as for --function) and everything they call
   --only-crossings          only calls that cross into another layer (Python, extension, libffi,
                             native), as the path format's hops do
 See docs/cli/run.md, docs/cli/modules.md and docs/layers.md.
@@ -110,7 +111,7 @@ void checkModulesOptions(const TraceOptions& trace) {
     }
     if (!trace.output.filter.empty()) {
         throw UsageError("modules lists objects, it has no event filters (--tid, --layer, --role, --module, "
-                         "--function, --only-crossings are for run, attach and replay)");
+                         "--function, --hide, --only-crossings are for run, attach and replay)");
     }
 }
 

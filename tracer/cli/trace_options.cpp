@@ -90,6 +90,8 @@ bool parseFilterOption(ArgCursor& args, EventFilterOptions& filter) {
         filter.moduleGlobs.push_back(glob(args));
     } else if (a == "--function") {
         filter.functionGlobs.push_back(glob(args));
+    } else if (a == "--hide") {
+        filter.hideGlobs.push_back(glob(args));
     } else if (a == "--only-crossings") {
         filter.onlyCrossings = true;
     } else {
@@ -202,7 +204,7 @@ void TracePrinter::finish() {
     m_out->flush();
     if (m_filter && m_filter->seen() != 0 && m_filter->kept() == 0) {
         std::cerr << "layertrace: the filters kept none of the " << m_filter->seen()
-                  << " events (check --tid/--layer/--role/--module/--function against an unfiltered --format jsonl)\n";
+                  << " events (check --tid/--layer/--role/--module/--function/--hide against an unfiltered --format jsonl)\n";
     }
 }
 

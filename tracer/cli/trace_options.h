@@ -53,7 +53,7 @@ struct TraceOptions {
 
 // Each consumes the current option (and its value) when it is one of theirs and returns true.
 // Values are checked here, so every command gives the same message for the same mistake.
-bool parseFilterOption(ArgCursor& args, EventFilterOptions& filter); // --tid --layer --role --module --function --only-crossings
+bool parseFilterOption(ArgCursor& args, EventFilterOptions& filter); // --tid --layer --role --module --function --hide --only-crossings
 bool parseOutputOption(ArgCursor& args, OutputOptions& output);     // --format --color --text-output + filters
 bool parseCaptureOption(ArgCursor& args, RunOptions& run);          // --mode --probe --no-stacks --lossless --app --wrapper
 bool parseTraceOptions(ArgCursor& args, TraceOptions& trace);       // all of the above and -o/--output

@@ -97,8 +97,8 @@ bool EventFilter::moduleWanted(const TraceEvent& ev) const {
     });
 }
 
-bool EventFilter::functionMatches(const TraceEvent& ev) const {
-    return std::any_of(m_options.functionGlobs.begin(), m_options.functionGlobs.end(), [&](const std::string& glob) {
+bool EventFilter::functionMatches(const std::vector<std::string>& globs, const TraceEvent& ev) {
+    return std::any_of(globs.begin(), globs.end(), [&](const std::string& glob) {
         // "module:symbol" globs ("libstruct_demo.so:sd_*", "user.py:*") name the code's owner too.
         if (glob.find(':') != std::string::npos && globMatches(glob, codeText(ev.module, ev.symbol))) {
             return true;
@@ -107,13 +107,26 @@ bool EventFilter::functionMatches(const TraceEvent& ev) const {
     });
 }
 
+void EventFilter::ThreadState::close(const OpenCall& call) {
+    if (call.opensScope) {
+        inScope = false;
+    }
+    if (call.opensHidden) {
+        hidden = false;
+    }
+}
+
 bool EventFilter::judgeEnter(ThreadState& thread, const TraceEvent& ev) {
     OpenCall call;
     call.depth = ev.depth;
     call.band = crossingBand(ev.role);
-    if (!m_options.functionGlobs.empty() && !thread.inScope && functionMatches(ev)) {
+    if (!m_options.functionGlobs.empty() && !thread.inScope && functionMatches(m_options.functionGlobs, ev)) {
         call.opensScope = true;
         thread.inScope = true;
+    }
+    if (!m_options.hideGlobs.empty() && !thread.hidden && functionMatches(m_options.hideGlobs, ev)) {
+        call.opensHidden = true;
+        thread.hidden = true;
     }
     bool crossing = ev.kind == EventKind::ClosureEnter; // native code calling back into Python
     if (!thread.open.empty()) {
@@ -121,8 +134,8 @@ bool EventFilter::judgeEnter(ThreadState& thread, const TraceEvent& ev) {
     } else {
         crossing = crossing || (call.band != 0 && hasPythonCaller(ev));
     }
-    call.kept = (m_options.functionGlobs.empty() || thread.inScope) && roleWanted(ev.role) && moduleWanted(ev) &&
-                (!m_options.onlyCrossings || crossing);
+    call.kept = (m_options.functionGlobs.empty() || thread.inScope) && !thread.hidden && roleWanted(ev.role) &&
+                moduleWanted(ev) && (!m_options.onlyCrossings || crossing);
     thread.open.push_back(call);
     return call.kept;
 }
@@ -130,9 +143,7 @@ bool EventFilter::judgeEnter(ThreadState& thread, const TraceEvent& ev) {
 bool EventFilter::judgeExit(ThreadState& thread, const TraceEvent& ev) {
     // Enters whose exit never came (the thread ended inside them) are closed by an outer exit.
     while (!thread.open.empty() && thread.open.back().depth > ev.depth) {
-        if (thread.open.back().opensScope) {
-            thread.inScope = false;
-        }
+        thread.close(thread.open.back());
         thread.open.pop_back();
     }
     if (thread.open.empty() || thread.open.back().depth != ev.depth) {
@@ -140,9 +151,7 @@ bool EventFilter::judgeExit(ThreadState& thread, const TraceEvent& ev) {
     }
     const OpenCall call = thread.open.back();
     thread.open.pop_back();
-    if (call.opensScope) {
-        thread.inScope = false;
-    }
+    thread.close(call);
     return call.kept;
 }
 

@@ -21,10 +21,12 @@ struct EventFilterOptions {
     std::vector<Role> roles;                 // --layer/--role: only calls of code with these roles
     std::vector<std::string> moduleGlobs;    // --module: only calls of code in matching objects/files
     std::vector<std::string> functionGlobs;  // --function: matching calls and everything below them
+    std::vector<std::string> hideGlobs;      // --hide: not matching calls nor anything below them
     bool onlyCrossings = false;              // --only-crossings: only calls that cross into another band
 
     bool empty() const {
-        return tids.empty() && roles.empty() && moduleGlobs.empty() && functionGlobs.empty() && !onlyCrossings;
+        return tids.empty() && roles.empty() && moduleGlobs.empty() && functionGlobs.empty() && hideGlobs.empty() &&
+               !onlyCrossings;
     }
 };
 
@@ -38,8 +40,9 @@ int crossingBand(Role role);
 
 // Passes to `next` every onStarted/onModule/onReport/onDropped/onFinished, and the events that
 // pass the filters:
-// - enters are judged on their own (thread, role, module, crossing) and on whether a --function
-//   call is open on their thread (the matching call itself included); their exit follows the
+// - enters are judged on their own (thread, role, module, crossing), on whether a --function call
+//   is open on their thread and on whether a --hide call is (the matching calls themselves
+//   included); their exit follows the
 //   enter's verdict, so nesting holds; an exit whose enter never came is dropped;
 // - thread starts and dropped-event markers pass when their thread does.
 // Events are passed unchanged (depth included): jsonl lines are exactly the unfiltered ones.
@@ -64,10 +67,13 @@ private:
         int band = 0;
         bool kept = false;
         bool opensScope = false; // a --function match: its subtree is in scope until it returns
+        bool opensHidden = false; // a --hide match: its subtree is hidden until it returns
     };
     struct ThreadState {
         std::vector<OpenCall> open;
         bool inScope = false;
+        bool hidden = false;
+        void close(const OpenCall& call);
     };
 
     bool threadWanted(std::uint32_t tid) const;
@@ -75,7 +81,7 @@ private:
     bool judgeExit(ThreadState& thread, const TraceEvent& event);
     bool roleWanted(Role role) const;
     bool moduleWanted(const TraceEvent& event) const;
-    bool functionMatches(const TraceEvent& event) const;
+    static bool functionMatches(const std::vector<std::string>& globs, const TraceEvent& event);
 
     EventFilterOptions m_options;
     EventSink& m_next;
