@@ -1,5 +1,6 @@
-// layertrace-gui entry point: parse the command line, open the requested trace, and for
-// --screenshot render the chosen view to a PNG (or SVG) once the trace is complete.
+// layertrace-gui entry point: parse the command line, open the requested trace (demo, command,
+// attached PID, recording), and for --screenshot render the chosen view to a PNG (or SVG) once
+// the trace is complete. Opening and attaching fail with the tracer's exit codes.
 #include "widgets/command_line.h"
 #include "widgets/main_window.h"
 
@@ -9,15 +10,35 @@
 #include <QSvgGenerator>
 #include <QTimer>
 
-#include <cstdio>
+#include <layertrace/attach.h>
+#include <layertrace/errors.h>
 
+#include <cstdio>
+#include <limits>
+
+using namespace layertrace;
 using namespace layertrace::gui;
 
 namespace {
 
-int fail(GuiExit code, const QString& message) {
+int fail(int code, const QString& message) {
     std::fprintf(stderr, "layertrace-gui: %s\n", qPrintable(message));
-    return int(code);
+    return code;
+}
+
+int fail(GuiExit code, const QString& message) { return fail(int(code), message); }
+
+// What `layertrace attach` would exit with once an attached session is over: 5 when the
+// handshake failed, 16 when the injected probe never connected, else 0.
+int attachedSessionStatus(const MainWindow& w) {
+    const LiveSource* live = w.liveSource();
+    if (!live || !w.ingest() || !w.ingest()->finished())
+        return 0;
+    if (live->result().handshakeFailed)
+        return int(tracer::ExitCode::Handshake);
+    if (!live->result().connected)
+        return int(tracer::AttachFailure::InjectionFailed);
+    return 0;
 }
 
 void applyPosition(MainWindow& w, const QString& at) {
@@ -81,15 +102,6 @@ int main(int argc, char** argv) {
     }
     if (!o.error.isEmpty())
         return fail(GuiExit::Usage, o.error);
-    if (o.open == GuiOptions::Open::Attach)
-        return fail(GuiExit::Usage, QStringLiteral("--attach %1: attaching to a running process arrives with "
-                                                   "`layertrace attach` (issue 5); use --run or --demo for now")
-                                        .arg(o.pid));
-    if (o.open == GuiOptions::Open::Recording)
-        return fail(GuiExit::Usage, QStringLiteral("%1: opening recordings arrives with issue 6; use --run or --demo "
-                                                   "to trace live for now")
-                                        .arg(o.file));
-
     MainWindow w(o.eventBudget);
     w.resize(o.size);
     w.setScalePercent(o.scalePercent);
@@ -97,6 +109,7 @@ int main(int argc, char** argv) {
     if (o.summary)
         w.setViewMode(ViewMode::Summary);
     const QString catalogError = w.loadCatalog();
+    w.setAutoSavePath(o.output);
 
     QString error;
     bool started = true;
@@ -106,6 +119,20 @@ int main(int argc, char** argv) {
         error = w.startRun(o.command, QDir::currentPath(), o.command.join(QLatin1Char(' ')), o.anchored);
         break;
     case GuiOptions::Open::Example: w.startExample(); break;
+    case GuiOptions::Open::Recording: {
+        const StartOutcome opened = w.openRecording(o.file);
+        if (!opened.ok)
+            return fail(opened.exitCode, opened.error);
+        break;
+    }
+    case GuiOptions::Open::Attach: {
+        if (o.pid > std::numeric_limits<std::uint32_t>::max())
+            return fail(int(tracer::AttachFailure::NoSuchProcess), QStringLiteral("no such process: PID %1").arg(o.pid));
+        const StartOutcome attached = w.startAttach(std::uint32_t(o.pid), o.anchored);
+        if (!attached.ok)
+            return fail(attached.exitCode, attached.error);
+        break;
+    }
     default:
         started = false;
         w.showStart();
@@ -118,7 +145,11 @@ int main(int argc, char** argv) {
 
     if (o.screenshot.isEmpty()) {
         w.show();
-        return QApplication::exec();
+        QApplication::exec();
+        const QString saveError = w.finishSession();
+        if (!saveError.isEmpty())
+            return fail(int(tracer::ExitCode::Io), saveError);
+        return o.open == GuiOptions::Open::Attach ? attachedSessionStatus(w) : 0;
     }
 
     // Screenshot mode: wait until the trace is complete (or time out), then render and exit.
@@ -133,6 +164,8 @@ int main(int argc, char** argv) {
     auto finish = [&] {
         if (started)
             applyPosition(w, o.at);
+        if (!w.document().sourceError().isEmpty()) // e.g. a damaged recording: say so, then render
+            std::fprintf(stderr, "layertrace-gui: %s\n", qPrintable(w.document().sourceError()));
         rc = saveView(w, o) ? 0 : fail(GuiExit::ScreenshotFailed, QStringLiteral("could not write %1").arg(o.screenshot));
         QApplication::exit(rc);
     };
@@ -148,7 +181,8 @@ int main(int argc, char** argv) {
     if (!catalogError.isEmpty() && o.open == GuiOptions::Open::Start)
         std::fprintf(stderr, "layertrace-gui: %s\n", qPrintable(catalogError));
     const int code = QApplication::exec();
-    if (w.ingest())
-        w.ingest()->stop();
+    const QString saveError = w.finishSession();
+    if (!saveError.isEmpty())
+        return fail(int(tracer::ExitCode::Io), saveError);
     return code;
 }

@@ -2,23 +2,53 @@
 #include "core/ingest.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace layertrace::gui {
 
 IngestSink::IngestSink(std::size_t queueBatches) : m_queue(queueBatches) { m_batch.reserve(kBatchEvents); }
 
 void IngestSink::push(TraceEvent&& event) {
-    std::lock_guard lock(m_batchMutex);
-    if (m_batch.empty())
-        m_batchStart = std::chrono::steady_clock::now();
-    m_batch.push_back(std::move(event));
-    if (m_batch.size() >= kBatchEvents || std::chrono::steady_clock::now() - m_batchStart >= kBatchAge)
-        flushLocked();
+    EventBatch full;
+    {
+        std::lock_guard lock(m_batchMutex);
+        if (m_batch.empty())
+            m_batchStart = std::chrono::steady_clock::now();
+        m_batch.push_back(std::move(event));
+        if (m_batch.size() < kBatchEvents && std::chrono::steady_clock::now() - m_batchStart < kBatchAge)
+            return;
+        if (!m_waitWhenFull)
+            return flushLocked();
+        full = std::exchange(m_batch, EventBatch());
+        m_batch.reserve(kBatchEvents);
+    }
+    pushWaiting(std::move(full));
 }
 
 void IngestSink::flush() {
-    std::lock_guard lock(m_batchMutex);
-    flushLocked();
+    EventBatch last;
+    {
+        std::lock_guard lock(m_batchMutex);
+        if (!m_waitWhenFull)
+            return flushLocked();
+        last = std::exchange(m_batch, EventBatch());
+    }
+    if (!last.empty())
+        pushWaiting(std::move(last));
+}
+
+void IngestSink::pushWaiting(EventBatch&& batch) {
+    // Outside the batch lock: the UI tick takes that lock to drain the queue. This is the only
+    // producer and m_batch stays empty meanwhile, so the tick cannot overtake this batch.
+    const std::size_t n = batch.size();
+    while (!m_queue.push(std::move(batch))) {
+        if (m_abort.load(std::memory_order_relaxed)) {
+            m_dropped.fetch_add(n, std::memory_order_relaxed);
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    m_pushed.fetch_add(n, std::memory_order_relaxed);
 }
 
 void IngestSink::flushLocked() {
@@ -39,6 +69,12 @@ void IngestSink::setState(const QString& state) {
     std::lock_guard lock(m_stateMutex);
     m_state = state;
     m_stateChanged = true;
+}
+
+void IngestSink::setError(const QString& error) {
+    std::lock_guard lock(m_stateMutex);
+    m_error = error;
+    m_errorChanged = true;
 }
 
 void MemorySource::run(IngestSink& sink) {
@@ -75,6 +111,7 @@ void IngestWorker::start() {
 
 void IngestWorker::stop() {
     if (m_thread.joinable()) {
+        m_sink.abortWaiting();
         m_source->stop();
         m_thread.join();
     }
@@ -127,6 +164,10 @@ std::size_t IngestWorker::tick() {
         if (m_sink.m_stateChanged) {
             m_sink.m_stateChanged = false;
             m_document.setSourceState(m_sink.m_state);
+        }
+        if (m_sink.m_errorChanged) {
+            m_sink.m_errorChanged = false;
+            m_document.setSourceError(m_sink.m_error);
         }
     }
     m_longestTickMs = std::max(m_longestTickMs, double(clock.nsecsElapsed()) / 1e6);

@@ -33,8 +33,15 @@ public:
     void push(TraceEvent&& event); // batches; flushes when full or old
     void push(const TraceEvent& event) { push(TraceEvent(event)); }
     void flush();
+    // A source that can wait (a recording read from disk) waits for room in a full queue instead
+    // of dropping: a file must arrive complete. abortWaiting() (IngestWorker::stop) ends the wait.
+    void setWaitWhenFull(bool wait) { m_waitWhenFull = wait; }
+    void abortWaiting() { m_abort.store(true, std::memory_order_relaxed); }
     // A status line for the UI ("running, PID 4242", "exited with status 0"); thread-safe.
     void setState(const QString& state);
+    // The one message a failed or damaged source leaves (shown as a banner over the trace, not
+    // only in the status line): which file/PID/offset, what happened, what to do. Thread-safe.
+    void setError(const QString& error);
 
     std::uint64_t droppedEvents() const { return m_dropped.load(std::memory_order_relaxed); }
     std::uint64_t pushedEvents() const { return m_pushed.load(std::memory_order_relaxed); }
@@ -42,6 +49,7 @@ public:
 private:
     friend class IngestWorker;
     void flushLocked();
+    void pushWaiting(EventBatch&& batch);
     SpscQueue<EventBatch> m_queue;
     EventBatch m_batch;
     std::chrono::steady_clock::time_point m_batchStart;
@@ -53,6 +61,10 @@ private:
     std::mutex m_stateMutex;
     QString m_state;
     bool m_stateChanged = false;
+    QString m_error;
+    bool m_errorChanged = false;
+    bool m_waitWhenFull = false;
+    std::atomic<bool> m_abort{false};
 };
 
 class EventSource {
@@ -93,9 +105,13 @@ public:
 
     void start();
     void stop();
+    // Asks the source to end (a live session stops or detaches) without waiting for it: the
+    // worker finishes on its own and finishedIngest() follows as usual.
+    void requestStop() { m_source->stop(); }
     bool running() const { return m_running.load(); }
     bool finished() const { return m_finished; }
     const EventSource& source() const { return *m_source; }
+    EventSource& source() { return *m_source; }
     const IngestSink& sink() const { return m_sink; }
 
     // Drains the queue into the document (the timer calls it every kTickMs; tests call it).

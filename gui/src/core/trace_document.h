@@ -50,6 +50,13 @@ public:
     void setSourceTitle(const QString& title) { m_sourceTitle = title; emit statusChanged(); }
     QString sourceState() const { return m_sourceState; }
     void setSourceState(const QString& state) { m_sourceState = state; emit statusChanged(); }
+    // The source's one error message (a damaged recording, a failed attach), empty if none.
+    QString sourceError() const { return m_sourceError; }
+    void setSourceError(const QString& error) { m_sourceError = error; emit statusChanged(); }
+    // Rich text about where the trace comes from (a recording's command line, interpreter, host,
+    // date): the details pane shows it until an event is selected.
+    QString sourceDetails() const { return m_sourceDetails; }
+    void setSourceDetails(const QString& html) { m_sourceDetails = html; emit sourceDetailsChanged(); }
 
     // A rich-text description of one event for the details pane: function, role and layer (and
     // why), module path, thread, timings, FFI arguments and return value, the mixed stack.
@@ -62,6 +69,7 @@ signals:
     void appended(std::uint64_t begin, std::uint64_t end);
     void selectionChanged(std::int64_t absolute);
     void statusChanged();
+    void sourceDetailsChanged();
     void cleared();
 
 private:
@@ -76,6 +84,8 @@ private:
     std::uint64_t m_droppedByGui = 0;
     QString m_sourceTitle;
     QString m_sourceState;
+    QString m_sourceError;
+    QString m_sourceDetails;
 };
 
 } // namespace layertrace::gui

@@ -11,8 +11,9 @@ QString usageText() {
         "\n"
         "  --demo NAME          run a catalog demo live under the tracer\n"
         "  --run -- CMD...      run CMD live under the tracer\n"
-        "  --attach PID         attach to a running process (arrives with issue 5)\n"
-        "  FILE                 open a recording (arrives with issue 6)\n"
+        "  --attach PID         attach to a running Python process (Stop tracing detaches; it goes on)\n"
+        "  FILE                 open a recording (.ltr)\n"
+        "  -o, --output FILE    save the live session (--demo, --run, --attach) as a recording when it ends\n"
         "  --example            the Part IV transform() call as a scripted (not live) event sequence\n"
         "  --anchored           anchored mode: native events only, each with its Python stack\n"
         "  --summary            start in the three-layer view\n"
@@ -60,6 +61,9 @@ GuiOptions parseCommandLine(const QStringList& arguments) {
             if (!value(&v) || (o.pid = v.toLongLong(&ok), !ok) || o.pid <= 0)
                 return fail(QStringLiteral("--attach needs a process id"));
             o.open = GuiOptions::Open::Attach;
+        } else if (a == QLatin1String("-o") || a == QLatin1String("--output")) {
+            if (!value(&o.output) || o.output.isEmpty())
+                return fail(QStringLiteral("%1 needs a file name for the recording (e.g. trace.ltr)").arg(a));
         } else if (a == QLatin1String("--example")) {
             o.open = GuiOptions::Open::Example;
         } else if (a == QLatin1String("--anchored")) {
@@ -109,6 +113,9 @@ GuiOptions parseCommandLine(const QStringList& arguments) {
             o.open = GuiOptions::Open::Recording;
         }
     }
+    const bool live = o.open == GuiOptions::Open::Demo || o.open == GuiOptions::Open::Run || o.open == GuiOptions::Open::Attach;
+    if (!o.output.isEmpty() && !live)
+        return fail(QStringLiteral("--output saves a live session: use it with --demo, --run or --attach"));
     return o;
 }
 

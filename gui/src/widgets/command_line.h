@@ -11,11 +11,13 @@
 namespace layertrace::gui {
 
 // Exit codes of layertrace-gui (docs/gui.md). Tracer errors keep the tracer's codes (3..8).
+// Opening a recording and attaching fail with the tracer's codes (7 damaged or not a recording,
+// 8 unreadable; 10..16 attach refusals, as `layertrace attach`), so --screenshot's timeout uses 17.
 enum class GuiExit : int {
     Ok = 0,
-    Usage = 2,          // bad command line, or a mode that is not available yet (attach, recordings)
+    Usage = 2,          // bad command line
     ScreenshotFailed = 9,
-    Timeout = 10,       // --screenshot waited too long for the trace to finish
+    Timeout = 17,       // --screenshot waited too long for the trace to finish
 };
 
 struct GuiOptions {
@@ -25,6 +27,7 @@ struct GuiOptions {
     QStringList command;
     qint64 pid = 0;
     QString file;
+    QString output;                 // -o/--output: save the live session's recording there
 
     QString screenshot;             // render and exit
     QString view = QStringLiteral("window"); // window|diagram|events|tree|timeline|details|start

@@ -1,4 +1,5 @@
-// The details pane: everything known about the selected event (TraceDocument::describe).
+// The details pane: everything known about the selected event (TraceDocument::describe); with
+// nothing selected, where the trace comes from (TraceDocument::sourceDetails).
 #pragma once
 
 #include "core/trace_document.h"
@@ -15,6 +16,7 @@ public:
 
 private:
     void showEvent(std::int64_t absolute);
+    void showSource();
     TraceDocument& m_document;
 };
 

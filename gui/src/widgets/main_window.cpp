@@ -1,18 +1,29 @@
 // MainWindow: assembles the views, starts sources, presentation mode and keys.
 #include "widgets/main_window.h"
 
-#include "core/live_source.h"
+#include "core/recording_source.h"
+#include "core/save_recording.h"
 #include "core/scripted_trace.h"
+#include "widgets/attach_dialog.h"
 
+#include <layertrace/attach.h>
 #include <layertrace/errors.h>
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
 #include <QShortcut>
 #include <QStatusBar>
 #include <QVBoxLayout>
+
+#include <climits>
+#include <cstdio>
+#include <unistd.h>
 
 namespace layertrace::gui {
 
@@ -30,6 +41,13 @@ MainWindow::MainWindow(std::size_t eventBudget, QWidget* parent)
     auto* tv = new QVBoxLayout(m_traceView);
     tv->setContentsMargins(0, 0, 0, 0);
     tv->setSpacing(0);
+    // The one message of a damaged recording or a failed attach, above the trace it concerns.
+    m_banner = new QLabel;
+    m_banner->setWordWrap(true);
+    m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_banner->setStyleSheet(QStringLiteral("background:#FDECEA;color:#8A1C12;padding:6px 10px;border-bottom:1px solid #E0B4AE"));
+    m_banner->hide();
+    tv->addWidget(m_banner);
     m_diagram = new DiagramWidget(*m_document, m_palette);
     m_bar = new PlaybackBar(*m_document);
     tv->addWidget(m_diagram, 1);
@@ -70,11 +88,18 @@ MainWindow::MainWindow(std::size_t eventBudget, QWidget* parent)
     connect(m_bar, &PlaybackBar::scaleRequested, this, &MainWindow::setScalePercent);
     connect(m_bar, &PlaybackBar::highContrastRequested, this, &MainWindow::setHighContrast);
     connect(m_start, &StartScreen::runDemoRequested, this, [this](const QString& name) {
+        if (!confirmDiscardLiveTrace())
+            return;
         const QString err = startDemo(name);
         m_start->setCatalogError(err);
     });
     connect(m_start, &StartScreen::traceScriptRequested, this, &MainWindow::traceScriptDialog);
-    connect(m_start, &StartScreen::exampleRequested, this, &MainWindow::startExample);
+    connect(m_start, &StartScreen::attachRequested, this, &MainWindow::attachDialog);
+    connect(m_start, &StartScreen::openRecordingRequested, this, &MainWindow::openRecordingDialog);
+    connect(m_start, &StartScreen::exampleRequested, this, [this] {
+        if (confirmDiscardLiveTrace())
+            startExample();
+    });
     connect(m_diagram, &DiagramWidget::boxClicked, this, [this](int box) {
         // Clicking a box filters the event list to its module.
         const DiagramBox& b = m_document->diagram().registry(m_diagram->mode()).box(box);
@@ -82,6 +107,8 @@ MainWindow::MainWindow(std::size_t eventBudget, QWidget* parent)
         f.module = QString::fromStdString(b.module);
         m_document->eventList()->setFilter(f);
     });
+    setAcceptDrops(true);
+    buildMenus();
     buildShortcuts();
     updateStatus();
 }
@@ -92,9 +119,264 @@ MainWindow::~MainWindow() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    if (m_autoSavePath.isEmpty() && !confirmDiscardLiveTrace()) {
+        event->ignore();
+        return;
+    }
+    const QString err = finishSession();
+    if (!err.isEmpty())
+        std::fprintf(stderr, "layertrace-gui: %s\n", qPrintable(err));
+    event->accept();
+}
+
+QString MainWindow::finishSession() {
     if (m_ingest)
         m_ingest->stop();
-    event->accept();
+    if (m_autoSavePath.isEmpty() || !liveSource() || m_savedComplete)
+        return {};
+    return saveTraceAs(m_autoSavePath);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.size() == 1 && urls.front().isLocalFile())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.size() != 1 || !urls.front().isLocalFile())
+        return;
+    event->acceptProposedAction();
+    const QString path = urls.front().toLocalFile();
+    // Handled after the drop returns: the drag source must not wait on a dialog.
+    QMetaObject::invokeMethod(this, [this, path] { openRecordingInteractive(path); }, Qt::QueuedConnection);
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
+    auto add = [this, file](const QString& text, const QKeySequence& key, auto fn) {
+        QAction* a = file->addAction(text);
+        a->setShortcut(key);
+        a->setShortcutContext(Qt::WindowShortcut);
+        addAction(a); // keeps the shortcut alive while presentation mode hides the menu bar
+        connect(a, &QAction::triggered, this, fn);
+        return a;
+    };
+    add(QStringLiteral("&Open recording…"), QKeySequence::Open, [this] { openRecordingDialog(); });
+    m_saveAction = add(QStringLiteral("&Save trace as…"), QKeySequence(Qt::CTRL | Qt::Key_S), [this] { saveTraceDialog(); });
+    file->addSeparator();
+    add(QStringLiteral("Trace a &script…"), QKeySequence(), [this] { traceScriptDialog(); });
+    add(QStringLiteral("&Attach to a process…"), QKeySequence(), [this] { attachDialog(); });
+    m_stopAction = add(QStringLiteral("S&top tracing"), QKeySequence(), [this] { stopTracing(); });
+    add(QStringLiteral("Start scree&n"), QKeySequence(), [this] { showStart(); });
+    file->addSeparator();
+    add(QStringLiteral("&Quit"), QKeySequence::Quit, [this] { close(); });
+    updateActions();
+}
+
+void MainWindow::updateActions() {
+    if (!m_saveAction)
+        return;
+    LiveSource* live = liveSource();
+    m_saveAction->setEnabled((live && !live->recordingPath().empty()) || !m_openedRecording.isEmpty());
+    const bool running = live && m_ingest && !m_ingest->finished();
+    m_stopAction->setEnabled(running);
+    m_stopAction->setText(live && live->attaching() ? QStringLiteral("De&tach (the process goes on)")
+                                                    : QStringLiteral("S&top tracing"));
+}
+
+LiveSource* MainWindow::liveSource() const {
+    return m_ingest ? dynamic_cast<LiveSource*>(&m_ingest->source()) : nullptr;
+}
+
+void MainWindow::stopTracing() {
+    if (liveSource() && m_ingest && !m_ingest->finished())
+        m_ingest->requestStop();
+}
+
+void MainWindow::showErrorMessage(const QString& title, const QString& text) {
+    // Window-modal but not blocking: the trace keeps updating behind it.
+    auto* box = new QMessageBox(QMessageBox::Warning, title, text, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    box->open();
+}
+
+bool MainWindow::hasUnsavedTrace() const {
+    const LiveSource* live = liveSource();
+    return live && !live->recordingPath().empty() && m_document->totalEvents() > 0 && !m_savedComplete;
+}
+
+bool MainWindow::confirmDiscardLiveTrace() {
+    if (!hasUnsavedTrace())
+        return true;
+    const auto answer = QMessageBox::question(
+        this, QStringLiteral("Unsaved live trace"),
+        QStringLiteral("The live trace (%1, %2 events) is not saved. Save it as a recording first?")
+            .arg(m_document->sourceTitle())
+            .arg(m_document->totalEvents()),
+        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+    if (answer == QMessageBox::Cancel)
+        return false;
+    if (answer == QMessageBox::Discard)
+        return true;
+    if (m_ingest)
+        m_ingest->stop(); // the session ends first, so the saved recording is complete
+    return saveTraceDialog();
+}
+
+bool MainWindow::saveTraceDialog() {
+    QString suggested = m_openedRecording.isEmpty() ? QDir::current().filePath(QStringLiteral("trace.ltr"))
+                                                    : m_openedRecording;
+    const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Save trace as"), suggested,
+                                                      QStringLiteral("layertrace recordings (*.ltr);;All files (*)"));
+    if (path.isEmpty())
+        return false;
+    const QString err = saveTraceAs(path);
+    if (!err.isEmpty()) {
+        showErrorMessage(QStringLiteral("Cannot save the trace"), err);
+        return false;
+    }
+    return true;
+}
+
+QString MainWindow::saveTraceAs(const QString& path) {
+    LiveSource* live = liveSource();
+    std::string source;
+    bool complete = true;
+    if (live && !live->recordingPath().empty()) {
+        source = live->recordingPath();
+        complete = live->recordingComplete();
+        if (!complete)
+            live->flushRecording();
+    } else if (!m_openedRecording.isEmpty()) {
+        source = m_openedRecording.toStdString();
+        if (QFileInfo(m_openedRecording).canonicalFilePath() == QFileInfo(path).canonicalFilePath())
+            return {}; // already that file
+    } else {
+        return QStringLiteral("nothing to save: only live traces and opened recordings can be saved "
+                              "(the scripted example is not a trace)");
+    }
+    try {
+        const SavedRecording saved = saveRecording(source, path.toStdString(), complete);
+        if (live && complete)
+            m_savedComplete = true;
+        statusBar()->showMessage(saved.snapshot ? QStringLiteral("saved %1 events so far to %2 (the session goes on; "
+                                                                 "save again when it ends for the rest)")
+                                                      .arg(saved.events)
+                                                      .arg(path)
+                                                : QStringLiteral("saved to %1").arg(path),
+                                 10000);
+        return {};
+    } catch (const tracer::Error& e) {
+        return QString::fromStdString(e.what());
+    }
+}
+
+void MainWindow::openRecordingDialog() {
+    const QString file = QFileDialog::getOpenFileName(this, QStringLiteral("Open a recording"), QString(),
+                                                      QStringLiteral("layertrace recordings (*.ltr);;All files (*)"));
+    if (!file.isEmpty())
+        openRecordingInteractive(file);
+}
+
+void MainWindow::openRecordingInteractive(const QString& path) {
+    if (!confirmDiscardLiveTrace())
+        return;
+    const StartOutcome outcome = openRecording(path);
+    if (!outcome.ok)
+        showErrorMessage(QStringLiteral("Cannot open the recording"), outcome.error);
+}
+
+StartOutcome MainWindow::openRecording(const QString& path) {
+    std::unique_ptr<tracer::RecordingReader> reader;
+    tracer::RecordingInfo info;
+    try {
+        reader = std::make_unique<tracer::RecordingReader>(path.toStdString());
+        info = reader->info();
+    } catch (const tracer::Error& e) {
+        return {false, e.exitCode(), QString::fromStdString(e.what())};
+    }
+    m_landOnDeepest = true;
+    setWindowTitle(QStringLiteral("layertrace — %1 — %2").arg(QFileInfo(path).fileName(), recordingSummary(info)));
+    startSource(std::make_unique<RecordingSource>(std::move(reader)));
+    m_recordingDir.reset();
+    m_openedRecording = QFileInfo(path).absoluteFilePath();
+    m_document->setSourceDetails(describeRecording(m_openedRecording, info));
+    updateActions();
+    return {true, 0, {}};
+}
+
+void MainWindow::attachDialog() {
+    AttachDialog dialog(this);
+    if (dialog.exec() != QDialog::Accepted || dialog.selectedPid() == 0)
+        return;
+    if (!confirmDiscardLiveTrace())
+        return;
+    const StartOutcome outcome = startAttach(dialog.selectedPid());
+    if (!outcome.ok)
+        showErrorMessage(QStringLiteral("Cannot attach"), outcome.error);
+}
+
+StartOutcome MainWindow::startAttach(std::uint32_t pid, bool anchored) {
+    tracer::PythonProcess target;
+    try {
+        // Refusals (no such process, not Python, permission, stopped…) before the window changes.
+        target = tracer::inspectAttachTarget(pid);
+    } catch (const tracer::Error& e) {
+        return {false, e.exitCode(), QString::fromStdString(e.what())};
+    }
+    tracer::RunOptions options;
+    // The target's command line and directory describe the recording (the session reads them too).
+    for (const QString& a : QString::fromStdString(target.commandLine).split(QLatin1Char(' '), Qt::SkipEmptyParts))
+        options.argv.push_back(a.toStdString());
+    char cwd[PATH_MAX];
+    const ssize_t n = ::readlink(QStringLiteral("/proc/%1/cwd").arg(pid).toLocal8Bit().constData(), cwd, sizeof cwd - 1);
+    if (n > 0)
+        options.cwd.assign(cwd, std::size_t(n));
+    options.mode = anchored ? tracer::TraceMode::Anchored : tracer::TraceMode::Full;
+    const QString command = QString::fromStdString(target.commandLine);
+    m_landOnDeepest = false;
+    setWindowTitle(QStringLiteral("layertrace — attached to PID %1: %2").arg(pid).arg(command));
+    LiveSource* source = startLive(std::move(options), QStringLiteral("attached: PID %1 (%2)").arg(pid).arg(command), pid);
+    // Waits while the probe goes in (the target is paused for milliseconds; a refusal is quick).
+    StartOutcome outcome = source->started().get();
+    if (!outcome.ok)
+        showStart();
+    updateActions();
+    return outcome;
+}
+
+LiveSource* MainWindow::startLive(tracer::RunOptions options, const QString& title, std::uint32_t attachPid) {
+    // Record always: a private directory (0700) per session, removed with the next session or
+    // when the window goes, unless File > Save trace as… kept a copy.
+    if (m_ingest)
+        m_ingest->stop(); // the previous session's recording is closed before its directory goes
+    m_recordingDir = std::make_unique<QTemporaryDir>(QDir::temp().filePath(QStringLiteral("layertrace-gui-XXXXXX")));
+    std::string recordingPath;
+    QString recordingError;
+    if (m_recordingDir->isValid())
+        recordingPath = m_recordingDir->filePath(QStringLiteral("live.ltr")).toStdString();
+    else
+        recordingError = QStringLiteral("cannot record this session (File > Save trace as… is unavailable): %1")
+                             .arg(m_recordingDir->errorString());
+    std::unique_ptr<LiveSource> source;
+    try {
+        source = std::make_unique<LiveSource>(options, title, attachPid, recordingPath);
+    } catch (const tracer::Error& e) {
+        recordingError = QStringLiteral("cannot record this session (File > Save trace as… is unavailable): %1")
+                             .arg(QString::fromStdString(e.what()));
+        source = std::make_unique<LiveSource>(std::move(options), title, attachPid);
+    }
+    LiveSource* raw = source.get();
+    m_openedRecording.clear();
+    m_savedComplete = false;
+    startSource(std::move(source));
+    if (!recordingError.isEmpty())
+        m_document->setSourceError(recordingError);
+    updateActions();
+    return raw;
 }
 
 QWidget* MainWindow::viewWidget(const QString& name) {
@@ -142,6 +424,10 @@ void MainWindow::startSource(std::unique_ptr<EventSource> source) {
         m_ingest->stop();
     m_ingest.reset();
     m_document->clear();
+    m_document->setSourceState(QString());
+    m_document->setSourceError(QString());
+    m_document->setSourceDetails(QString());
+    m_openedRecording.clear();
     m_document->playback()->follow();
     m_ingest = std::make_unique<IngestWorker>(std::move(source), *m_document);
     connect(m_ingest.get(), &IngestWorker::finishedIngest, this, &MainWindow::onIngestFinished);
@@ -166,10 +452,9 @@ QString MainWindow::startDemo(const QString& name, bool anchored) {
     tracer::RunOptions options = demoRunOptions(m_catalog.catalog(), *demo);
     if (anchored)
         options.mode = tracer::TraceMode::Anchored;
-    m_liveDemo = true;
+    m_landOnDeepest = true;
     setWindowTitle(QStringLiteral("layertrace — Part %1: %2").arg(QString::fromStdString(demo->part), QString::fromStdString(demo->title)));
-    startSource(std::make_unique<LiveSource>(
-        std::move(options), QStringLiteral("live: demo %1 (Part %2)").arg(name, QString::fromStdString(demo->part))));
+    startLive(std::move(options), QStringLiteral("live: demo %1 (Part %2)").arg(name, QString::fromStdString(demo->part)));
     return {};
 }
 
@@ -181,14 +466,15 @@ QString MainWindow::startRun(const QStringList& argv, const QString& cwd, const 
         options.argv.push_back(a.toStdString());
     options.cwd = cwd.toStdString();
     options.mode = anchored ? tracer::TraceMode::Anchored : tracer::TraceMode::Full;
-    m_liveDemo = false;
+    m_landOnDeepest = false;
     setWindowTitle(QStringLiteral("layertrace — %1").arg(title));
-    startSource(std::make_unique<LiveSource>(std::move(options), QStringLiteral("live: %1").arg(title)));
+    startLive(std::move(options), QStringLiteral("live: %1").arg(title));
     return {};
 }
 
 void MainWindow::startExample() {
-    m_liveDemo = true; // behaves like a demo: lands on the deepest point when complete
+    m_landOnDeepest = true; // behaves like a demo: lands on the deepest point when complete
+    m_recordingDir.reset();
     setWindowTitle(QStringLiteral("layertrace — scripted example (not a live trace)"));
     startSource(std::make_unique<MemorySource>(scriptedPartFourTrace(),
                                                QStringLiteral("scripted example: Part IV transform() (not a live trace)")));
@@ -197,18 +483,26 @@ void MainWindow::startExample() {
 void MainWindow::onIngestFinished() {
     // A finished demo lands on its most telling moment — the deepest point of the route — so
     // the learner sees the whole stack at once and steps from there (or presses Home and Play).
-    if (m_liveDemo && m_document->playback()->mode() == Playback::Mode::Follow) {
+    if (m_landOnDeepest && m_document->playback()->mode() == Playback::Mode::Follow) {
         const std::int64_t deepest = m_document->playback()->deepestPosition();
         if (deepest >= 0) {
             m_document->playback()->pause();
             m_document->playback()->seek(deepest);
         }
     }
+    if (!m_autoSavePath.isEmpty() && liveSource()) {
+        const QString err = saveTraceAs(m_autoSavePath);
+        if (!err.isEmpty())
+            m_document->setSourceError(err);
+    }
     updateStatus();
+    updateActions();
     emit ingestFinished();
 }
 
 void MainWindow::traceScriptDialog() {
+    if (!confirmDiscardLiveTrace())
+        return;
     const QString file = QFileDialog::getOpenFileName(this, QStringLiteral("Trace a Python script"), QString(),
                                                       QStringLiteral("Python scripts (*.py);;All files (*)"));
     if (file.isEmpty())
@@ -242,6 +536,7 @@ void MainWindow::setPresentation(bool on) {
     for (auto* d : m_docks)
         d->setVisible(!on && m_stack->currentWidget() == m_traceView);
     statusBar()->setVisible(!on);
+    menuBar()->setVisible(!on);
     if (on && m_palette.scalePercent() < 150)
         setScalePercent(200);
     else if (!on)
@@ -283,6 +578,9 @@ void MainWindow::updateStatus() {
     if (!d.sourceState().isEmpty())
         src += QStringLiteral(" — ") + d.sourceState();
     m_sourceLabel->setText(src);
+    m_banner->setText(d.sourceError());
+    m_banner->setVisible(!d.sourceError().isEmpty());
+    updateActions();
     // Lost events are always on screen: dropped by the probe, by the GUI queue, evicted by budget.
     m_countsLabel->setText(QStringLiteral("%1 events · dropped %2 (probe) + %3 (GUI) · evicted %4 (budget %5)")
                                .arg(d.totalEvents())

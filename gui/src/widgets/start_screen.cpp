@@ -60,11 +60,10 @@ StartScreen::StartScreen(CatalogModel& catalog, QWidget* parent) : QWidget(paren
     auto* buttons = new QHBoxLayout;
     auto* trace = new QPushButton(QStringLiteral("Trace a script…"));
     auto* attach = new QPushButton(QStringLiteral("Attach to a process…"));
-    attach->setEnabled(false);
-    attach->setToolTip(QStringLiteral("Arrives with `layertrace attach` (issue 5)"));
+    attach->setToolTip(QStringLiteral("Trace a Python process that is already running; detaching leaves it running"));
     auto* open = new QPushButton(QStringLiteral("Open a recording…"));
-    open->setEnabled(false);
-    open->setToolTip(QStringLiteral("Arrives with recordings (issue 6)"));
+    open->setToolTip(QStringLiteral("Open a .ltr recording (layertrace run -o, or File > Save trace as…); "
+                                    "you can also drop one on the window"));
     auto* example = new QPushButton(QStringLiteral("Scripted example (not a live trace)"));
     example->setToolTip(QStringLiteral("The Part IV transform() call as a constructed event sequence: explore the "
                                        "views without running anything"));
@@ -92,6 +91,8 @@ StartScreen::StartScreen(CatalogModel& catalog, QWidget* parent) : QWidget(paren
             emit runDemoRequested(i.data(CatalogModel::NameRole).toString());
     });
     connect(trace, &QPushButton::clicked, this, &StartScreen::traceScriptRequested);
+    connect(attach, &QPushButton::clicked, this, &StartScreen::attachRequested);
+    connect(open, &QPushButton::clicked, this, &StartScreen::openRecordingRequested);
     connect(example, &QPushButton::clicked, this, &StartScreen::exampleRequested);
     preselect();
 }

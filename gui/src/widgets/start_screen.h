@@ -21,6 +21,8 @@ public:
 signals:
     void runDemoRequested(const QString& name);
     void traceScriptRequested();
+    void attachRequested();
+    void openRecordingRequested();
     void exampleRequested();
 
 private:
