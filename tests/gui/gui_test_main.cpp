@@ -2,6 +2,11 @@
 // so sizes and text metrics are the same on every machine; then gtest.
 #include "gui_test_support.h"
 
+#include "core/catalog_model.h"
+
+#include <layertrace/errors.h>
+#include <layertrace/session.h>
+
 #include <QApplication>
 #include <QFont>
 #include <QThread>
@@ -63,6 +68,35 @@ bool waitFor(const std::function<bool()>& done, int timeoutMs) {
 }
 
 void feedPartFour(TraceDocument& doc) { doc.appendBatch(scriptedPartFourTrace()); }
+
+bool liveTracingAvailable(std::string* why) {
+    try {
+        tracer::findProbeLibrary();
+    } catch (const tracer::Error& e) {
+        *why = e.what();
+        return false;
+    }
+    return true;
+}
+
+std::vector<std::string> routesNotShown(const TraceDocument& doc, const tracer::Demo& demo) {
+    std::vector<std::string> missing;
+    const EventStore& store = doc.store();
+    for (const auto& path : demo.paths) {
+        for (ViewMode mode : {ViewMode::Detailed, ViewMode::Summary}) {
+            bool seen = false;
+            DiagramState scratch = doc.diagram();
+            scratch.resetActivity();
+            for (std::uint64_t i = store.firstIndex(); !seen && i < store.endIndex(); ++i) {
+                scratch.apply(store.at(i), i);
+                seen = DiagramState::changesPath(store.at(i).kind) && routeMatches(scratch, mode, path);
+            }
+            if (!seen)
+                missing.push_back(path.name + (mode == ViewMode::Detailed ? " (detailed)" : " (three-layer)"));
+        }
+    }
+    return missing;
+}
 
 } // namespace layertrace::gui::test
 

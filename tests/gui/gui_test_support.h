@@ -5,6 +5,8 @@
 #include "core/scripted_trace.h"
 #include "core/trace_document.h"
 
+#include <layertrace/catalog.h>
+
 #include <QAbstractItemModelTester>
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -12,6 +14,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace layertrace::gui::test {
 
@@ -31,5 +35,12 @@ bool waitFor(const std::function<bool()>& done, int timeoutMs = 10000);
 
 // Feeds the scripted Part IV sequence into `doc` as one tick.
 void feedPartFour(TraceDocument& doc);
+
+// Whether a live session can run here (the probe library is built); `why` says why not.
+bool liveTracingAvailable(std::string* why);
+
+// The catalog paths of `demo` that the diagram never showed at any step of the retained events,
+// as "path name (view)", replaying into a copy of the document's diagram state.
+std::vector<std::string> routesNotShown(const TraceDocument& doc, const tracer::Demo& demo);
 
 } // namespace layertrace::gui::test

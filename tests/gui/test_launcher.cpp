@@ -1,6 +1,6 @@
 // The launcher path end to end: every catalog demo runs live under the tracer (real probe, real
 // Python) from MainWindow::startDemo, and the diagram shows the demo's expected route, in both
-// views. Also the command line's parsing and its errors for modes that do not exist yet.
+// views. Also the command line's parsing and its errors.
 #include "gui_test_support.h"
 
 #include "core/catalog_model.h"
@@ -42,33 +42,10 @@ DemoRun runDemo(const std::string& name) {
     out.state = w.document().sourceState();
     out.events = w.document().totalEvents();
     const tracer::Demo* demo = w.catalogModel().catalog().find(name);
-    // Replay into a copy of the diagram state (the window's views need not follow every step).
-    const EventStore& store = w.document().store();
-    for (const auto& path : demo->paths) {
-        for (ViewMode mode : {ViewMode::Detailed, ViewMode::Summary}) {
-            bool seen = false;
-            DiagramState scratch = w.document().diagram();
-            scratch.resetActivity();
-            for (std::uint64_t i = store.firstIndex(); !seen && i < store.endIndex(); ++i) {
-                scratch.apply(store.at(i), i);
-                seen = DiagramState::changesPath(store.at(i).kind) && routeMatches(scratch, mode, path);
-            }
-            if (!seen)
-                out.missing.push_back(path.name + (mode == ViewMode::Detailed ? " (detailed)" : " (three-layer)"));
-        }
-    }
+    out.missing = routesNotShown(w.document(), *demo);
     return out;
 }
 
-bool liveTracingAvailable(std::string* why) {
-    try {
-        tracer::findProbeLibrary();
-    } catch (const tracer::Error& e) {
-        *why = e.what();
-        return false;
-    }
-    return true;
-}
 
 } // namespace
 
@@ -134,4 +111,10 @@ TEST(CommandLine, ParsesEveryWayIn) {
     EXPECT_FALSE(parse({QStringLiteral("--run")}).error.isEmpty());
     EXPECT_FALSE(parse({QStringLiteral("--bogus")}).error.isEmpty());
     EXPECT_TRUE(parse({QStringLiteral("--help")}).help);
+    o = parse({QStringLiteral("-o"), QStringLiteral("out.ltr"), QStringLiteral("--demo"), QStringLiteral("callbacks")});
+    EXPECT_EQ(o.output, QStringLiteral("out.ltr"));
+    EXPECT_TRUE(o.error.isEmpty());
+    // --output records a live session; a recording or the start screen has none.
+    EXPECT_FALSE(parse({QStringLiteral("--output"), QStringLiteral("x.ltr"), QStringLiteral("trace.ltr")}).error.isEmpty());
+    EXPECT_FALSE(parse({QStringLiteral("--output")}).error.isEmpty());
 }

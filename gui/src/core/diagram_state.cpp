@@ -134,6 +134,31 @@ std::optional<TraceEvent> impliedCallee(const TraceEvent& event) {
     return event.kind == EventKind::ClosureEnter ? impliedEvent(event, event.target) : std::nullopt;
 }
 
+// Anchored mode (and the first moments after an attach) sends no Python call events: a call that
+// arrives on an empty thread stack carries the Python frames that led to it in its mixed stack.
+// They become implied frames below it, outermost first, so the route starts at the script as in
+// full mode; they leave with the call that implied them.
+std::vector<TraceEvent> impliedPythonFrames(const TraceEvent& event) {
+    std::vector<TraceEvent> frames;
+    if (event.kind == EventKind::PyCall)
+        return frames;
+    for (auto it = event.stack.rbegin(); it != event.stack.rend(); ++it) {
+        if (!it->python || it->module.empty())
+            continue;
+        TraceEvent implied;
+        implied.seq = event.seq;
+        implied.tsNs = event.tsNs;
+        implied.tid = event.tid;
+        implied.kind = EventKind::PyCall;
+        implied.role = it->role;
+        implied.module = it->module;
+        implied.modulePath = it->file;
+        implied.symbol = it->function;
+        frames.push_back(std::move(implied));
+    }
+    return frames;
+}
+
 } // namespace
 
 void DiagramState::registerEvent(const TraceEvent& event) {
@@ -151,6 +176,9 @@ void DiagramState::registerEvent(const TraceEvent& event) {
     if (!isEnter(event.kind))
         return;
     auto& stack = m_ingestStacks[event.tid];
+    if (stack.empty())
+        for (const auto& frame : impliedPythonFrames(event))
+            stack.push_back({{m_registry[0].add(frame), m_registry[1].add(frame)}, true});
     if (auto caller = impliedCaller(event)) {
         const std::array<int, 2> callerIds{m_registry[0].add(*caller), m_registry[1].add(*caller)};
         if (stack.empty() || stack.back().ids[0] != callerIds[0]) {
@@ -213,6 +241,9 @@ void DiagramState::apply(const TraceEvent& event, std::uint64_t index) {
             }
             stack.push_back(std::move(frame));
         };
+        if (stack.empty())
+            for (const auto& frame : impliedPythonFrames(event))
+                push(frame, true);
         // The caller is drawn only when the route is not already in its box.
         if (auto caller = impliedCaller(event);
             caller && (stack.empty() || stack.back().box[0] != m_registry[0].find(caller->role, caller->module)))
