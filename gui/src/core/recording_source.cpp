@@ -3,7 +3,6 @@
 #include "core/recording_source.h"
 
 #include <QDateTime>
-#include <QFileInfo>
 
 namespace layertrace::gui {
 
@@ -25,13 +24,10 @@ QString recordedAt(const tracer::RecordingInfo& info) {
 }
 } // namespace
 
-RecordingSource::RecordingSource(std::unique_ptr<tracer::RecordingReader> reader) : m_reader(std::move(reader)) {}
+RecordingSource::RecordingSource(std::unique_ptr<tracer::RecordingReader> reader, QString title)
+    : m_reader(std::move(reader)), m_title(std::move(title)) {}
 
 RecordingSource::~RecordingSource() = default;
-
-QString RecordingSource::title() const {
-    return QStringLiteral("recording: %1").arg(QFileInfo(QString::fromStdString(m_reader->path())).fileName());
-}
 
 void RecordingSource::run(IngestSink& sink) {
     m_sink = &sink;

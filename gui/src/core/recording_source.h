@@ -16,12 +16,12 @@ class RecordingSource : public EventSource, private tracer::EventSink {
 public:
     // `reader` was opened on the UI thread, so a file that is no recording fails before any
     // window changes; replay happens in run().
-    explicit RecordingSource(std::unique_ptr<tracer::RecordingReader> reader);
+    RecordingSource(std::unique_ptr<tracer::RecordingReader> reader, QString title);
     ~RecordingSource() override;
 
     void run(IngestSink& sink) override;
     void stop() override { m_stop.store(true, std::memory_order_relaxed); }
-    QString title() const override;
+    QString title() const override { return m_title; }
     bool live() const override { return false; }
 
     const tracer::ReplayStats& stats() const { return m_stats; } // valid once run() returned
@@ -31,6 +31,7 @@ private:
     void onFinished(const tracer::SessionResult& result) override;
 
     std::unique_ptr<tracer::RecordingReader> m_reader;
+    QString m_title;
     IngestSink* m_sink = nullptr;
     std::atomic<bool> m_stop{false};
     tracer::SessionResult m_result;

@@ -299,8 +299,10 @@ StartOutcome MainWindow::openRecording(const QString& path) {
         return {false, e.exitCode(), QString::fromStdString(e.what())};
     }
     m_landOnDeepest = true;
-    setWindowTitle(QStringLiteral("layertrace — %1 — %2").arg(QFileInfo(path).fileName(), recordingSummary(info)));
-    startSource(std::make_unique<RecordingSource>(std::move(reader)));
+    const QString summary = recordingSummary(info);
+    setWindowTitle(QStringLiteral("layertrace — %1 — %2").arg(QFileInfo(path).fileName(), summary));
+    startSource(std::make_unique<RecordingSource>(
+        std::move(reader), QStringLiteral("recording: %1 (%2)").arg(QFileInfo(path).fileName(), summary)));
     m_recordingDir.reset();
     m_openedRecording = QFileInfo(path).absoluteFilePath();
     m_document->setSourceDetails(describeRecording(m_openedRecording, info));
