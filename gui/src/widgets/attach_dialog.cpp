@@ -31,7 +31,7 @@ AttachDialog::AttachDialog(QWidget* parent) : QDialog(parent) {
     auto* layout = new QVBoxLayout(this);
     auto* intro = new QLabel(QStringLiteral(
         "The Python processes you may attach to. Attaching pauses the process for a moment to load the probe; "
-        "<b>Stop tracing</b> detaches again and the process goes on untouched (docs/cli/attach.md)."));
+        "<b>File > Detach</b> detaches again and the process goes on untouched (docs/cli/attach.md)."));
     intro->setWordWrap(true);
     layout->addWidget(intro);
     m_filter = new QLineEdit;
