@@ -105,6 +105,11 @@ TEST(Recordings, EveryFixtureOpensWithExactlyTheRecordedEventsAndItsRoutes) {
         ASSERT_TRUE(waitForIngest(w)) << file.toStdString() << ": " << w.document().sourceState().toStdString();
         expectSameEvents(w.document(), expected, file.toStdString());
         EXPECT_EQ(w.document().eventList()->rowCount(), int(expected.events.size())) << file.toStdString();
+        // The call tree and the timeline have one root / track per recorded thread.
+        const int threads = fixtureEntry(file)[QStringLiteral("threads")].toInt();
+        ASSERT_GT(threads, 0) << file.toStdString();
+        EXPECT_EQ(w.document().callTree()->rowCount(), threads) << file.toStdString();
+        EXPECT_EQ(int(w.document().timeline().tracks().size()), threads) << file.toStdString();
         EXPECT_EQ(w.document().droppedByGui(), 0u) << file.toStdString();
         EXPECT_TRUE(w.document().sourceError().isEmpty()) << w.document().sourceError().toStdString();
         EXPECT_TRUE(w.errorBanner()->isHidden());
