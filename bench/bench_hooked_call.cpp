@@ -1,12 +1,11 @@
 // A native program whose ffi_call the probe hooks: Google Benchmark of one ffi_call (run untraced and
 // under `layertrace run`, the difference is what one hooked call costs), and with --stream N a
 // synthetic producer of 2N events for the lossless probe -> tracer throughput run.
-// libffi is opened with dlopen at run time, as ctypes does: the probe hooks it when it is loaded.
+// libffi is linked normally: the probe patches it from its constructor, before main.
 #include <ffi.h>
 
 #include <benchmark/benchmark.h>
 
-#include <dlfcn.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -17,30 +16,6 @@
 
 namespace {
 
-// libffi's entry points, resolved from the dlopen'ed library (never linked: see the top).
-struct Libffi {
-    decltype(&::ffi_prep_cif) prepCif = nullptr;
-    decltype(&::ffi_call) call = nullptr;
-    ffi_type* sint = nullptr;
-};
-Libffi g_ffi;
-
-bool openLibffi() {
-    void* lib = dlopen("libffi.so.8", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-        std::fprintf(stderr, "bench_hooked_call: cannot open libffi.so.8 (%s); install libffi8\n", dlerror());
-        return false;
-    }
-    g_ffi.prepCif = reinterpret_cast<decltype(g_ffi.prepCif)>(dlsym(lib, "ffi_prep_cif"));
-    g_ffi.call = reinterpret_cast<decltype(g_ffi.call)>(dlsym(lib, "ffi_call"));
-    g_ffi.sint = static_cast<ffi_type*>(dlsym(lib, "ffi_type_sint32"));
-    if (g_ffi.prepCif == nullptr || g_ffi.call == nullptr || g_ffi.sint == nullptr) {
-        std::fprintf(stderr, "bench_hooked_call: libffi.so.8 lacks ffi_prep_cif/ffi_call/ffi_type_sint32\n");
-        return false;
-    }
-    return true;
-}
-
 // The foreign function. noinline and used through a pointer only, like a ctypes target.
 __attribute__((noinline)) int addInts(int a, int b) {
     benchmark::DoNotOptimize(a);
@@ -49,19 +24,19 @@ __attribute__((noinline)) int addInts(int a, int b) {
 
 struct AddCall {
     ffi_cif cif{};
-    ffi_type* argTypes[2] = {g_ffi.sint, g_ffi.sint};
+    ffi_type* argTypes[2] = {&ffi_type_sint32, &ffi_type_sint32};
     int a = 2, b = 3;
     void* args[2] = {&a, &b};
     ffi_arg result = 0;
 
     AddCall() {
-        if (g_ffi.prepCif(&cif, FFI_DEFAULT_ABI, 2, g_ffi.sint, argTypes) != FFI_OK) {
+        if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 2, &ffi_type_sint32, argTypes) != FFI_OK) {
             std::fprintf(stderr, "bench_hooked_call: ffi_prep_cif failed\n");
             std::exit(3);
         }
     }
     int call() {
-        g_ffi.call(&cif, FFI_FN(addInts), &result, args);
+        ffi_call(&cif, FFI_FN(addInts), &result, args);
         return static_cast<int>(result);
     }
 };
@@ -141,9 +116,6 @@ int stream(long calls, const char* resultPath, long gapNs) {
 } // namespace
 
 int main(int argc, char** argv) {
-    if (!openLibffi()) {
-        return 3;
-    }
     if (argc >= 2 && std::strcmp(argv[1], "--stream") == 0) {
         const bool paced = argc == 7 && std::strcmp(argv[5], "--gap-ns") == 0;
         if ((argc != 5 && !paced) || std::strcmp(argv[3], "--result") != 0) {

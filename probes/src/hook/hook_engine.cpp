@@ -50,11 +50,11 @@ struct HookRecord {
     std::uint8_t* slot = nullptr;
 };
 
-std::mutex g_mutex; // every install/remove; never taken on the hot path
-std::vector<HookRecord*> g_records;
-std::vector<GotPatch> g_got;
-std::atomic<std::uint64_t> g_overflows{0};
-std::atomic<std::uint64_t> g_unwound{0};
+constinit std::mutex g_mutex; // every install/remove; never taken on the hot path
+constinit std::vector<HookRecord*> g_records;
+constinit std::vector<GotPatch> g_got;
+constinit std::atomic<std::uint64_t> g_overflows{0};
+constinit std::atomic<std::uint64_t> g_unwound{0};
 
 // ---- per-thread shadow stacks ---------------------------------------------------------------
 
@@ -77,8 +77,8 @@ struct ThreadState {
 thread_local ThreadState t_state __attribute__((tls_model("initial-exec"))) = {nullptr, 0, 0, 0};
 
 constexpr std::size_t kShadowBytes = kShadowStackDepth * sizeof(ShadowEntry);
-pthread_key_t g_shadowKey;
-std::once_flag g_shadowKeyOnce;
+constinit pthread_key_t g_shadowKey;
+constinit std::once_flag g_shadowKeyOnce;
 
 void releaseShadow(void* stack) {
     t_state.dead = 1;
@@ -223,11 +223,11 @@ using RaiseFn = _Unwind_Reason_Code (*)(_Unwind_Exception*);
 using ResumeFn = void (*)(_Unwind_Exception*);
 using ForcedFn = _Unwind_Reason_Code (*)(_Unwind_Exception*, _Unwind_Stop_Fn, void*);
 using BeginCatchFn = void* (*)(void*);
-std::atomic<RaiseFn> g_realRaise{nullptr};
-std::atomic<ResumeFn> g_realResume{nullptr};
-std::atomic<RaiseFn> g_realRethrow{nullptr};
-std::atomic<ForcedFn> g_realForced{nullptr};
-std::atomic<BeginCatchFn> g_realBeginCatch{nullptr};
+constinit std::atomic<RaiseFn> g_realRaise{nullptr};
+constinit std::atomic<ResumeFn> g_realResume{nullptr};
+constinit std::atomic<RaiseFn> g_realRethrow{nullptr};
+constinit std::atomic<ForcedFn> g_realForced{nullptr};
+constinit std::atomic<BeginCatchFn> g_realBeginCatch{nullptr};
 
 } // namespace
 
@@ -323,8 +323,8 @@ HookRecord* installInline(std::uintptr_t function, std::size_t functionSize, Kin
     return record;
 }
 
-std::vector<LoadedObject> g_unwindCovered; // objects whose unwinder entry points we redirected
-unsigned long long g_unwindGeneration = 0;  // loader adds/subs when they were last covered
+constinit std::vector<LoadedObject> g_unwindCovered; // objects whose unwinder entry points we redirected
+constinit unsigned long long g_unwindGeneration = 0;  // loader adds/subs when they were last covered
 
 bool installUnwindSupportLocked(std::string* error);
 int patchImportsLocked(std::string_view symbol, std::uintptr_t replacement, void** original, ObjectFilter filter,

@@ -35,9 +35,9 @@ struct CodeChunk {
 };
 constexpr std::size_t kChunkSize = 64 * 1024;
 constexpr std::size_t kMaxChunks = 1024;
-CodeChunk g_chunks[kMaxChunks];
-std::size_t g_chunkCount = 0;
-std::mutex g_codeMutex;
+constinit CodeChunk g_chunks[kMaxChunks];
+constinit std::size_t g_chunkCount = 0;
+constinit std::mutex g_codeMutex;
 
 bool nearEnough(std::uintptr_t a, std::uintptr_t b) {
     const std::int64_t d = static_cast<std::int64_t>(a - b);
@@ -57,17 +57,21 @@ std::uint8_t* mapChunk(std::uintptr_t hint) {
 
 // ---- the thread sweep: every other thread runs a handler that moves it out of a range ----------
 
-const int kSweepSignal = SIGRTMIN + 6; // glibc reserves the first two real-time signals itself
+// A function, not a global: SIGRTMIN is a libc call, and a dynamically initialized constant
+// would still be 0 when the probe's constructor patches code before this file's initializers
+// ran (a program linked with libffi is patched from that constructor). glibc reserves the first
+// two real-time signals itself.
+int sweepSignal() { return SIGRTMIN + 6; }
 
 struct SweepRequest {
     std::atomic<std::uintptr_t> lo{0}, hi{0}; // move threads whose pc is in (lo, hi)
-    std::uintptr_t from[InlinePatch::kMaxInstructions];
-    std::uintptr_t to[InlinePatch::kMaxInstructions];
+    std::uintptr_t from[InlinePatch::kMaxInstructions] {};
+    std::uintptr_t to[InlinePatch::kMaxInstructions] {};
     std::atomic<std::size_t> count{0};
     std::atomic<int> acks{0};
     std::atomic<int> moved{0};
 };
-SweepRequest g_sweep;
+constinit SweepRequest g_sweep;
 
 void sweepHandler(int, siginfo_t*, void* context) {
     auto* uc = static_cast<ucontext_t*>(context);
@@ -87,8 +91,8 @@ void sweepHandler(int, siginfo_t*, void* context) {
     g_sweep.acks.fetch_add(1, std::memory_order_release);
 }
 
-std::once_flag g_sweepOnce;
-bool g_sweepReady = false;
+constinit std::once_flag g_sweepOnce;
+constinit bool g_sweepReady = false;
 
 void installSweepHandler() {
     std::call_once(g_sweepOnce, [] {
@@ -96,7 +100,7 @@ void installSweepHandler() {
         sa.sa_sigaction = sweepHandler;
         sa.sa_flags = SA_SIGINFO | SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        g_sweepReady = sigaction(kSweepSignal, &sa, nullptr) == 0;
+        g_sweepReady = sigaction(sweepSignal(), &sa, nullptr) == 0;
     });
 }
 
@@ -158,8 +162,8 @@ bool sweepThreads(std::string* error) {
     while (dirent* entry = readdir(dir)) {
         const int tid = std::atoi(entry->d_name);
         if (tid <= 0 || tid == self) continue;
-        if (threadBlocks(tid, kSweepSignal)) blocking.push_back(tid);
-        else if (syscall(SYS_tgkill, pid, tid, kSweepSignal) == 0) ++sent;
+        if (threadBlocks(tid, sweepSignal())) blocking.push_back(tid);
+        else if (syscall(SYS_tgkill, pid, tid, sweepSignal()) == 0) ++sent;
     }
     closedir(dir);
     const std::uintptr_t lo = g_sweep.lo.load(std::memory_order_acquire);
@@ -175,8 +179,8 @@ bool sweepThreads(std::string* error) {
         for (;;) {
             // A thread being created runs with every signal blocked for a moment: once it
             // unblocks ours, it is swept like the others.
-            if (!threadBlocks(tid, kSweepSignal)) {
-                if (syscall(SYS_tgkill, pid, tid, kSweepSignal) == 0) ++sent;
+            if (!threadBlocks(tid, sweepSignal())) {
+                if (syscall(SYS_tgkill, pid, tid, sweepSignal()) == 0) ++sent;
                 break;
             }
             std::uintptr_t pc = 0;
@@ -191,7 +195,7 @@ bool sweepThreads(std::string* error) {
             if (gone) break;
             if (elapsedMs() > 500) {
                 if (error)
-                    *error = "thread " + std::to_string(tid) + " blocks signal " + std::to_string(kSweepSignal) +
+                    *error = "thread " + std::to_string(tid) + " blocks signal " + std::to_string(sweepSignal()) +
                              " and kept running for 500 ms: its position is unknown";
                 return false;
             }
@@ -201,7 +205,7 @@ bool sweepThreads(std::string* error) {
     while (g_sweep.acks.load(std::memory_order_acquire) < sent) {
         if (elapsedMs() > 500) {
             if (error)
-                *error = "a thread did not answer the patch sweep signal (" + std::to_string(kSweepSignal) +
+                *error = "a thread did not answer the patch sweep signal (" + std::to_string(sweepSignal()) +
                          ") within 500 ms";
             return false;
         }
@@ -212,8 +216,8 @@ bool sweepThreads(std::string* error) {
 
 // ---- core serialization ---------------------------------------------------------------------
 
-int g_membarrier = -1; // 1: PRIVATE_EXPEDITED_SYNC_CORE registered, 0: unavailable
-std::once_flag g_membarrierOnce;
+constinit int g_membarrier = -1; // 1: PRIVATE_EXPEDITED_SYNC_CORE registered, 0: unavailable
+constinit std::once_flag g_membarrierOnce;
 
 void initMembarrier() {
     std::call_once(g_membarrierOnce, [] {
@@ -234,11 +238,11 @@ struct TrapSite {
     std::atomic<std::uintptr_t> site;
     std::atomic<std::uintptr_t> resume;
 };
-TrapSite g_trapSites[kMaxTrapSites];
-std::atomic<std::size_t> g_trapSiteCount{0};
-struct sigaction g_previousTrap {};
-std::once_flag g_trapOnce;
-bool g_trapReady = false;
+constinit TrapSite g_trapSites[kMaxTrapSites];
+constinit std::atomic<std::size_t> g_trapSiteCount{0};
+constinit struct sigaction g_previousTrap {};
+constinit std::once_flag g_trapOnce;
+constinit bool g_trapReady = false;
 
 void trapHandler(int signo, siginfo_t* info, void* context) {
     auto* uc = static_cast<ucontext_t*>(context);

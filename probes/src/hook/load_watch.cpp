@@ -18,12 +18,12 @@ namespace {
 using DlopenFn = void* (*)(const char*, int);
 using DlcloseFn = int (*)(void*);
 
-std::recursive_mutex g_watchMutex;
-LoadEvents g_events;
-bool g_watching = false;
-std::vector<LoadedObject> g_known;
-DlopenFn g_realDlopen = nullptr;
-DlcloseFn g_realDlclose = nullptr;
+constinit std::recursive_mutex g_watchMutex;
+constinit LoadEvents g_events;
+constinit bool g_watching = false;
+constinit std::vector<LoadedObject> g_known;
+constinit DlopenFn g_realDlopen = nullptr;
+constinit DlcloseFn g_realDlclose = nullptr;
 thread_local int t_depth __attribute__((tls_model("initial-exec"))) = 0;
 
 bool sameObject(const LoadedObject& a, const LoadedObject& b) { return a.lo == b.lo && a.path == b.path; }

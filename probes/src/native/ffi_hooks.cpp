@@ -45,10 +45,10 @@ struct Alias {
     std::uint32_t hookId = 0;
     std::uintptr_t address = 0;
 };
-Alias g_call[kMaxAliases];
-Alias g_callGo[kMaxAliases];
-Alias g_prep[kMaxAliases];
-std::mutex g_mutex;
+constinit Alias g_call[kMaxAliases];
+constinit Alias g_callGo[kMaxAliases];
+constinit Alias g_prep[kMaxAliases];
+constinit std::mutex g_mutex;
 
 void emitCall(const Alias& alias, FfiCifMirror* cif, void (*fn)(), void** avalue, std::uintptr_t caller) {
     FfiValue args[wire::kMaxFfiArgs];
@@ -81,14 +81,14 @@ void ffiCallGoReplacement(FfiCifMirror* cif, void (*fn)(), void* rvalue, void** 
 // index) to the real fun; the closure's code address is found from user_data in a small
 // lock-free table filled when the closure is prepared.
 constexpr int kMaxFuns = 8;
-std::atomic<ClosureFun> g_closureFuns[kMaxFuns];
+constinit std::atomic<ClosureFun> g_closureFuns[kMaxFuns];
 
 constexpr std::size_t kCodeTable = 1u << 14;
 struct CodeEntry {
     std::atomic<void*> userData{nullptr};
     std::atomic<void*> codeloc{nullptr};
 };
-CodeEntry g_codeTable[kCodeTable];
+constinit CodeEntry g_codeTable[kCodeTable];
 
 std::size_t slotFor(void* userData) {
     return (reinterpret_cast<std::uintptr_t>(userData) >> 4) * 0x9E3779B97F4A7C15ull >> 50; // 14 bits

@@ -35,19 +35,28 @@ struct InitHook {
     std::string path;
 };
 
-std::mutex g_mutex;
-bool g_installed = false;
-std::deque<TargetHook> g_targetHooks;
-std::deque<InitHook> g_initHooks;
-std::set<std::uintptr_t> g_hooked;                       // inline-hooked function addresses
-std::set<std::pair<std::string, std::string>> g_imports; // (object path, symbol) hooked via GOT
+constinit std::mutex g_mutex;
+constinit bool g_installed = false;
+// Containers without a constant initializer, created on first use and never destroyed: the
+// probe's constructor installs hooks (libffi linked into the program) before this file's dynamic
+// initializers would have run, and those would then wipe what it recorded.
+struct PolicyState {
+    std::deque<TargetHook> targetHooks;
+    std::deque<InitHook> initHooks;
+    std::set<std::uintptr_t> hooked;                       // inline-hooked function addresses
+    std::set<std::pair<std::string, std::string>> imports; // (object path, symbol) hooked via GOT
+};
+PolicyState& state() {
+    static PolicyState* s = new PolicyState;
+    return *s;
+}
 struct ProbeSpec {
     std::string library;
     std::string glob;
 };
-std::vector<ProbeSpec> g_specs;
+constinit std::vector<ProbeSpec> g_specs;
 using PyErrOccurredFn = void* (*)();
-PyErrOccurredFn g_pyErrOccurred = nullptr;
+constinit PyErrOccurredFn g_pyErrOccurred = nullptr;
 
 void targetEnter(void* data, const hook::EntryRegs&, std::uint64_t returnAddress) {
     const auto* h = static_cast<const TargetHook*>(data);
@@ -110,13 +119,13 @@ bool exportsPyInit(const hook::LoadedObject& o) {
 // for the library (ctypes/cffi targets, --probe), not for the bulk of extension internals.
 bool hookTarget(const hook::LoadedObject& o, std::string_view name, std::uintptr_t address, std::size_t size,
                 wire::HookKind kind, bool allowTrap, std::string* why) {
-    if (!g_hooked.insert(address).second) return true; // already instrumented (e.g. two names)
-    TargetHook& h = g_targetHooks.emplace_back(TargetHook{0, address});
+    if (!state().hooked.insert(address).second) return true; // already instrumented (e.g. two names)
+    TargetHook& h = state().targetHooks.emplace_back(TargetHook{0, address});
     h.hookId = registerHook(kind, address, name, o.path);
     const unsigned trapsBefore = allowTrap ? hook::stats().trapHooks : 0;
     if (hook::hookFunction(reinterpret_cast<void*>(address), targetEnter, targetExit, &h, why, size,
                            allowTrap ? hook::kAllowTrapHook : 0) == hook::kInvalidHook) {
-        g_hooked.erase(address);
+        state().hooked.erase(address);
         return false;
     }
     if (allowTrap && hook::stats().trapHooks > trapsBefore)
@@ -184,7 +193,7 @@ void hookExtensionOwn(const hook::LoadedObject& o) {
     }
     std::string ignored; // stripped: no .symtab, nothing more to add
     for (const auto& [name, address] : hook::symtabFunctions(o.path, o.base, &ignored)) {
-        if (!isExtensionImplementation(name) || g_hooked.count(address) != 0) continue;
+        if (!isExtensionImplementation(name) || state().hooked.count(address) != 0) continue;
         std::string why;
         summary.note(hookTarget(o, name, address, 0, wire::HookKind::TargetSymbol, false, &why), name, why);
     }
@@ -193,13 +202,13 @@ void hookExtensionOwn(const hook::LoadedObject& o) {
 
 void hookPyInit(const hook::LoadedObject& o) {
     for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
-        if (!s.name.starts_with("PyInit_") || !g_hooked.insert(s.address).second) continue;
-        InitHook& h = g_initHooks.emplace_back(InitHook{s.address, std::string(s.name.substr(7)), o.path});
+        if (!s.name.starts_with("PyInit_") || !state().hooked.insert(s.address).second) continue;
+        InitHook& h = state().initHooks.emplace_back(InitHook{s.address, std::string(s.name.substr(7)), o.path});
         registerHook(wire::HookKind::Init, s.address, s.name, o.path);
         std::string why;
         if (hook::hookFunction(reinterpret_cast<void*>(s.address), initEnter, initExit, &h, &why, s.size) ==
             hook::kInvalidHook) {
-            g_hooked.erase(s.address);
+            state().hooked.erase(s.address);
             reportOnce(wire::ReportLevel::Warning, "pyinit:" + o.path, "cannot hook " + std::string(s.name) + " in " + o.path + ": " + why);
         }
     }
@@ -212,13 +221,13 @@ void hookExtensionImports(const hook::LoadedObject& ext) {
     FailureSummary summary;
     for (const hook::ImportSlot& slot : hook::importSlots(ext)) {
         if (!slot.functionType || slot.symbol.starts_with("Py") || slot.symbol.starts_with("_Py")) continue;
-        if (g_imports.count({ext.path, std::string(slot.symbol)}) != 0) continue;
+        if (state().imports.count({ext.path, std::string(slot.symbol)}) != 0) continue;
         const hook::LoadedObject* definer = nullptr;
         const std::uintptr_t real = hook::resolveDefinition(objects, slot.symbol, &ext, &definer);
         if (real == 0 || definer == nullptr || isRuntimeObject(*definer) || definer->lo == ext.lo) continue;
-        if (g_hooked.count(real) != 0) continue; // already traced inline: one event per call
-        g_imports.insert({ext.path, std::string(slot.symbol)});
-        TargetHook& h = g_targetHooks.emplace_back(TargetHook{0, real});
+        if (state().hooked.count(real) != 0) continue; // already traced inline: one event per call
+        state().imports.insert({ext.path, std::string(slot.symbol)});
+        TargetHook& h = state().targetHooks.emplace_back(TargetHook{0, real});
         h.hookId = registerHook(wire::HookKind::Import, real, slot.symbol, definer->path);
         std::string why;
         summary.note(hook::hookImport(ext.path, slot.symbol, targetEnter, targetExit, &h, &why) != hook::kInvalidHook,
@@ -249,7 +258,7 @@ void hookProbeSpecs(const hook::LoadedObject& o) {
             symtabRead = true;
         }
         for (const auto& [name, address] : symtab) {
-            if (skippedName(name) || fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0 || g_hooked.count(address) != 0) continue;
+            if (skippedName(name) || fnmatch(spec.glob.c_str(), name.c_str(), 0) != 0 || state().hooked.count(address) != 0) continue;
             ++matched;
             std::string why;
             summary.note(hookTarget(o, name, address, 0, wire::HookKind::TargetSymbol, true, &why), name, why);
@@ -303,7 +312,7 @@ int collectDependencyNames(dl_phdr_info* info, std::size_t, void* out) {
 // who opened them. One that no loaded object needs (by file name or SONAME) was opened with
 // dlopen; if it is not an extension module, it is treated like a library opened by ctypes.CDLL
 // or ffi.dlopen. (Under `run` nothing has been dlopened yet when the probe starts.)
-DependencyNames* g_dependencyNames = nullptr; // built on first use after each install(); g_mutex
+constinit DependencyNames* g_dependencyNames = nullptr; // built on first use after each install(); g_mutex
 
 bool openedDirectlyBeforeStart(const hook::LoadedObject& o) {
     if (g_dependencyNames == nullptr) {
@@ -342,8 +351,8 @@ void onLoaded(const hook::LoadedObject& o, std::uintptr_t caller, bool requested
 void onUnloaded(const hook::LoadedObject& o, void*) {
     noteModuleUnloaded(o.base);
     std::lock_guard lock(g_mutex);
-    g_hooked.erase(g_hooked.lower_bound(o.lo), g_hooked.lower_bound(o.hi));
-    std::erase_if(g_imports, [&](const auto& entry) { return entry.first == o.path; });
+    state().hooked.erase(state().hooked.lower_bound(o.lo), state().hooked.lower_bound(o.hi));
+    std::erase_if(state().imports, [&](const auto& entry) { return entry.first == o.path; });
 }
 
 } // namespace
@@ -386,8 +395,8 @@ void uninstall() {
     hook::unhookAll();
     resetFfiHooks();
     std::lock_guard lock(g_mutex);
-    g_hooked.clear();
-    g_imports.clear();
+    state().hooked.clear();
+    state().imports.clear();
     g_installed = false;
 }
 
