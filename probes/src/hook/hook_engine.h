@@ -42,6 +42,8 @@ inline constexpr HookId kInvalidHook = 0;
 // Flags: kAllowTrapHook lets a function too short for a jump (e.g. `lea eax,[rdi+rsi]; ret`) be
 // hooked with a permanent int3 instead: every call then costs a SIGTRAP round trip (a few us).
 inline constexpr unsigned kAllowTrapHook = 1u << 0;
+// The start of *error when a function is too short for a jump and kAllowTrapHook was not given.
+inline constexpr std::string_view kTooShortForJump = "too short for a jump";
 HookId hookFunction(void* function, EnterCallback onEnter, ExitCallback onExit, void* userData,
                     std::string* error, std::size_t functionSize = 0, unsigned flags = 0);
 

@@ -1,6 +1,7 @@
 // Inline patching: near code allocation, Capstone-based prologue relocation and the live
 // patching protocol (int3, core serialization, thread sweep, tail, head) used while the host's
 // other threads keep running.
+#include "hook_engine.h"
 #include "hook_internal.h"
 
 #include <capstone/capstone.h>
@@ -516,7 +517,9 @@ bool preparePatch(std::uintptr_t function, std::size_t functionSize, std::uint8_
                     padCovered += cs.insn->size;
             }
             if (!padded) {
-                if (!allowTrap) return fail("function ends (ret/jmp) within the first " + std::to_string(needed) + " bytes");
+                if (!allowTrap)
+                    return fail(std::string(kTooShortForJump) + ": it ends (ret/jmp) within the first " +
+                                std::to_string(needed) + " bytes");
                 // Too short for any jump: the whole function is now relocated in the trampoline;
                 // its first byte becomes a permanent int3 whose SIGTRAP handler sends the thread
                 // to the hook's thunk (slow, about a signal per call, but correct).

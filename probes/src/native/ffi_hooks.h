@@ -31,8 +31,8 @@ struct FfiCifMirror {
 };
 
 // Decodes one value of type `type` stored at `value` (arguments: avalue[i]; returns: rvalue,
-// where libffi widens integers narrower than a word to a full ffi_arg).
-wire::FfiValue decodeFfiValue(const FfiTypeMirror* type, const void* value, bool isReturn);
+// where libffi widens integers narrower than a word to a full ffi_arg, whose low bytes are read).
+wire::FfiValue decodeFfiValue(const FfiTypeMirror* type, const void* value);
 // Decodes up to out.size() arguments; returns how many were written.
 std::size_t decodeFfiArguments(const FfiCifMirror* cif, void** avalue, std::span<wire::FfiValue> out);
 

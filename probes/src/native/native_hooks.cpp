@@ -115,8 +115,8 @@ bool exportsPyInit(const hook::LoadedObject& o) {
 }
 
 // Hooks one function with NativeEnter/NativeExit; returns false with *why on failure.
-// `allowTrap`: functions too short for a jump get a (slow) int3 hook; used where the user asked
-// for the library (ctypes/cffi targets, --probe), not for the bulk of extension internals.
+// `allowTrap`: functions too short for a jump get a (slow) int3 hook; used only where the user
+// named the functions (--probe), not for ctypes/cffi targets or extension internals.
 bool hookTarget(const hook::LoadedObject& o, std::string_view name, std::uintptr_t address, std::size_t size,
                 wire::HookKind kind, bool allowTrap, std::string* why) {
     if (!state().hooked.insert(address).second) return true; // already instrumented (e.g. two names)
@@ -172,14 +172,34 @@ bool isExtensionImplementation(std::string_view name) {
     return true;
 }
 
+// A library opened by ctypes.CDLL / ffi.dlopen: its exports are what Python calls through
+// ffi_call, and the FfiCall/FfiReturn pair already names each such call (function pointer ->
+// symbol) with decoded arguments and return value. A separate NativeEnter/NativeExit hook adds
+// the calls those functions make to each other. Functions too short for a jump patch (a leaf of
+// a few bytes such as `lea eax,[rdi+rsi]; ret`) would need an int3 hook, a signal per call (about
+// 3 us, 30x the ffi_call hook): they are left to FfiCall, and only a --probe LIB:GLOB that names
+// them asks for the int3 (docs/hooking.md, "Functions too short for a jump").
 void hookExports(const hook::LoadedObject& o) {
     FailureSummary summary;
+    std::size_t tooShort = 0;
+    std::string firstTooShort;
     for (const hook::DefinedSymbol& s : hook::definedFunctions(o)) {
         if (s.ifunc || skippedName(s.name)) continue;
         std::string why;
-        summary.note(hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, true, &why), s.name, why);
+        const bool ok = hookTarget(o, s.name, s.address, s.size, wire::HookKind::TargetSymbol, false, &why);
+        if (!ok && why.starts_with(hook::kTooShortForJump)) {
+            if (tooShort++ == 0) firstTooShort = s.name;
+            continue;
+        }
+        summary.note(ok, s.name, why);
     }
     summary.report("exported functions", o);
+    if (tooShort > 0)
+        reportOnce(wire::ReportLevel::Info, "ffi-only:" + o.path,
+                   std::to_string(tooShort) + " exported function(s) of " + o.path + " (first: " + firstTooShort +
+                       ") are too short for a jump patch: their calls through ffi_call are traced, their calls "
+                       "from other native code are not (--probe " + std::string(baseName(o.path)) + ":" +
+                       firstTooShort + " traces those too, at a signal per call)");
 }
 
 // The functions an extension module implements itself (the C/C++ code behind its glue): its

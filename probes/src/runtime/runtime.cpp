@@ -5,6 +5,7 @@
 #include "emit.h"
 #include "interner.h"
 #include "metadata_arena.h"
+#include "native_stack.h"
 #include "reentrancy.h"
 
 #include "../native/native_hooks.h"
@@ -14,7 +15,6 @@
 #include <layertrace/wire/handshake.h>
 
 #include <dlfcn.h>
-#include <libunwind.h>
 #include <link.h>
 #include <poll.h>
 #include <pthread.h>
@@ -193,37 +193,7 @@ bool tracingNow() noexcept { return g_phase.load(std::memory_order_relaxed) == s
 // ---- stacks ---------------------------------------------------------------------------------
 
 std::size_t captureNative(std::uint64_t* ips, std::size_t max) noexcept {
-    unw_context_t context;
-    unw_cursor_t cursor;
-    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0) {
-        return 0;
-    }
-    std::size_t n = 0;
-    bool inProbe = true; // leading frames are the probe's own (emit, hook callbacks, stubs)
-    for (int guard = 0; n < max && guard < 1024; ++guard) {
-        unw_word_t ip = 0, sp = 0;
-        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) {
-            break;
-        }
-        unw_get_reg(&cursor, UNW_REG_SP, &sp);
-        // A return address replaced by the hook engine's exit stub: report, and keep
-        // unwinding from, the real one.
-        const std::uint64_t real = hook::realReturnAddress(ip, sp);
-        if (real != ip) {
-            ip = real;
-            unw_set_reg(&cursor, UNW_REG_IP, ip);
-        }
-        if (inProbe && !(ip >= g_probeLo && ip < g_probeHi)) {
-            inProbe = false;
-        }
-        if (!inProbe) {
-            ips[n++] = ip;
-        }
-        if (unw_step(&cursor) <= 0) {
-            break;
-        }
-    }
-    return n;
+    return stack::captureNative(ips, max, {g_probeLo, g_probeHi}); // native_stack.cpp
 }
 
 int findProbeRange(dl_phdr_info* info, std::size_t, void*) {

@@ -46,7 +46,7 @@ ThreadSlot* currentThread() noexcept;
 // pending Dropped first; counts a drop when full (or waits with --lossless).
 bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept;
 
-// Appends a Stack record (native IPs from libunwind, Python frames of this thread) when stacks
+// Appends a Stack record (native IPs from native_stack.cpp, Python frames of this thread) when stacks
 // are on. Call right after writing the event into `w`.
 void appendStackIfWanted(wire::RecordWriter& w) noexcept;
 

@@ -49,3 +49,24 @@ EXPORT int nt_apply(int (*fn)(int), int v) {
     volatile int twice = 2;
     return fn(v) * twice;
 }
+
+/* A 4-byte export with code right after it (no padding to spill a jump over): too short for a
+   jump patch. Reached through ffi_call it is named by FfiCall alone; a --probe spec that names it
+   gets an int3 hook, which also sees the call from nt_calls_tiny. */
+int nt_tiny(int a, int b);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl nt_tiny\n"
+        ".type nt_tiny, @function\n"
+        "nt_tiny:\n"
+        "    leal (%rdi,%rsi), %eax\n"
+        "    ret\n"
+        ".size nt_tiny, .-nt_tiny\n"
+        "nt_tiny_neighbour:\n" /* local, never called: occupies the bytes after nt_tiny */
+        "    movl %edi, %eax\n"
+        "    ret\n");
+
+EXPORT int nt_calls_tiny(int a, int b) {
+    volatile int base = 0;
+    return nt_tiny(a, b) + base;
+}

@@ -191,6 +191,49 @@ TEST(NativePolicy, ProbeSpecHooksSymtabOnlyFunctions) {
     EXPECT_EQ(order, expected);
 }
 
+// A target export too short for a jump patch is not inline-hooked (that would be an int3, a
+// signal per call): its ctypes calls are still FfiCall/FfiReturn pairs naming it, with values.
+TEST(NativePolicy, ExportTooShortForAJumpIsTracedAsFfiTargetWithoutATrap) {
+    const RunResult r = run("lib.nt_tiny.argtypes = [ctypes.c_int, ctypes.c_int]\n"
+                            "print('nt_tiny', ctypes.cast(lib.nt_tiny, ctypes.c_void_p).value)\n"
+                            "for i in range(100):\n"
+                            "    assert lib.nt_tiny(2, 3) == 5\n");
+    const std::size_t at = r.out.find("nt_tiny ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const std::uint64_t tiny = std::stoull(r.out.substr(at + 8));
+    std::size_t calls = 0, returns = 0;
+    for (const Record* rec : r.ofType(wire::RecordType::FfiCall)) {
+        if (rec->as<wire::FfiCall>().target != tiny) continue;
+        ++calls;
+        ASSERT_EQ(rec->view().ffiArgCount(), 2u);
+        EXPECT_EQ(rec->view().ffiArg(0).bits, 2u);
+        EXPECT_EQ(rec->view().ffiArg(1).bits, 3u);
+    }
+    for (const Record* rec : r.ofType(wire::RecordType::FfiReturn)) {
+        const auto ret = rec->as<wire::FfiReturn>();
+        if (ret.target == tiny && ret.value.bits == 5) ++returns;
+    }
+    EXPECT_EQ(calls, 100u);
+    EXPECT_EQ(returns, 100u);
+    for (const Native& n : nativeEvents(r)) EXPECT_NE(n.symbol, "nt_tiny") << "no int3 hook, no NativeEnter/Exit";
+}
+
+// Named by --probe, the same function gets its int3 hook, and so a call to it from another native
+// function of the library is seen, nested.
+TEST(NativePolicy, ProbeSpecTracesAnExportTooShortForAJumpIncludingNestedCalls) {
+    RunOptions options;
+    options.welcome.probeSpecs = {"liblt_native_target.so:nt_tiny"};
+    options.script = "import ctypes\nlib = ctypes.CDLL('" + std::string(LT_NATIVE_TARGET) + "')\n"
+                     "assert lib.nt_calls_tiny(2, 3) == 5\n";
+    const RunResult r = runTraced(options);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    std::vector<std::string> order;
+    for (const Native& n : nativeEvents(r))
+        if (n.symbol == "nt_calls_tiny" || n.symbol == "nt_tiny") order.push_back(std::string(1, n.kind) + n.symbol);
+    const std::vector<std::string> expected = {"Ent_calls_tiny", "Ent_tiny", "Xnt_tiny", "Xnt_calls_tiny"};
+    EXPECT_EQ(order, expected);
+}
+
 TEST(NativePolicy, CxxExceptionBetweenHookedExportsLeavesPythonRunning) {
     const RunResult r = run("for i in range(200):\n"
                             "    assert lib.nt_cxx_catch(-1) == -1\n"
