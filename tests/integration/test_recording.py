@@ -156,7 +156,7 @@ def test_killed_tracer_leaves_a_readable_recording(layertrace, demos_dir, python
         deadline = time.monotonic() + 30
         while True:
             dump = subprocess.run([str(layertrace), "dump", str(recording)], capture_output=True, text=True)
-            if "libadd.so:add" in dump.stdout:
+            if " ffi_return ffi libffi.so.8:ffi_call " in dump.stdout:  # add() through ctypes has returned
                 break
             assert time.monotonic() < deadline, "the add() events never reached the recording\n" + dump.stdout[-2000:]
             time.sleep(0.05)
