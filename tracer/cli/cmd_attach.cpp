@@ -7,6 +7,7 @@
 #include <layertrace/recording.h>
 #include <layertrace/session.h>
 
+#include "serve_hook.h"
 #include "trace_options.h"
 
 #include <fcntl.h>
@@ -142,6 +143,7 @@ int attachMain(int argc, char** argv, const std::string& version) {
         recording = std::make_unique<RecordingWriter>(cli.trace.recording, recordingInfoFor(cli.trace.run, version));
         tee.add(*recording);
     }
+    addServeSink(tee, cli.trace.run, version);
     const auto attachStart = std::chrono::steady_clock::now();
     InjectionReport injected;
     auto session = Session::attach(cli.pid, cli.trace.run, tee, &injected);

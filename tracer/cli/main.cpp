@@ -6,6 +6,7 @@
 #include <layertrace/recording.h>
 #include <layertrace/session.h>
 
+#include "serve_hook.h"
 #include "trace_options.h"
 
 #include <signal.h>
@@ -35,6 +36,8 @@ constexpr const char* kUsage = R"(usage: layertrace run [options] -- PROGRAM [AR
        layertrace export FILE --format chrome|speedscope [-O OUT]
        layertrace attach PID [--duration SECONDS] [options]
        layertrace ps
+       layertrace serve [--listen ADDR:PORT] [--token-file F] run|attach ...
+       layertrace view HOST:PORT [--token-file F] [--format tree|path|jsonl]
        layertrace --help | --version
 
 run      launch PROGRAM with the probe and print every layer hop as it happens
@@ -45,6 +48,8 @@ dump     print a recording's raw blocks and records (for debugging the format)
 export   convert a recording to Chrome Trace Event JSON (Perfetto) or speedscope
 attach   trace the running Python process PID, then detach and leave it as it was
 ps       list the Python processes you may attach to
+serve    run or attach as usual and stream the session live to viewers (see serve --help)
+view     print a served session live, as run prints it
 
 options:
   --format tree|path|jsonl  output format (default tree; modules: text or jsonl)
@@ -223,6 +228,7 @@ int runCommand(const Cli& cli) {
                                                       recordingInfoFor(cli.trace.run, LAYERTRACE_VERSION));
         tee.add(*recording);
     }
+    cli::addServeSink(tee, cli.trace.run, LAYERTRACE_VERSION);
     auto session = Session::launch(cli.trace.run, tee);
     g_child = static_cast<pid_t>(session->pid());
     const SessionResult result = session->wait();
@@ -280,10 +286,13 @@ int dumpMain(int argc, char** argv);
 int exportMain(int argc, char** argv, const std::string& version);
 int attachMain(int argc, char** argv, const std::string& version);
 int psMain(int argc, char** argv);
+int viewMain(int argc, char** argv);
 } // namespace layertrace::tracer::cli
 
 int main(int argc, char** argv) {
     try {
+        // `serve run|attach ...` becomes run/attach with a viewer server (cmd_serve.cpp).
+        const cli::ServeScope serve(argc, argv, LAYERTRACE_VERSION);
         // Recording commands (cmd_*.cpp) parse their own arguments.
         const std::string first = argc > 1 ? argv[1] : "";
         if (first == "replay") {
@@ -300,6 +309,9 @@ int main(int argc, char** argv) {
         }
         if (first == "ps") {
             return cli::psMain(argc, argv);
+        }
+        if (first == "view") {
+            return cli::viewMain(argc, argv);
         }
         Cli cli = parse(argc, argv);
         if (cli.command == "--help" || cli.command == "-h" || cli.command == "help") {

@@ -5,6 +5,9 @@
 #include <layertrace/recording.h>
 
 #include "recording_format.h"
+#include "recording_stream.h"
+
+#include <unistd.h>
 
 #include <zstd.h>
 
@@ -41,7 +44,19 @@ std::string hex64(std::uint64_t v) {
     return buf;
 }
 
-class File {
+// Where the reader's bytes come from: a file, or a socket (layertrace view, recording_stream.h).
+class Input {
+public:
+    virtual ~Input() = default;
+    // Reads up to `n` bytes; fewer only at the end of the input. Returns how many were read.
+    virtual std::size_t read(void* out, std::size_t n) = 0;
+    std::uint64_t pos() const { return m_pos; }
+
+protected:
+    std::uint64_t m_pos = 0;
+};
+
+class File : public Input {
 public:
     explicit File(const std::string& path) : m_path(path) {
         m_file = std::fopen(path.c_str(), "rb");
@@ -57,8 +72,7 @@ public:
     File(const File&) = delete;
     File& operator=(const File&) = delete;
 
-    // Reads up to `n` bytes at the current position; returns how many were read.
-    std::size_t read(void* out, std::size_t n) {
+    std::size_t read(void* out, std::size_t n) override {
         const std::size_t got = std::fread(out, 1, n, m_file);
         if (got < n && std::ferror(m_file)) {
             throw IoError(m_path, "read failed at offset " + std::to_string(m_pos + got) + ": " + std::strerror(errno));
@@ -70,17 +84,15 @@ public:
         std::fseek(m_file, static_cast<long>(pos), SEEK_SET);
         m_pos = pos;
     }
-    std::uint64_t pos() const { return m_pos; }
     std::uint64_t size() const { return m_size; }
 
 private:
     std::string m_path;
     std::FILE* m_file = nullptr;
-    std::uint64_t m_pos = 0;
     std::uint64_t m_size = 0;
 };
 
-RecordingHeader readHeader(File& f, const std::string& path) {
+RecordingHeader readHeader(Input& f, const std::string& path) {
     unsigned char h[kFileHeaderSize] = {};
     const std::size_t got = f.read(h, sizeof h);
     if (got < kFileMagic.size() || std::memcmp(h, kFileMagic.data(), kFileMagic.size()) != 0) {
@@ -380,7 +392,7 @@ struct RawRecord {
 // Walks blocks and records from the current file position. `onBlock` sees each verified block
 // header, `onRecord` each record; exceptions they throw as BadRecord become RecordingErrors at the
 // block's offset. Returns the offset just past the last complete block.
-std::uint64_t walk(File& f, const std::string& path, const std::function<void(const BlockHeader&, std::uint64_t)>& onBlock,
+std::uint64_t walk(Input& f, const std::string& path, const std::function<void(const BlockHeader&, std::uint64_t)>& onBlock,
                    const std::function<void(RawRecord&)>& onRecord) {
     std::string compressed, raw;
     std::uint64_t index = 0;
@@ -527,9 +539,11 @@ const RecordingInfo& RecordingReader::info() {
     return *m_info;
 }
 
-ReplayStats RecordingReader::replay(EventSink& sink) {
-    File f(m_path);
-    readHeader(f, m_path);
+namespace {
+
+// replay() over any input: a file, or a stream that ends after its final record.
+ReplayStats replayFrom(Input& f, const std::string& name, EventSink& sink, std::unique_ptr<RecordingInfo>& info) {
+    readHeader(f, name);
     DecodeState st;
     ReplayStats stats;
     SessionResult result;
@@ -537,7 +551,7 @@ ReplayStats RecordingReader::replay(EventSink& sink) {
     std::uint64_t dropped = 0;
     try {
         const std::uint64_t end = walk(
-            f, m_path, [&](const BlockHeader&, std::uint64_t) { ++stats.blocks; },
+            f, name, [&](const BlockHeader&, std::uint64_t) { ++stats.blocks; },
             [&](RawRecord& r) {
                 ++stats.records;
                 if (stats.finished) {
@@ -547,14 +561,14 @@ ReplayStats RecordingReader::replay(EventSink& sink) {
                 case static_cast<std::uint64_t>(RecordType::String): decodeString(r.payload, st); break;
                 case static_cast<std::uint64_t>(RecordType::Frame): decodeFrame(r.payload, st); break;
                 case static_cast<std::uint64_t>(RecordType::SessionInfo):
-                    if (!m_info) {
-                        m_info = std::make_unique<RecordingInfo>(decodeInfo(r.payload));
+                    if (!info) {
+                        info = std::make_unique<RecordingInfo>(decodeInfo(r.payload));
                     }
                     break;
                 case static_cast<std::uint64_t>(RecordType::Interpreter):
-                    if (m_info) {
-                        m_info->interpreter = r.payload.str("interpreter");
-                        m_info->pythonVersion = r.payload.str("python version");
+                    if (info) {
+                        info->interpreter = r.payload.str("interpreter");
+                        info->pythonVersion = r.payload.str("python version");
                     }
                     break;
                 case static_cast<std::uint64_t>(RecordType::Started): {
@@ -598,7 +612,7 @@ ReplayStats RecordingReader::replay(EventSink& sink) {
                 }
             });
         if (!stats.finished) {
-            throw RecordingError(m_path, end,
+            throw RecordingError(name, end,
                                  "the recording ends without its final record after " + std::to_string(stats.blocks) +
                                      " complete blocks: the session was cut short (the tracer or the machine "
                                      "stopped); everything up to here was replayed");
@@ -615,6 +629,50 @@ ReplayStats RecordingReader::replay(EventSink& sink) {
     }
     sink.onFinished(result);
     return stats;
+}
+
+// A socket: reads block until the bytes arrive; the peer closing (or resetting) the connection
+// is the end of the input.
+class StreamInput : public Input {
+public:
+    StreamInput(int fd, std::string name) : m_fd(fd), m_name(std::move(name)) {}
+    std::size_t read(void* out, std::size_t n) override {
+        auto* p = static_cast<char*>(out);
+        std::size_t got = 0;
+        while (got < n) {
+            const ssize_t r = ::read(m_fd, p + got, n - got);
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r < 0 && errno != ECONNRESET) {
+                throw IoError(m_name, "read failed at stream offset " + std::to_string(m_pos + got) + ": " +
+                                          std::strerror(errno));
+            }
+            if (r <= 0) {
+                break;
+            }
+            got += static_cast<std::size_t>(r);
+        }
+        m_pos += got;
+        return got;
+    }
+
+private:
+    int m_fd;
+    std::string m_name;
+};
+
+} // namespace
+
+ReplayStats RecordingReader::replay(EventSink& sink) {
+    File f(m_path);
+    return replayFrom(f, m_path, sink, m_info);
+}
+
+ReplayStats replayRecordingStream(int fd, const std::string& name, EventSink& sink) {
+    StreamInput in(fd, name);
+    std::unique_ptr<RecordingInfo> info;
+    return replayFrom(in, name, sink, info);
 }
 
 void RecordingReader::dump(std::ostream& out) {

@@ -100,6 +100,7 @@ struct RecordingWriter::Impl {
     RecordingInfo info;
     RecordingWriterOptions options;
     int fd = -1;
+    RecordingByteOutput output; // set: bytes go here instead of fd
 
     std::mutex mutex;
     std::condition_variable wake;
@@ -430,7 +431,15 @@ struct RecordingWriter::Impl {
 
     // ---- output ----
     void writeAll(const void* data, std::size_t size) {
-        if (!error.empty() || fd < 0) {
+        if (!error.empty()) {
+            return;
+        }
+        if (output) {
+            error = output(static_cast<const char*>(data), size);
+            bytes += error.empty() ? size : 0;
+            return;
+        }
+        if (fd < 0) {
             return;
         }
         const auto* p = static_cast<const char*>(data);
@@ -503,6 +512,39 @@ struct RecordingWriter::Impl {
         }
     }
 
+    // Writes the header and the session info block, then starts the flusher; the output (fd or
+    // callback) is set. Throws IoError when even that cannot be written.
+    void start(const std::string& name, RecordingInfo sessionInfo, RecordingWriterOptions writerOptions) {
+        path = name;
+        info = std::move(sessionInfo);
+        options = writerOptions;
+        if (options.blockEvents == 0) {
+            options.blockEvents = 1;
+        }
+        zstd = ZSTD_createCCtx();
+        if (interpreterSeen = !info.interpreter.empty(); interpreterSeen && info.pythonVersion.empty()) {
+            info.pythonVersion = versionFromPath(info.interpreter);
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            writeHeader();
+            encodeInfo();
+            flushBlock(); // the session info is on disk before anything runs
+        }
+        if (!error.empty()) {
+            const std::string why = error;
+            if (fd >= 0) {
+                ::close(fd);
+            }
+            fd = -1;
+            ZSTD_freeCCtx(zstd);
+            zstd = nullptr;
+            closed = true;
+            throw IoError(path, why);
+        }
+        flusher = std::thread([this] { flusherLoop(); });
+    }
+
     void shutdown() {
         {
             std::lock_guard<std::mutex> lock(mutex);
@@ -528,35 +570,19 @@ struct RecordingWriter::Impl {
 
 RecordingWriter::RecordingWriter(const std::string& path, RecordingInfo info, RecordingWriterOptions options)
     : m_impl(std::make_unique<Impl>()) {
-    Impl& d = *m_impl;
-    d.path = path;
-    d.info = std::move(info);
-    d.options = options;
-    if (d.options.blockEvents == 0) {
-        d.options.blockEvents = 1;
-    }
-    d.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (d.fd < 0) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
         throw IoError(path, std::string("cannot create the recording: ") + std::strerror(errno));
     }
-    d.zstd = ZSTD_createCCtx();
-    if (d.interpreterSeen = !d.info.interpreter.empty(); d.interpreterSeen && d.info.pythonVersion.empty()) {
-        d.info.pythonVersion = versionFromPath(d.info.interpreter);
-    }
-    std::lock_guard<std::mutex> lock(d.mutex);
-    d.writeHeader();
-    d.encodeInfo();
-    d.flushBlock(); // the session info is on disk before anything runs
-    if (!d.error.empty()) {
-        const std::string why = d.error;
-        ::close(d.fd);
-        d.fd = -1;
-        ZSTD_freeCCtx(d.zstd);
-        d.zstd = nullptr;
-        d.closed = true;
-        throw IoError(path, why);
-    }
-    d.flusher = std::thread([&d] { d.flusherLoop(); });
+    m_impl->fd = fd;
+    m_impl->start(path, std::move(info), options);
+}
+
+RecordingWriter::RecordingWriter(const std::string& name, RecordingByteOutput output, RecordingInfo info,
+                                 RecordingWriterOptions options)
+    : m_impl(std::make_unique<Impl>()) {
+    m_impl->output = std::move(output);
+    m_impl->start(name, std::move(info), options);
 }
 
 RecordingWriter::~RecordingWriter() { m_impl->shutdown(); }

@@ -20,6 +20,7 @@ enum class ExitCode : int {
     Transport = 6,       // socket or private directory could not be set up, stream broke
     BadInput = 7,        // a file we read is malformed (catalog JSON, ELF, record stream)
     Io = 8,              // cannot write the output file or read an input file
+    Refused = 9,         // view: the server refused the viewer (missing or wrong token, too many viewers)
     Internal = 70,       // a bug in layertrace (EX_SOFTWARE)
 };
 

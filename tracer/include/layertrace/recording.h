@@ -80,6 +80,12 @@ struct RecordingWriterOptions {
     int zstdLevel = 3;
 };
 
+// Where a RecordingWriter's bytes go when they do not go to a file (layertrace serve sends them to
+// a viewer's socket): called with the file header, then each whole block, from the thread that
+// completed it. Returns an empty string on success, else why the bytes could not be delivered;
+// after a failure nothing more is written.
+using RecordingByteOutput = std::function<std::string(const char* data, std::size_t size)>;
+
 // An EventSink that writes everything it receives to a recording file, flushing blocks while the
 // session runs. Callbacks may come from one thread at a time (the session's reader thread); the
 // writer's own flusher thread synchronises with them. Throws IoError when the file cannot be
@@ -87,6 +93,9 @@ struct RecordingWriterOptions {
 class RecordingWriter : public EventSink {
 public:
     RecordingWriter(const std::string& path, RecordingInfo info, RecordingWriterOptions options = {});
+    // The same bytes, handed to `output` instead of a file; `name` stands for the path in errors.
+    RecordingWriter(const std::string& name, RecordingByteOutput output, RecordingInfo info,
+                    RecordingWriterOptions options = {});
     ~RecordingWriter() override; // closes (without an end record if onFinished never came)
     RecordingWriter(const RecordingWriter&) = delete;
     RecordingWriter& operator=(const RecordingWriter&) = delete;
