@@ -6,7 +6,10 @@
 #include <layertrace/recording.h>
 #include <layertrace/remote.h>
 
+#include <signal.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -30,7 +33,7 @@ serve options:
                         one, a random token is generated and printed on stderr
   --token TOKEN         the same, but visible to every user in `ps` (warned)
   --wait-viewers N      start the program (or attach) only when N viewers are connected
-  --history EVENTS      events kept for viewers that join late (default 20000)
+  --history EVENTS      events kept for viewers that join late (default 50000)
   --viewer-queue EVENTS events queued per viewer before a slow viewer starts losing them (default 65536)
   --linger SECONDS      keep accepting viewers this long after the session ended (default 0)
   --drain SECONDS       at the end, how long viewers get to take the rest of the stream (default 5)
@@ -42,7 +45,7 @@ struct ServeCli {
     std::string tokenFile, tokenArgument;
     bool tokenArgumentGiven = false;
     std::size_t waitViewers = 0;
-    std::size_t history = 20000;
+    std::size_t history = 50000;
     std::size_t viewerQueue = 65536;
     double lingerSeconds = 0;
     double drainSeconds = 5;
@@ -128,7 +131,24 @@ struct ServeScope::State {
 
 namespace {
 ServeScope::State* g_serve = nullptr; // set while a ServeScope lives
+
+volatile std::sig_atomic_t g_lingerInterrupted = 0;
+void onLingerSignal(int) { g_lingerInterrupted = 1; }
+
+// Keeps accepting late viewers for `seconds` after the session, or until Ctrl-C/SIGTERM.
+void linger(double seconds) {
+    struct sigaction sa {};
+    sa.sa_handler = onLingerSignal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaction(sig, &sa, nullptr);
+    }
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (g_lingerInterrupted == 0 && std::chrono::steady_clock::now() < end) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
+} // namespace
 
 ServeScope::ServeScope(int& argc, char**& argv, const std::string& /*version*/) {
     if (argc < 2 || std::string(argv[1]) != "serve") {
@@ -183,7 +203,9 @@ ServeScope::~ServeScope() {
     }
     g_serve = nullptr;
     if (m_state->cli.lingerSeconds > 0) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(m_state->cli.lingerSeconds));
+        std::cerr << "layertrace serve: the session ended; still accepting viewers for "
+                  << m_state->cli.lingerSeconds << " s (Ctrl-C ends this)\n";
+        linger(m_state->cli.lingerSeconds);
     }
     m_state->server->finish(std::chrono::milliseconds(static_cast<long long>(m_state->cli.drainSeconds * 1000)));
     const RemoteServer::Stats s = m_state->server->stats();

@@ -52,7 +52,7 @@ struct ServeOptions {
     // viewer (counted and reported to it), and the session never waits for a viewer.
     std::size_t viewerQueueEvents = 65536;
     // Events kept for viewers that join late (they get the module map, then these).
-    std::size_t historyEvents = 200000;
+    std::size_t historyEvents = 50000;
     std::size_t maxViewers = 8;
     std::chrono::milliseconds helloTimeout{5000};
     // Where the server says who connected, who was refused and why (one line each).
