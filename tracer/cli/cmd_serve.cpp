@@ -1,6 +1,7 @@
 // `layertrace serve [serve options] run|attach ...`: the wrapped command runs as usual and its
 // session is streamed live to `layertrace view` on other machines (docs/cli/serve.md).
 #include "serve_hook.h"
+#include "trace_options.h"
 
 #include <layertrace/errors.h>
 #include <layertrace/recording.h>
@@ -49,7 +50,8 @@ struct ServeCli {
     std::size_t viewerQueue = 65536;
     double lingerSeconds = 0;
     double drainSeconds = 5;
-    int commandIndex = 0; // argv index of run/attach
+    std::string command;           // run or attach
+    std::vector<std::string> rest; // its arguments
 };
 
 std::size_t parseCount(const std::string& option, const std::string& text) {
@@ -73,45 +75,32 @@ double parseSeconds(const std::string& option, const std::string& text) {
 
 ServeCli parseServe(int argc, char** argv) {
     ServeCli cli;
-    for (int i = 2; i < argc; ++i) {
-        std::string a = argv[i];
-        std::string inlineValue;
-        const bool hasInline = a.rfind("--", 0) == 0 && a.find('=') != std::string::npos;
-        if (hasInline) {
-            inlineValue = a.substr(a.find('=') + 1);
-            a = a.substr(0, a.find('='));
-        }
-        auto val = [&]() -> std::string {
-            if (hasInline) {
-                return inlineValue;
-            }
-            if (i + 1 >= argc) {
-                throw UsageError(a + " needs a value");
-            }
-            return argv[++i];
-        };
+    ArgCursor args(argc, argv, 2);
+    while (args.next()) {
+        const std::string& a = args.name();
         if (a == "--help" || a == "-h") {
             std::cout << kServeUsage;
             std::exit(0);
         } else if (a == "--listen") {
-            cli.listen = val();
+            cli.listen = args.value();
         } else if (a == "--token-file") {
-            cli.tokenFile = val();
+            cli.tokenFile = args.value();
         } else if (a == "--token") {
-            cli.tokenArgument = val();
+            cli.tokenArgument = args.value();
             cli.tokenArgumentGiven = true;
         } else if (a == "--wait-viewers") {
-            cli.waitViewers = parseCount(a, val());
+            cli.waitViewers = parseCount(a, args.value());
         } else if (a == "--history") {
-            cli.history = parseCount(a, val());
+            cli.history = parseCount(a, args.value());
         } else if (a == "--viewer-queue") {
-            cli.viewerQueue = parseCount(a, val());
+            cli.viewerQueue = parseCount(a, args.value());
         } else if (a == "--linger") {
-            cli.lingerSeconds = parseSeconds(a, val());
+            cli.lingerSeconds = parseSeconds(a, args.value());
         } else if (a == "--drain") {
-            cli.drainSeconds = parseSeconds(a, val());
+            cli.drainSeconds = parseSeconds(a, args.value());
         } else if (a == "run" || a == "attach") {
-            cli.commandIndex = i;
+            cli.command = a;
+            cli.rest = args.rest();
             return cli;
         } else {
             throw UsageError("serve wraps run or attach, got '" + a + "': layertrace serve [options] run|attach ...; "
@@ -126,7 +115,8 @@ ServeCli parseServe(int argc, char** argv) {
 struct ServeScope::State {
     ServeCli cli;
     std::unique_ptr<RemoteServer> server;
-    std::vector<char*> argv; // the wrapped command's argv
+    std::vector<std::string> args; // the wrapped command's argv, and pointers into it
+    std::vector<char*> argv;
 };
 
 namespace {
@@ -186,9 +176,10 @@ ServeScope::ServeScope(int& argc, char**& argv, const std::string& /*version*/) 
         std::cerr << "layertrace serve: waiting for " << cli.waitViewers << " viewer(s) before starting\n";
         state->server->waitForViewers(cli.waitViewers);
     }
-    state->argv.push_back(argv[0]);
-    for (int i = cli.commandIndex; i < argc; ++i) {
-        state->argv.push_back(argv[i]);
+    state->args = {argv[0], cli.command};
+    state->args.insert(state->args.end(), cli.rest.begin(), cli.rest.end());
+    for (std::string& a : state->args) {
+        state->argv.push_back(a.data());
     }
     state->argv.push_back(nullptr);
     argc = static_cast<int>(state->argv.size() - 1);

@@ -35,11 +35,15 @@ namespace {
 struct StartedItem {
     std::uint32_t pid;
 };
+struct ConnectedItem {
+    std::uint32_t pid;
+    std::string pythonVersion;
+};
 struct DroppedItem {
     std::uint32_t tid;
     std::uint64_t count;
 };
-using Item = std::variant<StartedItem, ModuleInfo, TraceEvent, ProbeReport, DroppedItem, SessionResult>;
+using Item = std::variant<StartedItem, ConnectedItem, ModuleInfo, TraceEvent, ProbeReport, DroppedItem, SessionResult>;
 using ItemPtr = std::shared_ptr<const Item>;
 
 void deliver(const Item& item, EventSink& sink) {
@@ -48,6 +52,8 @@ void deliver(const Item& item, EventSink& sink) {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, StartedItem>) {
                 sink.onStarted(v.pid);
+            } else if constexpr (std::is_same_v<T, ConnectedItem>) {
+                sink.onConnected(v.pid, v.pythonVersion);
             } else if constexpr (std::is_same_v<T, ModuleInfo>) {
                 sink.onModule(v);
             } else if constexpr (std::is_same_v<T, TraceEvent>) {
@@ -92,7 +98,7 @@ struct RemoteServer::Impl {
     std::mutex mutex; // guards everything below
     std::condition_variable viewerJoined;
     RecordingInfo info;
-    std::vector<ItemPtr> prefix;   // Started and Module items: always kept, sent first to late viewers
+    std::vector<ItemPtr> prefix;   // Started, Connected, Module: always kept, sent first to late viewers
     std::deque<ItemPtr> history;   // the rest, the last `historyEvents` events
     std::size_t historyEvents = 0;
     std::uint64_t historyTrimmed = 0; // events no longer in history
@@ -395,7 +401,8 @@ struct RemoteServer::Impl {
     // Session side: keep the item for late viewers and queue it for every accepted viewer.
     void publish(Item&& value) {
         const bool isEvent = std::holds_alternative<TraceEvent>(value);
-        const bool isPrefix = std::holds_alternative<StartedItem>(value) || std::holds_alternative<ModuleInfo>(value);
+        const bool isPrefix = std::holds_alternative<StartedItem>(value) || std::holds_alternative<ConnectedItem>(value) ||
+                              std::holds_alternative<ModuleInfo>(value);
         auto item = std::make_shared<const Item>(std::move(value));
         std::lock_guard<std::mutex> lock(mutex);
         if (isPrefix) {
@@ -510,6 +517,9 @@ void RemoteServer::onStarted(std::uint32_t pid) {
     m_impl->publish(StartedItem{pid});
 }
 
+void RemoteServer::onConnected(std::uint32_t pid, const std::string& pythonVersion) {
+    m_impl->publish(ConnectedItem{pid, pythonVersion});
+}
 void RemoteServer::onModule(const ModuleInfo& module) { m_impl->publish(module); }
 void RemoteServer::onEvent(const TraceEvent& event) { m_impl->publish(event); }
 void RemoteServer::onReport(const ProbeReport& report) { m_impl->publish(report); }

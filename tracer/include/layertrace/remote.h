@@ -78,6 +78,7 @@ public:
     void waitForViewers(std::size_t count, const std::function<bool()>& stop = {});
 
     void onStarted(std::uint32_t pid) override;
+    void onConnected(std::uint32_t pid, const std::string& pythonVersion) override;
     void onModule(const ModuleInfo& module) override;
     void onEvent(const TraceEvent& event) override;
     void onReport(const ProbeReport& report) override;
