@@ -133,7 +133,9 @@ TEST(Remote, GarbageHelloGetsNothing) {
 
 TEST(Remote, LateViewerGetsModulesThenHistory) {
     const Sample s = makeSample(20);
-    RemoteServer server(loopbackOptions());
+    ServeOptions o = loopbackOptions();
+    o.historyEvents = 1000;
+    RemoteServer server(o);
     server.setInfo(s.info);
     play(s, server); // the whole session, the end included, before anyone connects
     auto viewer = viewAsync(server);
@@ -177,6 +179,32 @@ TEST(Remote, NonLoopbackNeedsAToken) {
     EXPECT_TRUE(isLoopbackHost("127.0.0.1"));
     EXPECT_TRUE(isLoopbackHost("::1"));
     EXPECT_FALSE(isLoopbackHost("0.0.0.0"));
+}
+
+// Without history (the default) a late viewer gets the start and the module map, is told how many
+// events it missed, and then the live events.
+TEST(Remote, WithoutHistoryALateViewerStartsAtItsJoin) {
+    const Sample s = makeSample(20);
+    RemoteServer server(loopbackOptions());
+    server.setInfo(s.info);
+    Sample before = s;
+    before.events.resize(10);
+    before.reports.clear();
+    before.dropped.clear();
+    play(before, server, false);
+    auto viewer = viewAsync(server);
+    server.waitForViewers(1);
+    for (std::size_t i = 10; i < s.events.size(); ++i) {
+        server.onEvent(s.events[i]);
+    }
+    server.onFinished(s.result);
+    const ReplaySink got = viewer.get();
+    server.finish(std::chrono::seconds(5));
+    EXPECT_EQ(got.modules.size(), s.modules.size());
+    ASSERT_EQ(got.events.size(), s.events.size() - 10);
+    expectSameEvent(s.events[10], got.events.front());
+    ASSERT_EQ(got.reports.size(), 1u);
+    EXPECT_NE(got.reports[0].message.find("the session's first 10 events are no longer kept"), std::string::npos);
 }
 
 TEST(Remote, NoServerIsATransportError) {

@@ -34,7 +34,7 @@ serve options:
                         one, a random token is generated and printed on stderr
   --token TOKEN         the same, but visible to every user in `ps` (warned)
   --wait-viewers N      start the program (or attach) only when N viewers are connected
-  --history EVENTS      events kept for viewers that join late (default 50000)
+  --history EVENTS      events kept for viewers that join late (default 0: they see from their join on)
   --viewer-queue EVENTS events queued per viewer before a slow viewer starts losing them (default 65536)
   --linger SECONDS      keep accepting viewers this long after the session ended (default 0)
   --drain SECONDS       at the end, how long viewers get to take the rest of the stream (default 5)
@@ -46,7 +46,7 @@ struct ServeCli {
     std::string tokenFile, tokenArgument;
     bool tokenArgumentGiven = false;
     std::size_t waitViewers = 0;
-    std::size_t history = 50000;
+    std::size_t history = 0;
     std::size_t viewerQueue = 65536;
     double lingerSeconds = 0;
     double drainSeconds = 5;

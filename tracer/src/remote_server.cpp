@@ -103,6 +103,7 @@ struct RemoteServer::Impl {
     std::size_t historyEvents = 0;
     std::uint64_t historyTrimmed = 0; // events no longer in history
     std::list<std::shared_ptr<Viewer>> connections;
+    std::size_t acceptedViewers = 0; // passed the token check and still streaming
     bool finishing = false;
     bool finished = false;
     Stats stats;
@@ -206,13 +207,6 @@ struct RemoteServer::Impl {
         }
     }
 
-    std::size_t acceptedViewersLocked() const {
-        return static_cast<std::size_t>(std::count_if(connections.begin(), connections.end(), [](const auto& v) {
-            std::lock_guard<std::mutex> lock(v->mutex);
-            return v->accepted && !v->done;
-        }));
-    }
-
     // Reads the hello; on the right token, registers the viewer for live items (with a snapshot
     // of what came before) and sends the accepting reply. Returns false when the connection is
     // refused (already answered and logged).
@@ -254,7 +248,7 @@ struct RemoteServer::Impl {
         }
         {
             std::lock_guard<std::mutex> lock(mutex);
-            if (acceptedViewersLocked() >= options.maxViewers) {
+            if (acceptedViewers >= options.maxViewers) {
                 ++stats.viewersRefused;
                 refuseLocked(v, ReplyStatus::TooManyViewers,
                              "too many viewers (" + std::to_string(options.maxViewers) + " already)");
@@ -273,6 +267,7 @@ struct RemoteServer::Impl {
             v.accepted = true;
             v.closing = finishing;
             ++stats.viewersServed;
+            ++acceptedViewers;
         }
         viewerJoined.notify_all();
         const std::string ok = encodeReply(ReplyStatus::Accepted, "");
@@ -301,6 +296,11 @@ struct RemoteServer::Impl {
     void serveConnection(Viewer& v) {
         if (greet(v)) {
             stream(v);
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            std::lock_guard<std::mutex> vlock(v.mutex);
+            acceptedViewers -= v.accepted ? 1 : 0;
         }
         {
             std::lock_guard<std::mutex> lock(v.mutex);
@@ -399,13 +399,19 @@ struct RemoteServer::Impl {
     }
 
     // Session side: keep the item for late viewers and queue it for every accepted viewer.
-    void publish(Item&& value) {
-        const bool isEvent = std::holds_alternative<TraceEvent>(value);
-        const bool isPrefix = std::holds_alternative<StartedItem>(value) || std::holds_alternative<ConnectedItem>(value) ||
-                              std::holds_alternative<ModuleInfo>(value);
-        auto item = std::make_shared<const Item>(std::move(value));
+    template <typename T>
+    void publish(const T& value) {
+        constexpr bool isEvent = std::is_same_v<T, TraceEvent>;
+        constexpr bool isPrefix =
+            std::is_same_v<T, StartedItem> || std::is_same_v<T, ConnectedItem> || std::is_same_v<T, ModuleInfo>;
         std::lock_guard<std::mutex> lock(mutex);
-        if (isPrefix) {
+        if (!isPrefix && options.historyEvents == 0 && acceptedViewers == 0) {
+            historyTrimmed += isEvent ? 1 : 0;
+            return; // nobody would ever read it: no copy (the session's cost without viewers)
+        }
+        // The one copy of the callback's data, shared by the history and every viewer's queue.
+        auto item = std::make_shared<const Item>(std::in_place_type<T>, value);
+        if constexpr (isPrefix) {
             prefix.push_back(item);
         } else {
             history.push_back(item);

@@ -51,8 +51,9 @@ struct ServeOptions {
     // Per viewer, live events waiting to be sent; beyond it new events are not sent to that
     // viewer (counted and reported to it), and the session never waits for a viewer.
     std::size_t viewerQueueEvents = 65536;
-    // Events kept for viewers that join late (they get the module map, then these).
-    std::size_t historyEvents = 50000;
+    // Events kept for viewers that join late (they get the module map, then these). Keeping
+    // costs the session a copy of every event; with 0 and no viewer connected, nothing is copied.
+    std::size_t historyEvents = 0;
     std::size_t maxViewers = 8;
     std::chrono::milliseconds helloTimeout{5000};
     // Where the server says who connected, who was refused and why (one line each).
