@@ -284,28 +284,3 @@ def test_stopped_viewer_never_blocks_the_session(layertrace, faults_lib, python,
     assert total_lost > 0 and len(viewed) + total_lost == len(served), (len(viewed), total_lost, len(served))
     assert f"{total_lost} events not sent to viewers that fell behind" in server.stderr()
 
-
-def test_serve_attach(layertrace, faults_lib, python, tmp_path):
-    """serve wraps attach as it wraps run: the viewer prints what the attached session printed,
-    and the target goes on, correct, after the detach."""
-    fifo = Fifo(tmp_path / "ready")
-    result, served_path = tmp_path / "result.json", tmp_path / "served.jsonl"
-    target = subprocess.Popen(target_argv(python, "loop", result, "--forever", "--faults-lib", faults_lib,
-                                          ready=fifo.path), stdout=subprocess.DEVNULL)
-    try:
-        fifo.wait_for("ready")
-        server = Server(layertrace, ["--listen", "127.0.0.1:0", "--wait-viewers", 1, "attach", target.pid,
-                                     "--duration", 2, "--format", "jsonl", "--mode", "anchored", "--no-stacks",
-                                     "--probe", f"{faults_lib.name}:ft_*", "--text-output", served_path],
-                        tmp_path, env=env_without_token(LAYERTRACE_TOKEN=TOKEN))
-        viewed = view(layertrace, server.address(), "--format", "jsonl")
-        assert server.wait() == 0, server.stderr()
-        assert viewed.returncode == 0, viewed.stderr
-        served = served_path.read_text()
-        assert viewed.stdout == served and served.count(MIX.decode()) > 0
-        assert f"detached from PID {target.pid}" in server.stderr()
-    finally:
-        target.send_signal(signal.SIGTERM)
-        status = target.wait(timeout=60)
-        fifo.close()
-    assert status == 0 and read_result(result)["correct"]
