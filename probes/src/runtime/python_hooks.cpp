@@ -59,7 +59,9 @@ std::atomic<bool> g_armed{false};     // audit hook registered and tracing wante
 std::atomic<bool> g_installed{false}; // profile functions installed (first cpython.run_*)
 std::atomic<bool> g_active{false};    // profile functions should keep emitting
 bool g_monitoring = false;            // 3.12+: sys.monitoring callbacks instead of profile functions
+bool g_fullMode = false;              // PyCall/PyReturn wanted; set before the hooks go on
 IdTable g_codes;                      // PyCodeObject* -> code id (strong references kept)
+IdTable g_codeContents;               // hash of a code object's names, file, first line -> code id
 std::atomic<std::uint32_t> g_nextCodeId{1};
 PyObject* g_threadBootstrap = nullptr; // the callable given to threading.setprofile
 
@@ -111,6 +113,85 @@ std::uint32_t internCode(PyObject* code, std::uint32_t* firstLine) noexcept {
     *firstLine = rec.firstLine;
     IdTable::publish(slot, id);
     return id;
+}
+
+// UTF-8 of a str read straight from its 3.11 layout: no GIL, no error indicator, no allocation.
+// The caller guarantees the string stays alive (a live frame's code object holds it), and a str
+// never changes. Non-ASCII text is encoded from the canonical code points into `scratch` (the
+// cached UTF-8 copy may be being filled in by a thread holding the GIL). Only compact strings,
+// which every code object name and file name is; anything else reads as "?".
+std::string_view strTextWithoutGil(PyObject* s, char* scratch, std::size_t capacity) noexcept {
+    if (s == nullptr || !PyUnicode_Check(s) || !PyUnicode_IS_COMPACT(s)) {
+        return "?";
+    }
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        return {static_cast<const char*>(PyUnicode_DATA(s)), static_cast<std::size_t>(PyUnicode_GET_LENGTH(s))};
+    }
+    const int kind = PyUnicode_KIND(s);
+    const void* data = PyUnicode_DATA(s);
+    const Py_ssize_t length = PyUnicode_GET_LENGTH(s);
+    std::size_t n = 0;
+    for (Py_ssize_t i = 0; i < length && n + 4 <= capacity; ++i) {
+        const Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            scratch[n++] = static_cast<char>(c);
+        } else if (c < 0x800) {
+            scratch[n++] = static_cast<char>(0xc0 | (c >> 6));
+            scratch[n++] = static_cast<char>(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            scratch[n++] = static_cast<char>(0xe0 | (c >> 12));
+            scratch[n++] = static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+            scratch[n++] = static_cast<char>(0x80 | (c & 0x3f));
+        } else {
+            scratch[n++] = static_cast<char>(0xf0 | (c >> 18));
+            scratch[n++] = static_cast<char>(0x80 | ((c >> 12) & 0x3f));
+            scratch[n++] = static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+            scratch[n++] = static_cast<char>(0x80 | (c & 0x3f));
+        }
+    }
+    return {scratch, n};
+}
+
+// The id of a frame's code object for a stack (3.11 layout; GIL not needed). Full mode interned
+// every code object it saw called, by address; anything else (anchored mode, which tracks no
+// calls, or a frame that began before tracing) is interned here by content: name, qualified
+// name, file and first line. No reference is taken (that would need the GIL), and none is
+// needed: the key is the content, so a code object freed and another allocated at the same
+// address cannot inherit a wrong name, and two code objects with the same content (the same
+// source compiled twice) share an id, being indistinguishable in a stack anyway.
+std::uint32_t codeIdForStack(PyCodeObject* code) noexcept {
+    if (const std::uint32_t id = g_codes.find(reinterpret_cast<std::uint64_t>(code))) {
+        return id;
+    }
+    char nameScratch[256], qualnameScratch[512], fileScratch[1024];
+    const std::string_view name = strTextWithoutGil(code->co_name, nameScratch, sizeof nameScratch);
+    const std::string_view qualname = strTextWithoutGil(code->co_qualname, qualnameScratch, sizeof qualnameScratch);
+    const std::string_view file = strTextWithoutGil(code->co_filename, fileScratch, sizeof fileScratch);
+    const auto firstLine = static_cast<std::uint32_t>(code->co_firstlineno);
+    std::uint64_t key = IdTable::hashText(name);
+    key = IdTable::mix(key) ^ IdTable::hashText(qualname);
+    key = IdTable::mix(key) ^ IdTable::hashText(file);
+    key = IdTable::mix(key ^ firstLine);
+    key = key == 0 ? 1 : key;
+    std::uint32_t id = 0;
+    IdTable::Slot* slot = nullptr;
+    switch (g_codeContents.findOrClaim(key, &id, &slot)) {
+    case IdTable::Result::Found: return id;
+    case IdTable::Result::Full: return 0;
+    case IdTable::Result::Inserted: break;
+    }
+    wire::PyCode rec{};
+    rec.codeId = g_nextCodeId.fetch_add(1, std::memory_order_relaxed);
+    rec.nameId = internString(name);
+    rec.qualnameId = internString(qualname);
+    rec.fileId = internString(file);
+    rec.firstLine = firstLine;
+    std::byte buf[sizeof rec];
+    wire::RecordWriter w(buf, sizeof buf);
+    w.append(wire::RecordType::PyCode, rec);
+    appendMetadata(w);
+    IdTable::publish(slot, rec.codeId);
+    return rec.codeId;
 }
 
 // UTF-8 of a str without touching the error indicator in the common (ASCII) case.
@@ -180,13 +261,11 @@ void emitC(wire::RecordType type, PyObject* callable) noexcept {
     pushRecords(slot, w);
 }
 
-// A Python frame starts (call) or ends (return; raised when by an exception). GIL held.
+// A Python frame starts (call) or ends (return; raised when by an exception). GIL held. Full
+// mode only: anchored mode names the frames of a stack when it reads them (codeIdForStack).
 void pythonEvent(PyObject* code, bool call, bool raised) noexcept {
     std::uint32_t firstLine = 0;
-    const std::uint32_t codeId = internCode(code, &firstLine); // anchored mode too: stacks name frames by id
-    if (options().mode != wire::TraceMode::Full) {
-        return;
-    }
+    const std::uint32_t codeId = internCode(code, &firstLine);
     ThreadSlot* slot = currentThread();
     if (slot == nullptr) {
         return;
@@ -198,19 +277,17 @@ void pythonEvent(PyObject* code, bool call, bool raised) noexcept {
         return;
     }
     slot->pythonDepth += call ? 1 : -1;
-    alignas(8) std::byte buf[sizeof(wire::PyCall)];
-    wire::RecordWriter w(buf, sizeof buf);
     if (call) {
-        w.append(wire::RecordType::PyCall, wire::PyCall{{}, nowNs(), codeId, firstLine});
+        pushFixedRecord(slot, wire::PyCall{{wire::RecordType::PyCall, sizeof(wire::PyCall), 0}, nowNs(), codeId, firstLine});
     } else {
-        w.append(wire::RecordType::PyReturn, wire::PyReturn{{}, nowNs(), codeId, raised ? 1u : 0u});
+        pushFixedRecord(slot, wire::PyReturn{{wire::RecordType::PyReturn, sizeof(wire::PyReturn), 0}, nowNs(), codeId,
+                                             raised ? 1u : 0u});
     }
-    pushRecords(slot, w);
 }
 
 // The C profile function (3.11), one per thread. Runs with the GIL held, on the thread it reports.
 int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
-    if (!g_active.load(std::memory_order_relaxed) || !tracingEnabled()) {
+    if (!g_active.load(std::memory_order_relaxed) || !tracingNow()) {
         // Detached, or the session ended: take ourselves off this thread.
         api._PyEval_SetProfile(api.PyThreadState_Get(), nullptr, nullptr);
         return 0;
@@ -223,7 +300,9 @@ int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
     case PyTrace_CALL:
     case PyTrace_RETURN:
         // arg is the return value, or NULL when the frame is left by an exception.
-        pythonEvent(reinterpret_cast<PyObject*>(frame->f_frame->f_code), what == PyTrace_CALL, arg == nullptr);
+        if (g_fullMode) {
+            pythonEvent(reinterpret_cast<PyObject*>(frame->f_frame->f_code), what == PyTrace_CALL, arg == nullptr);
+        }
         return 0;
     case PyTrace_C_CALL: emitC(wire::RecordType::CCall, arg); return 0;
     case PyTrace_C_RETURN: emitC(wire::RecordType::CReturn, arg); return 0;
@@ -421,6 +500,10 @@ bool installMonitoring(std::string* why) noexcept {
         if (!ok) {
             break;
         }
+        // Anchored mode wants C function calls only: no callback at all for Python frames.
+        if (!g_fullMode && def != &g_monitorDef<3> && def != &g_monitorDef<4> && def != &g_monitorDef<5>) {
+            continue;
+        }
         PyObject* bit = api.PyObject_GetAttrString(events, event);
         PyObject* callback = api.PyCMethod_New(def, nullptr, nullptr, nullptr);
         ok = bit != nullptr && callback != nullptr && call("register_callback", {tool, bit, callback});
@@ -504,16 +587,36 @@ std::uint32_t pythonPrepare(std::string* why) {
     return static_cast<std::uint32_t>(hex);
 }
 
-bool pythonArm(std::string* why) {
-    // Interning table for code objects: 1 Mi slots (16 MiB of address space, touched on use).
+// Empty code interning tables for a new session (by address and by content), mapped once per
+// process: 1 Mi slots each (16 MiB of address space, touched on use). The ids of an earlier
+// session meant nothing to this tracer; the code objects it referenced keep their reference
+// (their addresses are never reused).
+bool resetCodeTables(std::string* why) noexcept {
     constexpr std::size_t kSlots = 1u << 20;
-    void* mem = mmap(nullptr, kSlots * sizeof(IdTable::Slot), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
-        *why = "could not map the code interning table";
+    constexpr std::size_t kBytes = kSlots * sizeof(IdTable::Slot);
+    static void* mem = nullptr;
+    if (mem == nullptr) {
+        void* m = mmap(nullptr, 2 * kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) {
+            *why = "could not map the code interning tables";
+            return false;
+        }
+        mem = m;
+    } else {
+        madvise(mem, 2 * kBytes, MADV_DONTNEED);
+    }
+    new (&g_codes) IdTable;
+    g_codes.init(static_cast<IdTable::Slot*>(mem), kSlots);
+    new (&g_codeContents) IdTable;
+    g_codeContents.init(static_cast<IdTable::Slot*>(mem) + kSlots, kSlots);
+    g_fullMode = options().mode == wire::TraceMode::Full;
+    return true;
+}
+
+bool pythonArm(std::string* why) {
+    if (!resetCodeTables(why)) {
         return false;
     }
-    g_codes.init(static_cast<IdTable::Slot*>(mem), kSlots);
     g_armed.store(true);
     if (g_monitoring) {
         reportOnce(wire::ReportLevel::Info, "python:frames",
@@ -540,8 +643,8 @@ void pythonDisarm() noexcept {
 // innermost of them, so none of them can be running, returning or freed meanwhile (only this
 // thread pushes or pops its frame chain, and each frame holds a strong reference to its code).
 // Other threads may run Python (ctypes released the GIL), but they never write this thread's
-// frames. PyCode_Addr2Line only reads the immutable line table. Code objects not yet interned
-// (frames that started before the profile function was installed) are sent as id 0.
+// frames. PyCode_Addr2Line only reads the immutable line table. Code objects are named through
+// codeIdForStack, which needs no GIL either.
 std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept {
     if (g_monitoring || !g_installed.load(std::memory_order_relaxed) || api.PyGILState_GetThisThreadState == nullptr) {
         return 0;
@@ -556,8 +659,7 @@ std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept {
         if (code == nullptr || _PyFrame_IsIncomplete(f)) {
             continue;
         }
-        // Lookup only: interning needs the GIL.
-        const std::uint32_t id = g_codes.find(reinterpret_cast<std::uint64_t>(code));
+        const std::uint32_t id = codeIdForStack(code);
         const int addr = static_cast<int>(reinterpret_cast<const char*>(f->prev_instr) -
                                           reinterpret_cast<const char*>(_PyCode_CODE(code)));
         out[n++] = wire::PyFrameRef{id, static_cast<std::uint32_t>(api.PyCode_Addr2Line(code, addr))};
@@ -578,44 +680,16 @@ bool pythonAttach(std::string* why) {
         *why = "the interpreter is not initialized (starting up or shutting down): Python events are off";
         return false;
     }
-    // A fresh code table each session: the ids of an earlier session meant nothing to this
-    // tracer. The old one's code objects keep the reference they were given (never reused).
-    constexpr std::size_t kSlots = 1u << 20;
-    static void* mem = nullptr;
-    if (mem == nullptr) {
-        mem = mmap(nullptr, kSlots * sizeof(IdTable::Slot), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (mem == MAP_FAILED) {
-            mem = nullptr;
-            *why = "could not map the code interning table";
-            return false;
-        }
-    } else {
-        madvise(mem, kSlots * sizeof(IdTable::Slot), MADV_DONTNEED);
+    if (!resetCodeTables(why)) {
+        return false;
     }
-    new (&g_codes) IdTable;
-    g_codes.init(static_cast<IdTable::Slot*>(mem), kSlots);
     // Waits for the GIL like any other thread (the holder gives it up every switch interval).
     const PyGILState_STATE state = ensure();
     g_installed.store(true);
     bool ok = true;
     if (!g_monitoring) {
         // Frames already running (main(), the loop around the traced calls) were never seen
-        // calling: intern their code now so stacks and paths name them instead of "code 0".
-        PyObject *type, *value, *traceback;
-        api.PyErr_Fetch(&type, &value, &traceback);
-        if (PyInterpreterState* interp = api.PyInterpreterState_Head()) {
-            for (PyThreadState* ts = api.PyInterpreterState_ThreadHead(interp); ts != nullptr; ts = api.PyThreadState_Next(ts)) {
-                for (_PyInterpreterFrame* f = ts->cframe != nullptr ? ts->cframe->current_frame : nullptr; f != nullptr;
-                     f = f->previous) {
-                    std::uint32_t firstLine = 0;
-                    if (f->f_code != nullptr && !_PyFrame_IsIncomplete(f)) {
-                        internCode(reinterpret_cast<PyObject*>(f->f_code), &firstLine);
-                    }
-                }
-            }
-        }
-        api.PyErr_Restore(type, value, traceback);
+        // calling; stacks name them by content when they read them (codeIdForStack).
         installProfilers();
     } else {
         // 3.12+ (untested here: no such interpreter on the build machine). The tool id stays

@@ -3,10 +3,14 @@
 // consumer is the probe's sender thread.
 #pragma once
 
+#include <layertrace/wire/records.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
+#include <utility>
 
 namespace layertrace::probe {
 
@@ -36,6 +40,25 @@ public:
         return true;
     }
 
+    // Producer: the same for a record whose size is known at compile time (the Python events):
+    // copied with a few moves instead of a call to libc's memcpy when it does not wrap.
+    template <std::size_t Size>
+    bool pushFixed(const void* bytes) noexcept {
+        const std::uint64_t head = m_head.load(std::memory_order_relaxed);
+        const std::uint64_t tail = m_tail.load(std::memory_order_acquire);
+        if (m_capacity - (head - tail) < Size) {
+            return false;
+        }
+        const std::size_t at = static_cast<std::size_t>(head & m_mask);
+        if (at + Size <= m_capacity) {
+            std::memcpy(m_data + at, bytes, Size);
+        } else {
+            copyIn(head, static_cast<const std::byte*>(bytes), Size);
+        }
+        m_head.store(head + Size, std::memory_order_release);
+        return true;
+    }
+
     // Producer: free bytes right now (a lower bound for the consumer may free more).
     std::size_t freeSpace() const noexcept {
         return m_capacity - (m_head.load(std::memory_order_relaxed) - m_tail.load(std::memory_order_acquire));
@@ -44,6 +67,22 @@ public:
     // Consumer: the producer's position; everything in [tail, head) is complete records.
     std::uint64_t head() const noexcept { return m_head.load(std::memory_order_acquire); }
     std::uint64_t tail() const noexcept { return m_tail.load(std::memory_order_relaxed); }
+
+    // Consumer: the size field of the record header at `at` (a record boundary). Records are
+    // multiples of 8 bytes and the capacity a power of two, so a header never wraps.
+    std::size_t recordSizeAt(std::uint64_t at) const noexcept {
+        std::uint16_t size;
+        std::memcpy(&size, m_data + static_cast<std::size_t>(at & m_mask) + offsetof(wire::RecordHeader, size), sizeof size);
+        return size;
+    }
+
+    // Consumer: [from, from + size) as at most two contiguous pieces of the ring's memory.
+    std::pair<std::span<const std::byte>, std::span<const std::byte>> segments(std::uint64_t from,
+                                                                             std::size_t size) const noexcept {
+        const std::size_t at = static_cast<std::size_t>(from & m_mask);
+        const std::size_t first = size < m_capacity - at ? size : m_capacity - at;
+        return {{m_data + at, first}, {m_data, size - first}};
+    }
 
     // Consumer: copies [from, from + size) out (caller ensures it lies in [tail, head)).
     void copyOut(std::uint64_t from, std::byte* out, std::size_t size) const noexcept {

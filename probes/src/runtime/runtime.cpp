@@ -47,6 +47,10 @@ thread_local int t_probeDepth __attribute__((tls_model("initial-exec"))) = 0;
 } // namespace detail
 
 namespace runtime {
+
+std::atomic<int> g_phase{0};
+thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+
 namespace {
 
 enum class Phase : int {
@@ -57,7 +61,7 @@ enum class Phase : int {
     Attaching = 4, // attach_entry.cpp claimed the probe; its thread is connecting
 };
 
-std::atomic<int> g_phase{static_cast<int>(Phase::Inert)};
+static_assert(static_cast<int>(Phase::Inert) == 0 && static_cast<int>(Phase::Tracing) == kPhaseTracing);
 
 // Objects with constructors are created on first use and never destroyed: the probe's
 // constructor may run before this file's dynamic initializers, and hooks may still run during
@@ -117,7 +121,6 @@ Registry& registry() {
     return *r;
 }
 
-thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local bool t_exiting __attribute__((tls_model("initial-exec"))) = false;
 
 Phase phase() noexcept { return static_cast<Phase>(g_phase.load(std::memory_order_acquire)); }
@@ -188,7 +191,6 @@ ThreadSlot* registerThread() noexcept {
     return slot;
 }
 
-bool tracingNow() noexcept { return g_phase.load(std::memory_order_relaxed) == static_cast<int>(Phase::Tracing); }
 
 // ---- stacks ---------------------------------------------------------------------------------
 
@@ -233,13 +235,15 @@ int sendModule(dl_phdr_info* info, std::size_t, void* first) {
 constexpr std::size_t kBatchBytes = 256u << 10;
 std::byte* g_batch = nullptr; // sender only
 
-bool sendAll(const void* header, std::size_t headerBytes, const void* body, std::size_t bodyBytes) noexcept {
-    iovec iov[2] = {{const_cast<void*>(header), headerBytes}, {const_cast<void*>(body), bodyBytes}};
-    int count = bodyBytes > 0 ? 2 : 1;
-    iovec* v = iov;
+// Writes every byte of `iov` (it is consumed: entries are advanced as they go out).
+bool sendAll(iovec* iov, int count) noexcept {
+    while (count > 0 && iov->iov_len == 0) {
+        ++iov;
+        --count;
+    }
     while (count > 0) {
         msghdr msg{};
-        msg.msg_iov = v;
+        msg.msg_iov = iov;
         msg.msg_iovlen = static_cast<std::size_t>(count);
         const ssize_t n = sendmsg(g_socket, &msg, MSG_NOSIGNAL);
         if (n < 0) {
@@ -252,14 +256,14 @@ bool sendAll(const void* header, std::size_t headerBytes, const void* body, std:
             return false;
         }
         std::size_t left = static_cast<std::size_t>(n);
-        while (count > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            ++v;
+        while (count > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            ++iov;
             --count;
         }
         if (count > 0) {
-            v->iov_base = static_cast<char*>(v->iov_base) + left;
-            v->iov_len -= left;
+            iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+            iov->iov_len -= left;
         }
     }
     return true;
@@ -271,7 +275,25 @@ bool sendBatch(std::uint32_t tid, const std::byte* bytes, std::size_t size, std:
     }
     std::byte header[sizeof(wire::BatchHeader)];
     wire::encodeBatchHeader(header, tid, static_cast<std::uint32_t>(size), count);
-    return sendAll(header, sizeof header, bytes, size);
+    iovec iov[2] = {{header, sizeof header}, {const_cast<std::byte*>(bytes), size}};
+    return sendAll(iov, 2);
+}
+
+// Sends the records of a ring in [from, to) as one batch straight from the ring's memory: no
+// copy in the probe (the kernel copies once, into the socket).
+bool sendRingBatch(std::uint32_t tid, const RecordRing& ring, std::uint64_t from, std::uint64_t to,
+                   std::uint32_t count) noexcept {
+    if (to == from) {
+        return true;
+    }
+    const auto size = static_cast<std::size_t>(to - from);
+    std::byte header[sizeof(wire::BatchHeader)];
+    wire::encodeBatchHeader(header, tid, static_cast<std::uint32_t>(size), count);
+    const auto [first, second] = ring.segments(from, size);
+    iovec iov[3] = {{header, sizeof header},
+                    {const_cast<std::byte*>(first.data()), first.size()},
+                    {const_cast<std::byte*>(second.data()), second.size()}};
+    return sendAll(iov, 3);
 }
 
 enum class MetadataResult { Complete, Stalled, Failed };
@@ -341,28 +363,25 @@ bool drainRound(bool final = false) noexcept {
     for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
         std::uint64_t pos = s->ring.tail();
         const std::uint32_t tid = s->tid.load(std::memory_order_acquire);
-        std::size_t used = 0;
-        std::uint32_t count = 0;
         while (pos < s->snapshotHead) {
-            wire::RecordHeader h;
-            s->ring.copyOut(pos, reinterpret_cast<std::byte*>(&h), sizeof h);
-            if (used + h.size > kBatchBytes) {
-                if (!sendBatch(tid, g_batch, used, count)) {
-                    return false;
+            // One batch: whole records, at most kBatchBytes (the ring is 1 MiB: a few large
+            // writes per round rather than one per record).
+            std::uint64_t end = pos;
+            std::uint32_t count = 0;
+            while (end < s->snapshotHead) {
+                const std::size_t size = s->ring.recordSizeAt(end);
+                if (size == 0 || end - pos + size > kBatchBytes) {
+                    break;
                 }
-                s->ring.release(pos);
-                used = 0;
-                count = 0;
+                end += size;
+                ++count;
             }
-            s->ring.copyOut(pos, g_batch + used, h.size);
-            used += h.size;
-            ++count;
-            pos += h.size;
+            if (!sendRingBatch(tid, s->ring, pos, end, count)) {
+                return false;
+            }
+            s->ring.release(end);
+            pos = end;
         }
-        if (!sendBatch(tid, g_batch, used, count)) {
-            return false;
-        }
-        s->ring.release(pos);
         if (s->snapshotState == static_cast<int>(ThreadSlotState::Exited) && pos == s->ring.head()) {
             int expected = static_cast<int>(ThreadSlotState::Exited);
             s->state.compare_exchange_strong(expected, static_cast<int>(ThreadSlotState::Free));
@@ -463,6 +482,7 @@ void* senderMain(void*) {
             endSession(false, false, true);
             return nullptr;
         }
+        calibrateEventClock();
     }
 }
 
@@ -894,21 +914,7 @@ int wrappedMain(int argc, char** argv, char** envp) {
 
 constexpr std::size_t kMaxInternedText = 4096;
 
-std::uint64_t nowNs() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); // vDSO: no system call
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-ThreadSlot* currentThread() noexcept {
-    if (!tracingNow()) {
-        return nullptr;
-    }
-    if (ThreadSlot* s = t_slot) {
-        return s;
-    }
-    return t_exiting ? nullptr : registerThread();
-}
+ThreadSlot* registerCurrentThread() noexcept { return t_exiting ? nullptr : registerThread(); }
 
 bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept {
     const std::size_t need = records.size() + (slot->pendingDropped > 0 ? sizeof(wire::Dropped) : 0);

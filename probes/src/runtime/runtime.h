@@ -3,6 +3,7 @@
 #pragma once
 
 #include "emit.h"
+#include "event_clock.h"
 #include "ring_buffer.h"
 
 #include <layertrace/wire/encoder.h>
@@ -38,19 +39,51 @@ inline constexpr std::size_t kMaxEventBytes =
     sizeof(wire::FfiCall) + wire::kMaxFfiArgs * sizeof(wire::FfiValue) + sizeof(wire::Stack) +
     wire::kMaxStackFrames * (sizeof(std::uint64_t) + sizeof(wire::PyFrameRef));
 
+// The session's phase (runtime.cpp); events flow only while it is kPhaseTracing.
+extern std::atomic<int> g_phase;
+inline constexpr int kPhaseTracing = 1;
+inline bool tracingNow() noexcept { return g_phase.load(std::memory_order_relaxed) == kPhaseTracing; }
+
+// The calling thread's slot once registered (runtime.cpp).
+extern thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec")));
+// Registers the calling thread (its first event): nullptr when it is exiting or no memory
+// could be mapped.
+ThreadSlot* registerCurrentThread() noexcept;
+
 // The calling thread's slot, registering it on first use; nullptr when tracing is off, the
-// thread is exiting, or no memory could be mapped.
-ThreadSlot* currentThread() noexcept;
+// thread is exiting, or no memory could be mapped. Inline: every event starts here.
+inline ThreadSlot* currentThread() noexcept {
+    if (!tracingNow()) {
+        return nullptr;
+    }
+    if (ThreadSlot* s = t_slot) {
+        return s;
+    }
+    return registerCurrentThread();
+}
 
 // Pushes complete records (one event, possibly followed by its Stack) as one unit; reports a
 // pending Dropped first; counts a drop when full (or waits with --lossless).
 bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept;
 
+// The same for one fixed-size record whose header is already filled in: the common case (no
+// pending Dropped, room in the ring) inline and without a libc call; the rest through pushRecords.
+template <class T>
+inline bool pushFixedRecord(ThreadSlot* slot, const T& rec) noexcept {
+    static_assert(sizeof(T) % wire::kRecordAlign == 0);
+    if (slot->pendingDropped == 0 && slot->ring.pushFixed<sizeof(T)>(&rec)) {
+        return true;
+    }
+    alignas(8) std::byte buf[sizeof(T)];
+    wire::RecordWriter w(buf, sizeof buf);
+    w.append(rec.header.type, rec);
+    return pushRecords(slot, w);
+}
+
 // Appends a Stack record (native IPs from native_stack.cpp, Python frames of this thread) when stacks
 // are on. Call right after writing the event into `w`.
 void appendStackIfWanted(wire::RecordWriter& w) noexcept;
 
-std::uint64_t nowNs() noexcept;
 
 // Metadata (may be called from any thread, lock-free; ids are never 0).
 bool appendMetadata(const wire::RecordWriter& records) noexcept;
