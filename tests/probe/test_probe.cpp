@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -279,6 +280,82 @@ TEST(Probe, StacksOfNativeEventsWithoutTheGil) {
         GTEST_SKIP() << "this probe build has no ffi_call hooks (probe-native)";
     }
     EXPECT_EQ(checked, 1);
+}
+
+// Anchored mode tracks no Python call: a stack's frames are named when the stack is read, from
+// the code objects' own strings (non-ASCII names are encoded by the probe itself).
+TEST(Probe, AnchoredStacksNameFramesTheyNeverSawCalled) {
+    RunOptions o;
+    o.script = "import ctypes, _ctypes\n"                     // 1
+               "def gr\u00fc\u00dfe():\n"                    // 2
+               "    return _ctypes.alignment(ctypes.c_int)\n" // 3
+               "class K:\n"                                  // 4
+               "    def m(self):\n"                          // 5
+               "        return gr\u00fc\u00dfe()\n"          // 6
+               "print(K().m())\n";                           // 7
+    o.welcome = welcome(wire::TraceMode::Anchored, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "4\n");
+    EXPECT_TRUE(r.ofType(RecordType::PyCall).empty());
+    const auto strings = r.strings();
+    const auto names = r.codeNames();
+    bool found = false;
+    for (std::size_t i = 0; i + 1 < r.records.size() && !found; ++i) {
+        const Record& rec = r.records[i];
+        if (rec.type() != RecordType::CCall || strings.at(rec.as<wire::CCall>().nameId) != "alignment") {
+            continue;
+        }
+        const wire::RecordView v = r.records[i + 1].view();
+        ASSERT_GE(v.pythonFrameCount(), 3u);
+        EXPECT_EQ(names.at(v.pythonFrame(0).codeId), "gr\u00fc\u00dfe");
+        EXPECT_EQ(v.pythonFrame(0).line, 3u);
+        EXPECT_EQ(names.at(v.pythonFrame(1).codeId), "K.m");
+        EXPECT_EQ(v.pythonFrame(1).line, 6u);
+        EXPECT_EQ(names.at(v.pythonFrame(2).codeId), "<module>");
+        found = true;
+    }
+    EXPECT_TRUE(found);
+}
+
+// Event timestamps are CLOCK_MONOTONIC nanoseconds (read from the TSC once the sender has
+// calibrated it): a function that reads time.monotonic_ns() itself agrees with its PyCall's
+// timestamp, before and after calibration, and each thread's events never go back in time.
+TEST(Probe, EventTimestampsAgreeWithTheMonotonicClock) {
+    RunOptions o;
+    o.script = "import time\n"
+               "def mark():\n    return time.monotonic_ns()\n"
+               "def work():\n    pass\n"
+               "first = mark()\n"
+               "end = time.monotonic() + 1.3\n"
+               "while time.monotonic() < end:\n    work()\n"
+               "print(first, mark())\n";
+    o.welcome = welcome(wire::TraceMode::Full, false, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    std::uint64_t printed[2] = {0, 0};
+    ASSERT_EQ(std::sscanf(r.out.c_str(), "%lu %lu", &printed[0], &printed[1]), 2) << r.out;
+    const auto names = r.codeNames();
+    std::vector<std::uint64_t> markCalls;
+    std::uint64_t last = 0;
+    for (const auto& rec : r.records) {
+        if (rec.tid != r.hello.pid || (rec.type() != RecordType::PyCall && rec.type() != RecordType::PyReturn)) {
+            continue;
+        }
+        const std::uint64_t ts =
+            rec.type() == RecordType::PyCall ? rec.as<wire::PyCall>().tsNs : rec.as<wire::PyReturn>().tsNs;
+        EXPECT_GE(ts, last);
+        last = ts;
+        if (rec.type() == RecordType::PyCall && names.at(rec.as<wire::PyCall>().codeId) == "mark") {
+            markCalls.push_back(ts);
+        }
+    }
+    ASSERT_EQ(markCalls.size(), 2u);
+    for (int k = 0; k < 2; ++k) {
+        // The call is stamped just before the body reads the clock: within 0.2 ms of it.
+        EXPECT_LE(markCalls[k], printed[k] + 200'000) << "mark " << k;
+        EXPECT_GE(markCalls[k] + 200'000, printed[k]) << "mark " << k;
+    }
 }
 
 TEST(Probe, ThreadsStartedLaterAreTraced) {
@@ -758,6 +835,30 @@ TEST(Probe, Python312ThroughSysMonitoring) {
         reported = reported || rec->view().text().find("sys.monitoring") != std::string_view::npos;
     }
     EXPECT_TRUE(reported) << "the missing Python frames in native stacks are reported";
+}
+
+// 3.12+ anchored mode: sys.monitoring delivers C calls only (no Python-frame callbacks at all).
+TEST(Probe, Python312AnchoredSeesCCallsOnly) {
+    const std::string python = pyenvPython("3.12.1");
+    if (python.empty()) {
+        GTEST_SKIP() << "pyenv 3.12.1 not installed";
+    }
+    RunOptions o;
+    o.python = python;
+    o.script = "def f():\n    return len('xy')\n"
+               "print(f())\n";
+    o.welcome = welcome(wire::TraceMode::Anchored, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "2\n");
+    EXPECT_TRUE(r.ofType(RecordType::PyCall).empty());
+    EXPECT_TRUE(r.ofType(RecordType::PyReturn).empty());
+    const auto strings = r.strings();
+    bool len = false;
+    for (const Record* rec : r.ofType(RecordType::CCall)) {
+        len = len || strings.at(rec->as<wire::CCall>().nameId) == "len";
+    }
+    EXPECT_TRUE(len);
 }
 
 TEST(Probe, UnsupportedPythonIsReportedAndRunsNormally) {
