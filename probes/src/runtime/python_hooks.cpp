@@ -292,6 +292,9 @@ int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
         api._PyEval_SetProfile(api.PyThreadState_Get(), nullptr, nullptr);
         return 0;
     }
+    if (!g_fullMode && (what == PyTrace_CALL || what == PyTrace_RETURN)) {
+        return 0; // anchored: Python frames are read from the frame chain when a stack needs them
+    }
     ReentrancyGuard guard;
     if (!guard.entered()) {
         return 0;
@@ -300,9 +303,7 @@ int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
     case PyTrace_CALL:
     case PyTrace_RETURN:
         // arg is the return value, or NULL when the frame is left by an exception.
-        if (g_fullMode) {
-            pythonEvent(reinterpret_cast<PyObject*>(frame->f_frame->f_code), what == PyTrace_CALL, arg == nullptr);
-        }
+        pythonEvent(reinterpret_cast<PyObject*>(frame->f_frame->f_code), what == PyTrace_CALL, arg == nullptr);
         return 0;
     case PyTrace_C_CALL: emitC(wire::RecordType::CCall, arg); return 0;
     case PyTrace_C_RETURN: emitC(wire::RecordType::CReturn, arg); return 0;
