@@ -1,6 +1,7 @@
 // Benchmarks of the probe's hot path: encoding + pushing one event into a thread ring, and the
 // cost of one Python profile event measured in a real traced interpreter. Numbers, not tests.
 #include "probe_harness.h"
+#include "event_clock.h"
 #include "ring_buffer.h"
 
 #include <layertrace/wire/encoder.h>
@@ -41,6 +42,44 @@ void BM_RingPushNativeEnter(benchmark::State& state) {
 }
 BENCHMARK(BM_RingPushNativeEnter);
 
+// The same with the probe's own event clock (the calibrated TSC once calibrated) and the inline
+// fixed-size push the Python events use: a PyCall.
+void BM_RingPushPyCallTsc(benchmark::State& state) {
+    // Calibrate as the sender does: a first pair, then the conversion 20 ms later.
+    probe::runtime::calibrateEventClock();
+    timespec pause{0, 30'000'000};
+    nanosleep(&pause, nullptr);
+    probe::runtime::calibrateEventClock();
+    std::vector<std::byte> storage(1 << 20);
+    probe::RecordRing ring;
+    ring.init(storage.data(), storage.size());
+    for (auto _ : state) {
+        const wire::PyCall rec{{wire::RecordType::PyCall, sizeof(wire::PyCall), 0}, probe::runtime::nowNs(), 7, 12};
+        if (!ring.pushFixed<sizeof rec>(&rec)) {
+            ring.release(ring.head());
+            ring.pushFixed<sizeof rec>(&rec);
+        }
+        benchmark::ClobberMemory();
+    }
+    state.counters["tsc_clock"] = probe::runtime::g_tscConversionIndex.load() >= 0 ? 1 : 0;
+}
+BENCHMARK(BM_RingPushPyCallTsc);
+
+// One event timestamp: clock_gettime (vDSO) against the probe's clock.
+void BM_TimestampClockGettime(benchmark::State& state) {
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(probe::runtime::monotonicNs());
+    }
+}
+BENCHMARK(BM_TimestampClockGettime);
+
+void BM_TimestampEventClock(benchmark::State& state) {
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(probe::runtime::nowNs());
+    }
+}
+BENCHMARK(BM_TimestampEventClock);
+
 // Just the push of a prepared 40-byte record.
 void BM_RingPushOnly(benchmark::State& state) {
     std::vector<std::byte> storage(1 << 20);
@@ -57,7 +96,9 @@ void BM_RingPushOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_RingPushOnly);
 
-// Nanoseconds per call of an empty Python function, as measured by the script itself.
+// Nanoseconds of the process's CPU (its threads, the probe's sender included) per call of an
+// empty Python function, as measured by the script itself: wall time is meaningless on a
+// shared machine.
 double pythonNsPerCall(bool traced, wire::TraceMode mode) {
     probe::test::RunOptions o;
     o.python = LAYERTRACE_PYTHON;
@@ -67,9 +108,9 @@ double pythonNsPerCall(bool traced, wire::TraceMode mode) {
     o.script = "import time\n"
                "def f():\n    pass\n"
                "N = 1000000\n"
-               "t = time.perf_counter_ns()\n"
+               "t = time.process_time_ns()\n"
                "for i in range(N):\n    f()\n"
-               "print((time.perf_counter_ns() - t) / N)\n";
+               "print((time.process_time_ns() - t) / N)\n";
     const auto r = probe::test::runTraced(o);
     return std::stod(r.out.empty() ? "0" : r.out);
 }
