@@ -62,6 +62,7 @@ bool g_monitoring = false;            // 3.12+: sys.monitoring callbacks instead
 bool g_fullMode = false;              // PyCall/PyReturn wanted; set before the hooks go on
 IdTable g_codes;                      // PyCodeObject* -> code id (strong references kept)
 IdTable g_codeContents;               // hash of a code object's names, file, first line -> code id
+std::atomic<std::uint32_t> g_codeSession{0}; // bumped with every new pair of tables (never 0 once armed)
 std::atomic<std::uint32_t> g_nextCodeId{1};
 PyObject* g_threadBootstrap = nullptr; // the callable given to threading.setprofile
 
@@ -159,10 +160,35 @@ std::string_view strTextWithoutGil(PyObject* s, char* scratch, std::size_t capac
 // needed: the key is the content, so a code object freed and another allocated at the same
 // address cannot inherit a wrong name, and two code objects with the same content (the same
 // source compiled twice) share an id, being indistinguishable in a stack anyway.
+std::uint32_t codeIdByContent(PyCodeObject* code) noexcept;
+
+// With a per-thread cache in front: an entry is used only while the code object at that address
+// still has the same name, qualified name and file objects and first line. Another code object
+// in a freed one's place would have to hold the very same string objects (then its content, what
+// the id stands for, is the same) or new ones allocated exactly where all three old ones were.
 std::uint32_t codeIdForStack(PyCodeObject* code) noexcept {
-    if (const std::uint32_t id = g_codes.find(reinterpret_cast<std::uint64_t>(code))) {
-        return id;
+    StackCodeCache::Entry* entry = nullptr;
+    const std::uint32_t session = g_codeSession.load(std::memory_order_relaxed);
+    if (ThreadSlot* slot = t_slot) {
+        entry = &slot->stackCodes.entries[(reinterpret_cast<std::uintptr_t>(code) >> 4) % StackCodeCache::kEntries];
+        if (entry->session == session && entry->code == code && entry->name == code->co_name &&
+            entry->qualname == code->co_qualname && entry->file == code->co_filename &&
+            entry->firstLine == static_cast<std::uint32_t>(code->co_firstlineno)) {
+            return entry->id;
+        }
     }
+    std::uint32_t id = g_codes.find(reinterpret_cast<std::uint64_t>(code));
+    if (id == 0) {
+        id = codeIdByContent(code);
+    }
+    if (entry != nullptr && id != 0) {
+        *entry = {code, code->co_name, code->co_qualname, code->co_filename,
+                  static_cast<std::uint32_t>(code->co_firstlineno), id, session};
+    }
+    return id;
+}
+
+std::uint32_t codeIdByContent(PyCodeObject* code) noexcept {
     char nameScratch[256], qualnameScratch[512], fileScratch[1024];
     const std::string_view name = strTextWithoutGil(code->co_name, nameScratch, sizeof nameScratch);
     const std::string_view qualname = strTextWithoutGil(code->co_qualname, qualnameScratch, sizeof qualnameScratch);
@@ -611,6 +637,7 @@ bool resetCodeTables(std::string* why) noexcept {
     new (&g_codeContents) IdTable;
     g_codeContents.init(static_cast<IdTable::Slot*>(mem) + kSlots, kSlots);
     g_fullMode = options().mode == wire::TraceMode::Full;
+    g_codeSession.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 

@@ -376,6 +376,9 @@ bool drainRound(bool final = false) noexcept {
                 end += size;
                 ++count;
             }
+            if (end == pos) {
+                break; // a record the ring cannot hold (never written so): leave it rather than spin
+            }
             if (!sendRingBatch(tid, s->ring, pos, end, count)) {
                 return false;
             }

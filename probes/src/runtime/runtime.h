@@ -19,6 +19,22 @@ namespace layertrace::probe::runtime {
 
 enum class ThreadSlotState : int { Active = 0, Exited = 1, Free = 2 };
 
+// Owner thread only: the code objects this thread's stacks named lately (python_hooks.cpp), so
+// that a deep Python stack is not named by hashing every frame's strings at every event.
+struct StackCodeCache {
+    struct Entry {
+        const void* code = nullptr;
+        const void* name = nullptr; // the code object's str objects when it was named: a code
+        const void* qualname = nullptr; // object at a reused address must match all of them
+        const void* file = nullptr;
+        std::uint32_t firstLine = 0;
+        std::uint32_t id = 0;
+        std::uint32_t session = 0; // valid only in the session that named it (ids are per session)
+    };
+    static constexpr std::size_t kEntries = 256;
+    Entry entries[kEntries] = {};
+};
+
 // One traced thread's buffer. Allocated (mmap) on the thread's first event, kept in a global
 // lock-free list forever; recycled for a new thread once its previous owner exited and the
 // sender drained it.
@@ -32,6 +48,7 @@ struct ThreadSlot {
     std::uint64_t snapshotHead = 0;             // sender only
     int snapshotState = 0;                      // sender only
     ThreadSlot* next = nullptr;                 // immutable once published
+    StackCodeCache stackCodes;                  // owner thread only
 };
 
 // Largest event + Stack record the runtime ever builds on a producer's stack.
