@@ -82,6 +82,19 @@ TEST(Probe, HandshakeModulesAndGoodbye) {
     EXPECT_EQ(&r.records.back(), bye[0]); // last record
 }
 
+// The Stack that follows the first CCall of the C function `name`, or nullptr.
+const Record* stackOfFirstCCall(const RunResult& r, std::string_view name) {
+    const auto strings = r.strings();
+    for (std::size_t i = 0; i + 1 < r.records.size(); ++i) {
+        const Record& rec = r.records[i];
+        if (rec.type() == RecordType::CCall && strings.at(rec.as<wire::CCall>().nameId) == name) {
+            return r.records[i + 1].type() == RecordType::Stack && r.records[i + 1].tid == rec.tid ? &r.records[i + 1]
+                                                                                                   : nullptr;
+        }
+    }
+    return nullptr;
+}
+
 TEST(Probe, FullModeNestsPythonCalls) {
     RunOptions o;
     o.script = "def g():\n    return 1\n"
@@ -216,33 +229,21 @@ TEST(Probe, AnchoredStacksCarryPythonFrames) {
     const RunResult r = runTraced(o);
     ASSERT_TRUE(r.streamClean) << describe(r);
     EXPECT_EQ(r.out, "5\n");
-    const auto strings = r.strings();
     const auto names = r.codeNames();
-    bool found = false;
-    for (std::size_t i = 0; i + 1 < r.records.size(); ++i) {
-        const Record& rec = r.records[i];
-        if (rec.type() != RecordType::CCall || strings.at(rec.as<wire::CCall>().nameId) != "alignment") {
-            continue;
-        }
-        const Record& stack = r.records[i + 1];
-        ASSERT_EQ(stack.type(), RecordType::Stack) << "the event's Stack follows it";
-        EXPECT_EQ(stack.tid, rec.tid);
-        const wire::RecordView v = stack.view();
-        ASSERT_GE(v.pythonFrameCount(), 3u);
-        std::vector<std::pair<std::string, std::uint32_t>> frames;
-        for (std::size_t k = 0; k < 3; ++k) {
-            frames.emplace_back(names.at(v.pythonFrame(k).codeId), v.pythonFrame(k).line);
-        }
-        const std::vector<std::pair<std::string, std::uint32_t>> expected{{"inner", 3}, {"outer", 6}, {"<module>", 7}};
-        EXPECT_EQ(frames, expected);
-        EXPECT_GE(v.nativeFrameCount(), 3u) << "libunwind found native frames";
-        // The probe's own frames are skipped: the innermost one is the interpreter's.
-        EXPECT_EQ(r.mappingOf(v.nativeFrame(0)).find("liblayertrace_probe"), std::string::npos)
-            << r.mappingOf(v.nativeFrame(0));
-        found = true;
-        break;
+    const Record* stack = stackOfFirstCCall(r, "alignment");
+    ASSERT_NE(stack, nullptr) << "the CCall of alignment, its Stack right after it";
+    const wire::RecordView v = stack->view();
+    ASSERT_GE(v.pythonFrameCount(), 3u);
+    std::vector<std::pair<std::string, std::uint32_t>> frames;
+    for (std::size_t k = 0; k < 3; ++k) {
+        frames.emplace_back(names.at(v.pythonFrame(k).codeId), v.pythonFrame(k).line);
     }
-    EXPECT_TRUE(found);
+    const std::vector<std::pair<std::string, std::uint32_t>> expected{{"inner", 3}, {"outer", 6}, {"<module>", 7}};
+    EXPECT_EQ(frames, expected);
+    EXPECT_GE(v.nativeFrameCount(), 3u) << "libunwind found native frames";
+    // The probe's own frames are skipped: the innermost one is the interpreter's.
+    EXPECT_EQ(r.mappingOf(v.nativeFrame(0)).find("liblayertrace_probe"), std::string::npos)
+        << r.mappingOf(v.nativeFrame(0));
 }
 
 // ctypes releases the GIL around ffi_call: the Python frames of a native event's stack are read
@@ -298,24 +299,16 @@ TEST(Probe, AnchoredStacksNameFramesTheyNeverSawCalled) {
     ASSERT_TRUE(r.streamClean) << describe(r);
     EXPECT_EQ(r.out, "4\n");
     EXPECT_TRUE(r.ofType(RecordType::PyCall).empty());
-    const auto strings = r.strings();
     const auto names = r.codeNames();
-    bool found = false;
-    for (std::size_t i = 0; i + 1 < r.records.size() && !found; ++i) {
-        const Record& rec = r.records[i];
-        if (rec.type() != RecordType::CCall || strings.at(rec.as<wire::CCall>().nameId) != "alignment") {
-            continue;
-        }
-        const wire::RecordView v = r.records[i + 1].view();
-        ASSERT_GE(v.pythonFrameCount(), 3u);
-        EXPECT_EQ(names.at(v.pythonFrame(0).codeId), "gr\u00fc\u00dfe");
-        EXPECT_EQ(v.pythonFrame(0).line, 3u);
-        EXPECT_EQ(names.at(v.pythonFrame(1).codeId), "K.m");
-        EXPECT_EQ(v.pythonFrame(1).line, 6u);
-        EXPECT_EQ(names.at(v.pythonFrame(2).codeId), "<module>");
-        found = true;
-    }
-    EXPECT_TRUE(found);
+    const Record* stack = stackOfFirstCCall(r, "alignment");
+    ASSERT_NE(stack, nullptr) << "the CCall of alignment, its Stack right after it";
+    const wire::RecordView v = stack->view();
+    ASSERT_GE(v.pythonFrameCount(), 3u);
+    EXPECT_EQ(names.at(v.pythonFrame(0).codeId), "gr\u00fc\u00dfe");
+    EXPECT_EQ(v.pythonFrame(0).line, 3u);
+    EXPECT_EQ(names.at(v.pythonFrame(1).codeId), "K.m");
+    EXPECT_EQ(v.pythonFrame(1).line, 6u);
+    EXPECT_EQ(names.at(v.pythonFrame(2).codeId), "<module>");
 }
 
 // Event timestamps are CLOCK_MONOTONIC nanoseconds (read from the TSC once the sender has
