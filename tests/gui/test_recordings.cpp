@@ -78,14 +78,6 @@ QJsonObject fixtureEntry(const QString& file) {
     return QJsonDocument::fromJson(f.readAll()).object()[QStringLiteral("fixtures")].toObject()[file].toObject();
 }
 
-// A route the tracer's path builder finds but the diagram cannot show yet: in this --repeat 1
-// recording rclpy_mini/publisher.py is promoted from app to wrapper during its only publish()
-// call (its module update arrives mid-call). The path builder re-reads roles when it emits a
-// path; the diagram keeps the role each frame had when it was ingested.
-bool knownRoleLag(const QString& file, const std::string& route) {
-    return file == QLatin1String("ros2_binding_demo.ltr") &&
-           route == "publisher.publish(msg): C struct into libminirmw, serialized through the type support table";
-}
 
 tracer::Catalog catalog() { return tracer::Catalog::load(tracer::Catalog::defaultDemosDir() + "/catalog.json"); }
 
@@ -129,8 +121,6 @@ TEST(Recordings, EveryFixtureOpensWithExactlyTheRecordedEventsAndItsRoutes) {
         ASSERT_NE(demo, nullptr) << file.toStdString() << ": no catalog demo " << demoName;
         const std::vector<std::string> notShown = routesNotShown(w.document(), *demo);
         for (const auto& name : catalogPathsInRecording(path.toStdString(), *demo)) {
-            if (knownRoleLag(file, name))
-                continue;
             for (const char* view : {" (detailed)", " (three-layer)"})
                 if (std::find(notShown.begin(), notShown.end(), name + view) != notShown.end())
                     ADD_FAILURE() << file.toStdString() << ": route " << name << view

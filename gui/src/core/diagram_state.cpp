@@ -161,7 +161,52 @@ std::vector<TraceEvent> impliedPythonFrames(const TraceEvent& event) {
 
 } // namespace
 
+void DiagramState::learnPythonRoles(const TraceEvent& event) {
+    auto learn = [this](const std::string& module, const std::string& path, Role role) {
+        if (module.empty() || role == Role::Unknown)
+            return;
+        auto [it, inserted] = m_pythonRoles.try_emplace(module, role);
+        if (inserted || it->second == role)
+            return;
+        it->second = role;
+        // The file's box in the band of its new role, placed now so that nothing moves later.
+        TraceEvent file;
+        file.kind = EventKind::PyCall;
+        file.role = role;
+        file.module = module;
+        file.modulePath = path;
+        m_registry[0].add(file);
+        m_registry[1].add(file);
+    };
+    if (event.kind == EventKind::PyCall)
+        return learn(event.module, event.modulePath, event.role);
+    // Stacks matter where no Python call events come (anchored mode, right after an attach);
+    // Python returns are skipped, which keeps this off the hot path of a full-mode trace.
+    if (event.kind == EventKind::PyReturn)
+        return;
+    for (const auto& frame : event.stack)
+        if (frame.python)
+            learn(frame.module, frame.file, frame.role);
+}
+
+Role DiagramState::settledRole(const TraceEvent& event) const {
+    if (event.kind != EventKind::PyCall)
+        return event.role;
+    auto it = m_pythonRoles.find(event.module);
+    return it == m_pythonRoles.end() ? event.role : it->second;
+}
+
+std::array<int, 2> DiagramState::addBoxes(const TraceEvent& event) {
+    const Role role = settledRole(event);
+    if (role == event.role)
+        return {m_registry[0].add(event), m_registry[1].add(event)};
+    TraceEvent settled = event;
+    settled.role = role;
+    return {m_registry[0].add(settled), m_registry[1].add(settled)};
+}
+
 void DiagramState::registerEvent(const TraceEvent& event) {
+    learnPythonRoles(event);
     if (isExit(event.kind)) {
         auto it = m_ingestStacks.find(event.tid);
         if (it != m_ingestStacks.end() && !it->second.empty()) {
@@ -178,7 +223,7 @@ void DiagramState::registerEvent(const TraceEvent& event) {
     auto& stack = m_ingestStacks[event.tid];
     if (stack.empty())
         for (const auto& frame : impliedPythonFrames(event))
-            stack.push_back({{m_registry[0].add(frame), m_registry[1].add(frame)}, true});
+            stack.push_back({addBoxes(frame), true});
     if (auto caller = impliedCaller(event)) {
         const std::array<int, 2> callerIds{m_registry[0].add(*caller), m_registry[1].add(*caller)};
         if (stack.empty() || stack.back().ids[0] != callerIds[0]) {
@@ -188,7 +233,7 @@ void DiagramState::registerEvent(const TraceEvent& event) {
             stack.push_back({callerIds, true});
         }
     }
-    const std::array<int, 2> ids{m_registry[0].add(event), m_registry[1].add(event)};
+    const std::array<int, 2> ids = addBoxes(event);
     // A call into native-side code unfolds the Python modules it was called through. PyInit_*
     // does not: it runs under the import machinery, which is not what a learner came to see.
     const bool crossing = event.kind != EventKind::InitEnter &&
@@ -206,7 +251,8 @@ void DiagramState::registerEvent(const TraceEvent& event) {
 
 StepMark DiagramState::markFor(const TraceEvent& event) const {
     StepMark mark;
-    mark.box = {m_registry[0].find(event.role, event.module), m_registry[1].find(event.role, event.module)};
+    const Role role = settledRole(event);
+    mark.box = {m_registry[0].find(role, event.module), m_registry[1].find(role, event.module)};
     mark.enter = isEnter(event.kind);
     mark.function = event.symbol;
     mark.kind = event.kind;
@@ -224,9 +270,10 @@ void DiagramState::apply(const TraceEvent& event, std::uint64_t index) {
     if (isEnter(event.kind)) {
         auto push = [&](const TraceEvent& e, bool implied) {
             ActiveFrame frame;
-            frame.box = {m_registry[0].find(e.role, e.module), m_registry[1].find(e.role, e.module)};
+            const Role role = settledRole(e);
+            frame.box = {m_registry[0].find(role, e.module), m_registry[1].find(role, e.module)};
             frame.kind = e.kind;
-            frame.role = e.role;
+            frame.role = role;
             frame.function = e.symbol;
             frame.index = index;
             frame.implied = implied;
@@ -277,6 +324,7 @@ void DiagramState::resetActivity() {
 void DiagramState::clear() {
     resetActivity();
     m_ingestStacks.clear();
+    m_pythonRoles.clear();
     m_registry[0].clear();
     m_registry[1].clear();
 }

@@ -143,6 +143,14 @@ private:
         bool implied = false;
     };
     std::map<std::uint32_t, std::vector<IngestFrame>> m_ingestStacks;
+    // Python files can change role mid-trace: the tracer promotes a package module from app to
+    // wrapper when it first calls native code, possibly during that very call. Frames of Python
+    // code take the latest role seen for their file (from call events and stack frames), as the
+    // tracer's path builder does when it prints a path.
+    std::unordered_map<std::string, Role> m_pythonRoles;
+    void learnPythonRoles(const TraceEvent& event);
+    Role settledRole(const TraceEvent& event) const;
+    std::array<int, 2> addBoxes(const TraceEvent& event);
 
     static std::size_t idx(ViewMode mode) { return mode == ViewMode::Detailed ? 0 : 1; }
     const std::vector<ActiveFrame>* focusStack() const;
