@@ -286,7 +286,7 @@ TEST(Recordings, ALiveSessionSavedWhileRunningAndAfterwardsReopensWithTheSameEve
 
     // Stop (SIGTERM: the demo finishes its iteration and exits 0), then save the whole session.
     live.stopTracing();
-    ASSERT_TRUE(waitForIngest(live, 30000));
+    ASSERT_TRUE(waitForIngest(live, 180000)); // the queued events drain first (a fast loop, maybe a loaded machine)
     ASSERT_NE(live.liveSource(), nullptr);
     const QString whole = dir.filePath(QStringLiteral("whole.ltr"));
     ASSERT_EQ(live.saveTraceAs(whole), QString());
