@@ -185,11 +185,20 @@ TEST(Recordings, PlaybackStepsAutoplaysAndBreaksOnARecording) {
     EXPECT_EQ(pb->mode(), Playback::Mode::Paused);
     const std::int64_t stop = pb->cursor();
     EXPECT_EQ(stop, firstFfi);
-    // Stepping by hop from there and back returns to the same event.
+    // Stepping by hop moves to where the route changes, and back again.
+    const DiagramState& diagram = w.document().diagram();
+    auto routeState = [&] { return std::make_pair(diagram.topBox(ViewMode::Detailed), diagram.route(ViewMode::Detailed).size()); };
+    const auto atStop = routeState();
     pb->setStepByHop(true);
     ASSERT_TRUE(pb->stepForward());
+    const std::int64_t afterHop = pb->cursor();
+    EXPECT_GT(afterHop, stop);
+    EXPECT_NE(routeState(), atStop);
+    const auto afterHopState = routeState();
     ASSERT_TRUE(pb->stepBack());
-    EXPECT_EQ(pb->cursor(), stop);
+    EXPECT_LT(pb->cursor(), afterHop);
+    EXPECT_GE(pb->cursor(), stop);
+    EXPECT_NE(routeState(), afterHopState);
 }
 
 TEST(Recordings, TruncatedRecordingShowsTheEventsBeforeTheDamageAndOneErrorWithTheOffset) {

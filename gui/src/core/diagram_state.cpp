@@ -130,8 +130,32 @@ std::optional<TraceEvent> impliedCaller(const TraceEvent& event) {
     return event.kind == EventKind::FfiCall ? impliedEvent(event, event.caller) : std::nullopt;
 }
 
+// The foreign function libffi calls. Its own NativeEnter comes only when the probe hooks it (a
+// function too short for a jump is left to the FfiCall unless --probe asks), so the route reaches
+// it from the FfiCall's target either way; a NativeEnter that follows lands in the same box.
+std::optional<TraceEvent> impliedFfiTarget(const TraceEvent& event) {
+    const CodeRef& ref = event.target;
+    if (ref.module.empty() || ref.role == Role::Unknown)
+        return std::nullopt;
+    TraceEvent implied;
+    implied.seq = event.seq;
+    implied.tsNs = event.tsNs;
+    implied.tid = event.tid;
+    implied.kind = EventKind::NativeEnter;
+    implied.role = ref.role;
+    implied.module = ref.module;
+    implied.modulePath = ref.modulePath;
+    implied.symbol = ref.symbol.empty() ? ref.module : ref.symbol;
+    implied.reason = ref.reason;
+    return implied;
+}
+
 std::optional<TraceEvent> impliedCallee(const TraceEvent& event) {
-    return event.kind == EventKind::ClosureEnter ? impliedEvent(event, event.target) : std::nullopt;
+    if (event.kind == EventKind::ClosureEnter)
+        return impliedEvent(event, event.target);
+    if (event.kind == EventKind::FfiCall)
+        return impliedFfiTarget(event);
+    return std::nullopt;
 }
 
 // Anchored mode (and the first moments after an attach) sends no Python call events: a call that
