@@ -110,20 +110,24 @@ namespace {
 // a hop. ctypes and cffi calls raise no c_call, so their extension is known only from libffi's
 // side: an FfiCall's caller (app -> wrapper -> _ctypes -> libffi -> target) and the dispatcher a
 // closure runs before the Python callback (native -> libffi closure -> _ctypes -> Python).
-std::optional<TraceEvent> impliedEvent(const TraceEvent& event, const CodeRef& ref) {
-    if (ref.module.empty() || (ref.role != Role::Ext && ref.role != Role::Glue))
-        return std::nullopt;
+TraceEvent impliedFrom(const TraceEvent& event, const CodeRef& ref, EventKind kind) {
     TraceEvent implied;
     implied.seq = event.seq;
     implied.tsNs = event.tsNs;
     implied.tid = event.tid;
-    implied.kind = EventKind::CCall;
+    implied.kind = kind;
     implied.role = ref.role;
     implied.module = ref.module;
     implied.modulePath = ref.modulePath;
     implied.symbol = ref.symbol.empty() ? ref.module : ref.symbol;
     implied.reason = ref.reason;
     return implied;
+}
+
+std::optional<TraceEvent> impliedEvent(const TraceEvent& event, const CodeRef& ref) {
+    if (ref.module.empty() || (ref.role != Role::Ext && ref.role != Role::Glue))
+        return std::nullopt;
+    return impliedFrom(event, ref, EventKind::CCall);
 }
 
 std::optional<TraceEvent> impliedCaller(const TraceEvent& event) {
@@ -134,20 +138,9 @@ std::optional<TraceEvent> impliedCaller(const TraceEvent& event) {
 // function too short for a jump is left to the FfiCall unless --probe asks), so the route reaches
 // it from the FfiCall's target either way; a NativeEnter that follows lands in the same box.
 std::optional<TraceEvent> impliedFfiTarget(const TraceEvent& event) {
-    const CodeRef& ref = event.target;
-    if (ref.module.empty() || ref.role == Role::Unknown)
+    if (event.target.module.empty() || event.target.role == Role::Unknown)
         return std::nullopt;
-    TraceEvent implied;
-    implied.seq = event.seq;
-    implied.tsNs = event.tsNs;
-    implied.tid = event.tid;
-    implied.kind = EventKind::NativeEnter;
-    implied.role = ref.role;
-    implied.module = ref.module;
-    implied.modulePath = ref.modulePath;
-    implied.symbol = ref.symbol.empty() ? ref.module : ref.symbol;
-    implied.reason = ref.reason;
-    return implied;
+    return impliedFrom(event, event.target, EventKind::NativeEnter);
 }
 
 std::optional<TraceEvent> impliedCallee(const TraceEvent& event) {
