@@ -187,6 +187,9 @@ inline Sample makeSample(int repeat = 3) {
     s.result.streamError = "stream from PID 4242: offset 99: something";
     s.result.handshakeFailed = false;
     s.result.termSignal = 9;
+    s.result.discardedExits = 5;
+    s.result.goodbyeMissing = true;
+    s.result.possiblyMissing = 43690;
     return s;
 }
 

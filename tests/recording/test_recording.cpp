@@ -130,6 +130,9 @@ TEST(RecordingRoundTrip, EveryFieldSurvives) {
     EXPECT_EQ(sink.result.events, s.result.events);
     EXPECT_EQ(sink.result.dropped, s.result.dropped);
     EXPECT_EQ(sink.result.streamError, s.result.streamError);
+    EXPECT_EQ(sink.result.discardedExits, s.result.discardedExits);
+    EXPECT_EQ(sink.result.goodbyeMissing, s.result.goodbyeMissing);
+    EXPECT_EQ(sink.result.possiblyMissing, s.result.possiblyMissing);
 }
 
 TEST(RecordingRoundTrip, InterpreterFromTheModuleMapWhenNotGiven) {
@@ -359,19 +362,19 @@ TEST(RecordingHeader, RefusesWhatItCannotRead) {
     std::string crlf = good;
     crlf.erase(5, 1); // "\r\n" became "\n"
     expectRefused(p, crlf, 0, "text mode");
-    expectRefused(p, withHeaderField(good, 10, 2, 2), 10, "upgrade layertrace");
+    expectRefused(p, withHeaderField(good, 10, recording::kFormatVersion + 1, 2), 10, "upgrade layertrace");
     expectRefused(p, withHeaderField(good, 24, recording::kIncompatZstd | 0x80, 4), 24, "does not know");
     expectRefused(p, withHeaderField(good, 16, 2, 1), 16, "byte order");
     std::string flipped = good;
     flipped[33] = static_cast<char>(flipped[33] ^ 1);
     expectRefused(p, flipped, 60, "checksum");
-    // A newer minor version (format 2, readable by 1) with unknown compat bits is accepted.
-    std::string newer = withHeaderField(withHeaderField(good, 8, 2, 2), 20, 0xff00, 4);
+    // A newer minor version (readable by 1) with unknown compat bits is accepted.
+    std::string newer = withHeaderField(withHeaderField(good, 8, recording::kFormatVersion + 1, 2), 20, 0xff00, 4);
     writeBytes(p, newer);
     RecordingReader r(p);
     ReplaySink sink;
     EXPECT_TRUE(r.replay(sink).finished);
-    EXPECT_EQ(r.header().formatVersion, 2);
+    EXPECT_EQ(r.header().formatVersion, recording::kFormatVersion + 1);
 }
 
 TEST(RecordingWriterTest, BlocksReachTheDiskWhileRecording) {
@@ -417,7 +420,11 @@ TEST(RecordingDump, ShowsHeaderBlocksAndRecords) {
     std::ostringstream out;
     RecordingReader(path).dump(out);
     const std::string text = out.str();
-    EXPECT_NE(text.find("header @0: format 1, min reader 1, header size 64"), std::string::npos) << text;
+    EXPECT_NE(text.find("header @0: format 2, min reader 1, header size 64"), std::string::npos) << text;
+    EXPECT_NE(text.find("finished (52 bytes) exit 3 events 9 dropped 17 discarded_exits 5 connected no-goodbye "
+                        "possibly_missing 43690"),
+              std::string::npos)
+        << text;
     EXPECT_NE(text.find("block 0 @64:"), std::string::npos) << text;
     EXPECT_NE(text.find("session_info"), std::string::npos);
     EXPECT_NE(text.find("#1 \"/tmp/demo dir/libstruct_demo.so\""), std::string::npos);

@@ -7,6 +7,7 @@
 #include <layertrace/recording.h>
 #include <layertrace/session.h>
 
+#include "losses.h"
 #include "serve_hook.h"
 #include "trace_options.h"
 
@@ -184,10 +185,7 @@ int attachMain(int argc, char** argv, const std::string& version) {
     if (!result.streamError.empty()) {
         std::cerr << "layertrace: " << result.streamError << '\n';
     }
-    if (result.dropped != 0) {
-        std::cerr << "layertrace: the probe dropped " << result.dropped
-                  << " events because the tracer could not keep up (--lossless makes the target wait instead)\n";
-    }
+    printLosses(result, LossContext::Attach, std::cerr);
     if (result.handshakeFailed) {
         return static_cast<int>(ExitCode::Handshake);
     }

@@ -4,6 +4,7 @@
 #include <layertrace/formatters.h>
 #include <layertrace/recording.h>
 
+#include "losses.h"
 #include "trace_options.h"
 
 #include <ctime>
@@ -88,9 +89,7 @@ int replayMain(int argc, char** argv) {
     if (!r.streamError.empty()) {
         std::cerr << "layertrace: recorded stream error: " << r.streamError << '\n';
     }
-    if (r.dropped != 0) {
-        std::cerr << "layertrace: the probe dropped " << r.dropped << " events during the recorded session\n";
-    }
+    printLosses(r, LossContext::Replay, std::cerr);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <layertrace/recording.h>
 #include <layertrace/session.h>
 
+#include "losses.h"
 #include "serve_hook.h"
 #include "trace_options.h"
 
@@ -209,9 +210,8 @@ int summarize(const SessionResult& result) {
     if (!result.connected) {
         std::cerr << "layertrace: no events arrived: the probe never connected (a static binary, a program that "
                      "is not Python, or the probe turned itself off; see its reports above)\n";
-    } else if (result.dropped != 0) {
-        std::cerr << "layertrace: the probe dropped " << result.dropped
-                  << " events because the tracer could not keep up (--lossless makes the program wait instead)\n";
+    } else {
+        cli::printLosses(result, cli::LossContext::Run, std::cerr);
     }
     return result.exitStatus;
 }

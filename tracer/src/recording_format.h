@@ -52,6 +52,11 @@ inline const char* recordTypeName(std::uint64_t type) {
     }
 }
 
+// Bits of a Finished record's flags byte.
+inline constexpr std::uint8_t kFinishedConnected = 1u << 0;
+inline constexpr std::uint8_t kFinishedHandshakeFailed = 1u << 1;
+inline constexpr std::uint8_t kFinishedGoodbyeMissing = 1u << 2; // format 2
+
 // Presence bits of an Event record's optional fields (the first varint of its payload).
 inline constexpr std::uint32_t kEvPy = 1u << 0;
 inline constexpr std::uint32_t kEvArgs = 1u << 1;

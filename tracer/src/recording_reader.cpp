@@ -370,12 +370,17 @@ SessionResult decodeFinished(ByteSource& s) {
     SessionResult r;
     r.exitStatus = static_cast<int>(s.svarint("exit status"));
     const std::uint8_t flags = s.byte("result flags");
-    r.connected = (flags & 1) != 0;
-    r.handshakeFailed = (flags & 2) != 0;
+    r.connected = (flags & kFinishedConnected) != 0;
+    r.handshakeFailed = (flags & kFinishedHandshakeFailed) != 0;
+    r.goodbyeMissing = (flags & kFinishedGoodbyeMissing) != 0;
     r.events = s.varint("event count");
     r.dropped = s.varint("dropped count");
     r.streamError = s.str("stream error");
     r.termSignal = static_cast<int>(s.varint("signal"));
+    if (s.remaining() != 0) { // trailing fields of format 2; a format 1 record ends here
+        r.discardedExits = s.varint("discarded exit count");
+        r.possiblyMissing = s.varint("possibly missing count");
+    }
     return r;
 }
 
@@ -752,7 +757,10 @@ void RecordingReader::dump(std::ostream& out) {
             case static_cast<std::uint64_t>(RecordType::Finished): {
                 const SessionResult res = decodeFinished(r.payload);
                 out << " exit " << res.exitStatus << " events " << res.events << " dropped " << res.dropped
-                    << (res.connected ? " connected" : " not-connected");
+                    << " discarded_exits " << res.discardedExits << (res.connected ? " connected" : " not-connected");
+                if (res.goodbyeMissing) {
+                    out << " no-goodbye possibly_missing " << res.possiblyMissing;
+                }
                 if (!res.streamError.empty()) {
                     out << " error \"" << shortText(res.streamError) << '"';
                 }

@@ -78,7 +78,7 @@ static_assert(sizeof(StackFrame) == 136, "StackFrame changed: record the new fie
 static_assert(sizeof(CodeRef) == 144, "CodeRef changed: record the new field");
 static_assert(sizeof(ModuleInfo) == 200, "ModuleInfo changed: record the new field");
 static_assert(sizeof(ElfFacts) == 80, "ElfFacts changed: record the new field");
-static_assert(sizeof(SessionResult) == 72, "SessionResult changed: record the new field");
+static_assert(sizeof(SessionResult) == 88, "SessionResult changed: record the new field");
 
 bool sameFrame(const StackFrame& a, const StackFrame& b) {
     return a.ip == b.ip && a.line == b.line && a.python == b.python && a.role == b.role && a.offset == b.offset &&
@@ -647,11 +647,15 @@ void RecordingWriter::onFinished(const SessionResult& result) {
         m_impl->record.clear();
         ByteSink b(m_impl->record);
         b.svarint(result.exitStatus);
-        b.byte(static_cast<std::uint8_t>((result.connected ? 1 : 0) | (result.handshakeFailed ? 2 : 0)));
+        b.byte(static_cast<std::uint8_t>((result.connected ? kFinishedConnected : 0) |
+                                         (result.handshakeFailed ? kFinishedHandshakeFailed : 0) |
+                                         (result.goodbyeMissing ? kFinishedGoodbyeMissing : 0)));
         b.varint(result.events);
         b.varint(result.dropped);
         b.str(result.streamError);
         b.varint(static_cast<std::uint64_t>(result.termSignal < 0 ? 0 : result.termSignal));
+        b.varint(result.discardedExits); // format 2
+        b.varint(result.possiblyMissing);
         m_impl->appendRecord(RecordType::Finished);
     }
     m_impl->shutdown();

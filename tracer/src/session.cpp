@@ -8,6 +8,8 @@
 #include <layertrace/stream.h>
 #include <layertrace/wire/handshake.h>
 
+#include "session_accounting.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -274,6 +276,9 @@ struct Session::Impl {
     bool joined = false;
     std::atomic<bool> exited{false};
     SessionResult result;
+    // The stream ended (EOF) inside a record: the probe's process vanished mid-send, which is
+    // not a malformed stream (session_accounting.h).
+    bool streamCutAtEnd = false;
     // Attached sessions (Session::attach): the probe's connection, for stop()'s Detach.
     bool attached = false;
     std::mutex probeMutex;
@@ -427,11 +432,13 @@ struct Session::Impl {
         // kMaxQueued bytes the reader waits, and the probe drops (or, --lossless, waits).
         ByteQueue queue;
         std::thread io([&] { pump(fd, queue); });
+        bool streamEnded = false;
         try {
             std::vector<std::byte> chunk;
             while (queue.pop(chunk)) {
                 feeder.feed(chunk.data(), chunk.size());
             }
+            streamEnded = true;
             feeder.finish();
         } catch (const HandshakeError& e) {
             result.connected = false;
@@ -439,6 +446,7 @@ struct Session::Impl {
             result.streamError = e.what();
         } catch (const Error& e) {
             result.streamError = e.what();
+            streamCutAtEnd = streamEnded;
             assembler.finish();
         }
         // Stop the reader if we stopped early (bad stream), then let it finish.
@@ -626,8 +634,8 @@ void Session::Impl::startReader() {
             self->result.termSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         }
         self->exited = true;
-        self->result.events = assembler.eventCount();
-        self->result.dropped = assembler.droppedTotal();
+        accountLosses(self->result, assembler, probeRingBytes(self->options, self->attached),
+                      !self->attached || self->result.targetExited, self->streamCutAtEnd);
         self->sink->onFinished(self->result);
     });
 }

@@ -46,6 +46,8 @@ public:
     std::int32_t goodbyeExitStatus() const { return m_goodbyeStatus; }
     // Exits not delivered because their enter never arrived (dropped, or begun before attach).
     std::uint64_t orphanExits() const { return m_orphanExits; }
+    // Threads the stream carried records of (each had a ring in the probe).
+    std::size_t threadsSeen() const { return m_threads.size() - m_threads.count(wire::kProcessTid); }
 
 private:
     struct Code {

@@ -1,0 +1,26 @@
+// See losses.h. docs/reliability.md explains each line; tests/faults checks them.
+#include "losses.h"
+
+namespace layertrace::tracer::cli {
+
+void printLosses(const SessionResult& result, LossContext context, std::ostream& err) {
+    const char* who = context == LossContext::Attach ? "target" : "program";
+    const char* when = context == LossContext::Replay ? " during the recorded session" : "";
+    if (result.dropped != 0) {
+        err << "layertrace: the probe dropped " << result.dropped << " events" << when;
+        if (context != LossContext::Replay) {
+            err << " because the tracer could not keep up (--lossless makes the " << who << " wait instead)";
+        }
+        err << '\n';
+    }
+    if (result.discardedExits != 0) {
+        err << "layertrace: " << result.discardedExits << " exits" << when
+            << " were not shown because their enter was dropped or came before tracing began\n";
+    }
+    if (result.goodbyeMissing) {
+        err << "layertrace: the " << who << " exited without the probe's Goodbye (os._exit, a crash or SIGKILL): up to "
+            << result.possiblyMissing << " events buffered in the probe may be missing at the end of the trace\n";
+    }
+}
+
+} // namespace layertrace::tracer::cli
