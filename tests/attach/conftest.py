@@ -1,45 +1,27 @@
 """Helpers for the attach tests: start targets in --forever mode (their "ready" line is the
 readiness signal), run `layertrace attach`, snapshot the target's code and GOT through
 /proc/PID/mem, and match catalog paths."""
-import fnmatch
-import json
 import os
 import pathlib
 import signal
 import struct
 import subprocess
+import sys
 
 import pytest
 
-TIMEOUT = 120
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "pyhelpers"))
+from layertrace_testing.env import demos_dir, layertrace, load_catalog, python  # noqa: E402,F401 (fixtures)
+from layertrace_testing.events import check_nesting  # noqa: E402,F401
+from layertrace_testing.paths import path_in_lines  # noqa: E402,F401
+from layertrace_testing.slowdown import scaled  # noqa: E402
 
-
-def _env_path(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set (ctest sets it; see tests/attach/CMakeLists.txt)")
-    return pathlib.Path(value)
-
-
-@pytest.fixture(scope="session")
-def layertrace():
-    return _env_path("LAYERTRACE_BIN")
-
-
-@pytest.fixture(scope="session")
-def demos_dir():
-    return _env_path("LAYERTRACE_DEMOS_DIR")
-
-
-@pytest.fixture(scope="session")
-def python():
-    return os.environ.get("LAYERTRACE_PYTHON", "/usr/bin/python3")
+TIMEOUT = scaled(120)
 
 
 @pytest.fixture(scope="session")
 def catalog(demos_dir):
-    with open(demos_dir / "catalog.json") as f:
-        return {d["name"]: d for d in json.load(f)["demos"]}
+    return {d["name"]: d for d in load_catalog(demos_dir)["demos"]}
 
 
 class Target:
@@ -215,51 +197,3 @@ def differences(before, after, pid=None):
         changed = sum(1 for a, b in zip(old, new or b"") if a != b)
         diffs.append(f"{key[0]} {key[1]} @0x{key[2]:x}: {changed} bytes differ")
     return diffs
-
-
-# ---- paths --------------------------------------------------------------------------------------
-
-def parse_path_line(line):
-    if line.startswith("[tid "):
-        line = line[line.index("] ") + 2:]
-    hops = []
-    for text in line.split(" -> "):
-        role, _, rest = text.partition(" ")
-        module, _, symbol = rest.partition(":")
-        hops.append((role, module, symbol))
-    return hops
-
-
-def _globs(value):
-    if value is None:
-        return None
-    return value if isinstance(value, list) else [value]
-
-
-def hop_matches(expected, hop):
-    role, module, symbol = hop
-    if expected.get("role") and expected["role"] != role:
-        return False
-    globs = _globs(expected.get("module"))
-    if globs is not None and not any(fnmatch.fnmatch(module, g) for g in globs):
-        return False
-    globs = _globs(expected.get("symbol"))
-    if globs is None:
-        return True
-    candidates = [symbol] + ([symbol.rsplit(".", 1)[1]] if "." in symbol else [])
-    return any(fnmatch.fnmatch(c, g) for c in candidates for g in globs)
-
-
-def path_in_lines(expected_hops, text):
-    """The catalog's hops appear in order in one path line of `text`."""
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        hops = parse_path_line(line)
-        i = 0
-        for hop in hops:
-            if i < len(expected_hops) and hop_matches(expected_hops[i], hop):
-                i += 1
-        if i == len(expected_hops):
-            return True
-    return False

@@ -7,15 +7,19 @@ import os
 import pathlib
 import select
 import signal
-import subprocess
 import sys
 import time
 
-import pytest
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "pyhelpers"))
+from layertrace_testing.env import demos_dir, env_path, layertrace, python  # noqa: E402,F401 (fixtures)
+from layertrace_testing.events import ENTER, EXIT, check_nesting, count, parse_jsonl  # noqa: E402,F401
+from layertrace_testing.runner import run_layertrace, start_layertrace  # noqa: E402,F401
+from layertrace_testing.slowdown import SLOWDOWN, scaled  # noqa: E402,F401
+
+import pytest  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 TARGET = HERE / "programs" / "fault_target.py"
-TIMEOUT = 240
 
 # Soak runs: LAYERTRACE_FAULTS_SOAK=20 repeats every case 20 times as often (docs/reliability.md).
 SOAK = max(1, int(os.environ.get("LAYERTRACE_FAULTS_SOAK", "1") or "1"))
@@ -30,31 +34,9 @@ def rounds(base):
     return range(base * SOAK)
 
 
-def env_path(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set (ctest sets it; see tests/faults/CMakeLists.txt)")
-    return pathlib.Path(value)
-
-
-@pytest.fixture(scope="session")
-def layertrace():
-    return env_path("LAYERTRACE_BIN")
-
-
 @pytest.fixture(scope="session")
 def faults_lib():
     return env_path("FAULTS_LIB")
-
-
-@pytest.fixture(scope="session")
-def demos_dir():
-    return env_path("LAYERTRACE_DEMOS_DIR")
-
-
-@pytest.fixture(scope="session")
-def python():
-    return os.environ.get("LAYERTRACE_PYTHON", "/usr/bin/python3")
 
 
 class Fifo:
@@ -70,6 +52,7 @@ class Fifo:
         self.buffer = b""
 
     def wait_for(self, word, timeout=60.0):
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             for line in self.buffer.split(b"\n")[:-1]:
@@ -110,6 +93,7 @@ class OutputWatch:
         return self.count
 
     def wait_for(self, n, timeout, alive=lambda: True, what="output"):
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while self.poll() < n:
             assert time.monotonic() < deadline, f"{what}: only {self.count} of {n} within {timeout} s"
@@ -129,68 +113,9 @@ def read_result(path):
         return json.load(f)
 
 
-def parse_jsonl(text, allow_partial_last=False):
-    """Every line is one JSON object; returns (events, modules). A tracer killed mid-write may
-    leave one partial last line, which `allow_partial_last` tolerates."""
-    events, modules = [], []
-    lines = text.splitlines()
-    for number, line in enumerate(lines, 1):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            if allow_partial_last and number == len(lines) and not text.endswith("\n"):
-                break
-            raise AssertionError(f"jsonl line {number} does not parse ({error}): {line[:200]}")
-        (modules if obj["kind"] == "module_load" else events).append(obj)
-    return events, modules
-
-
-ENTER = {"py_call", "c_call", "init_enter", "ffi_call", "closure_enter", "native_enter"}
-EXIT = {"py_return", "c_return", "c_raise", "init_exit", "ffi_return", "closure_exit", "native_exit"}
-
-
-def check_nesting(events, balanced=True):
-    """Per thread every enter is at the current depth and every exit closes its enter; with
-    `balanced`, every thread ends at depth 0 (a program that exited inside calls is not)."""
-    depth = {}
-    for e in events:
-        tid = e["tid"]
-        if e["kind"] in ENTER:
-            assert e["depth"] == depth.get(tid, 0), f"enter at wrong depth: {e}"
-            depth[tid] = depth.get(tid, 0) + 1
-        elif e["kind"] in EXIT:
-            depth[tid] = depth.get(tid, 0) - 1
-            assert depth[tid] >= 0, f"exit without enter: {e}"
-            assert e["depth"] == depth[tid], f"exit at wrong depth: {e}"
-    if balanced:
-        assert all(d == 0 for d in depth.values()), f"unbalanced threads: {depth}"
-    return depth
-
-
-def count(events, kind, symbol=None, **fields):
-    n = 0
-    for e in events:
-        if e["kind"] != kind or (symbol is not None and e.get("symbol") != symbol):
-            continue
-        if all(e.get(k) == v for k, v in fields.items()):
-            n += 1
-    return n
-
-
-def ffi_target_count(events, kind, symbol):
-    return sum(1 for e in events if e["kind"] == kind and e.get("target", {}).get("symbol") == symbol)
-
-
-def run_layertrace(layertrace, args, cwd=None, env_extra=None, timeout=TIMEOUT):
-    """Runs `layertrace ARGS` to its end; returns the CompletedProcess (text)."""
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    return subprocess.run([str(layertrace), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
 def reap(pid, timeout=60.0):
     """waitpid for an orphaned target re-parented to us; returns its exit code (-N for signal N)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)

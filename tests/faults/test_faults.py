@@ -10,17 +10,11 @@ import time
 
 import pytest
 
-from conftest import (SOAK, Fifo, OutputWatch, base_trace_args, check_nesting, count, ffi_target_count, parse_jsonl,
-                      read_result, reap, rounds, run_layertrace, target_argv)
+from conftest import (SOAK, Fifo, OutputWatch, base_trace_args, check_nesting, count, parse_jsonl, read_result, reap,
+                      rounds, run_layertrace, scaled, start_layertrace, target_argv)
 
 
 MIX = b'"symbol":"ft_mix"'  # in native_enter/native_exit lines and ffi targets
-
-
-def start_layertrace(layertrace, args, stdout, stderr, env_extra=None):
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    return subprocess.Popen([str(layertrace), *map(str, args)], stdout=stdout, stderr=stderr, env=env)
 
 
 # --- the tracer killed with SIGKILL mid-stream -----------------------------------------------------
@@ -83,7 +77,7 @@ def test_stop_during_burst(layertrace, faults_lib, python, tmp_path, round_):
         burst = min(50_000 * SOAK, 1_000_000)  # lines printed before the stop (soak 20: the 1M)
         OutputWatch(out_path).wait_for(burst, 180, alive=lambda: tracer.poll() is None, what="burst lines")
         tracer.send_signal(signal.SIGTERM)  # layertrace forwards it: the program stops cleanly
-        status = tracer.wait(timeout=120)
+        status = tracer.wait(timeout=scaled(120))
     fifo.close()
     outcome = read_result(result)
     assert status == 0, err_path.read_text()[-2000:]
@@ -112,6 +106,8 @@ ENDINGS = {
     "os_exit": (7, None),
     "segv": (139, "killed by signal 11"),
 }
+NO_GOODBYE = re.compile(r"exited without the probe's Goodbye \(os\._exit, a crash or SIGKILL\): up to (\d+) events "
+                        r"buffered in the probe may be missing")
 
 
 @pytest.mark.parametrize("round_", rounds(2))
@@ -129,23 +125,28 @@ def test_target_ending(layertrace, faults_lib, python, tmp_path, end, round_):
     outcome = read_result(result)
     assert outcome["correct"] and outcome["calls"] == calls
     events, _ = parse_jsonl(proc.stdout)
-    # Lossless: an exit through exit() (normal, raise) delivers every call. os._exit and a crash
-    # skip the probe's exit handling, so the events still in its ring (the last 2 ms or so) are
-    # lost: everything delivered is real and in order, but the tail may be missing
-    # (docs/reliability.md, "Known gaps").
     enters = count(events, "native_enter", "ft_mix")
+    exits = count(events, "native_exit", "ft_mix")
+    no_goodbye = NO_GOODBYE.search(proc.stderr)
     if end in ("normal", "raise"):
-        assert enters == count(events, "native_exit", "ft_mix") == calls, (enters, proc.stderr[-2000:])
+        # Lossless, and an exit through exit(): every call is delivered, the Goodbye arrives.
+        assert enters == exits == calls, (enters, proc.stderr[-2000:])
+        assert not no_goodbye, proc.stderr[-2000:]
     else:
-        # How much of the run reached the tracer before the process vanished depends on where the
-        # sender thread was: possibly nothing (2,000 calls take a few ms). What arrived is real.
-        assert enters <= calls
+        # os._exit and a crash skip the probe's exit handling: what was still in its rings is
+        # lost (possibly everything: 2,000 calls take a few ms). The tracer says so, with a bound
+        # that covers what is missing; everything delivered is real and in order.
+        assert no_goodbye, f"the tracer did not say the Goodbye was missing: {proc.stderr[-2000:]}"
+        assert enters <= calls and exits <= enters
+        assert (calls - enters) + (calls - exits) <= int(no_goodbye.group(1)), proc.stderr[-2000:]
     check_nesting(events, balanced=end in ("normal", "raise"))
-    # The recording holds what the live output showed.
+    # The recording holds what the live output showed, and says the same about what is missing.
     replay = run_layertrace(layertrace, ["replay", rec, "--format", "jsonl"])
     assert replay.returncode == 0, replay.stderr
     replayed, _ = parse_jsonl(replay.stdout)
     assert [(e["kind"], e.get("symbol")) for e in replayed] == [(e["kind"], e.get("symbol")) for e in events]
+    replay_says = NO_GOODBYE.search(replay.stderr)
+    assert (replay_says and replay_says.group(1)) == (no_goodbye and no_goodbye.group(1)), replay.stderr
 
 
 # --- fork and exec ---------------------------------------------------------------------------------
@@ -290,30 +291,38 @@ def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp
         fifo.wait_for("done", timeout=120)  # reached while nobody has read a byte of the output
         chunks = []
         while True:
-            ready, _, _ = select.select([tracer.stdout], [], [], 120)
+            ready, _, _ = select.select([tracer.stdout], [], [], scaled(120))
             assert ready, "the tracer stopped printing"
             chunk = os.read(tracer.stdout.fileno(), 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
-        status = tracer.wait(timeout=120)
+        status = tracer.wait(timeout=scaled(120))
     fifo.close()
     assert status == 0, err_path.read_text()[-2000:]
     assert read_result(result)["correct"]
     events, _ = parse_jsonl(b"".join(chunks).decode())
-    # The total comes from the probe's Goodbye (it includes drops no later event reported); the
-    # `dropped` lines are the per-thread reports that a later event carried.
-    said = re.search(r"the probe dropped (\d+) events", err_path.read_text())
-    assert said, f"the tracer did not report drops: {err_path.read_text()[-2000:]}"
+    stderr = err_path.read_text()
+    # The drop total comes from the probe's Goodbye (it includes drops no later event reported);
+    # the `dropped` lines are the per-thread reports that a later event carried.
+    said = re.search(r"the probe dropped (\d+) events", stderr)
+    assert said, f"the tracer did not report drops: {stderr[-2000:]}"
     dropped = int(said.group(1))
-    delivered = sum(1 for e in events if e["kind"] != "dropped")
     assert dropped > 0
     assert sum(e["dropped"] for e in events if e["kind"] == "dropped") <= dropped
-    # Every event is delivered or counted as dropped, except exits whose enter was dropped: the
-    # tracer discards those (an exit alone would break nesting), so at most one per drop goes
-    # uncounted. The probe's own count is checked exactly against a lossless run in tests/probe.
-    lost = total - delivered
-    assert dropped <= lost <= 2 * dropped, f"delivered {delivered} + dropped {dropped} vs {total}"
+    # An exit whose enter was dropped is discarded (an exit alone would break nesting), and said.
+    discarded = re.search(r"(\d+) exits were not shown because their enter was dropped", stderr)
+    discarded = int(discarded.group(1)) if discarded else 0
+    delivered = sum(1 for e in events if e["kind"] != "dropped")
+    accounted = delivered + dropped + discarded
+    no_goodbye = NO_GOODBYE.search(stderr)
+    if no_goodbye:
+        # The probe's sender was still behind when its 1 s exit budget ran out (a very slow
+        # tracer): the rest was neither sent nor counted, and the tracer says how much it can be.
+        assert accounted <= total <= accounted + int(no_goodbye.group(1)), stderr[-2000:]
+    else:
+        # Every event the program produced is delivered, dropped or a discarded orphan exit.
+        assert accounted == total, f"delivered {delivered} + dropped {dropped} + discarded {discarded} vs {total}"
 
 
 # --- attach, then detach during a burst: the target goes on untouched ----------------------------
@@ -335,12 +344,12 @@ def test_attach_then_detach_during_burst(layertrace, faults_lib, python, tmp_pat
                                                               alive=lambda: tracer.poll() is None,
                                                               what="native_enter lines from attach")
             tracer.send_signal(signal.SIGINT)  # Ctrl-C: detach, the target goes on
-            attach_status = tracer.wait(timeout=60)
+            attach_status = tracer.wait(timeout=scaled(60))
         # Still running, and still right, after the detach: let it do more work untraced.
         assert target.poll() is None, "the target died when the tracer detached"
         time.sleep(0.5)
         target.send_signal(signal.SIGTERM)
-        status = target.wait(timeout=60)
+        status = target.wait(timeout=scaled(60))
     finally:
         if target.poll() is None:
             target.kill()

@@ -3,8 +3,7 @@ layer paths appear in --format path (in order within one line) and in --format j
 within one thread), every line of jsonl parses, and every thread's events nest."""
 import pytest
 
-from conftest import (appears_in_order, assert_nesting, hop_sequences, parse_jsonl, parse_path_line,
-                      path_matches_in_order, resolve_argv, run)
+from conftest import appears_in_order, check_nesting, hop_sequences, parse_jsonl, parse_path_line, resolve_argv, run
 
 
 def demos_with_paths():
@@ -28,7 +27,7 @@ def test_path_format_shows_every_expected_path(layertrace, demos_dir, catalog, p
     lines = [parse_path_line(line) for line in out.splitlines() if line.strip()]
     assert lines, f"{name}: no path lines at all\nstderr:\n{err[-3000:]}"
     for expected in demo["paths"]:
-        assert any(path_matches_in_order(expected["hops"], hops) for hops in lines), (
+        assert any(appears_in_order(expected["hops"], hops) for hops in lines), (
             f"{name}: path {expected['name']!r} not found. Lines:\n" + "\n".join(out.splitlines()[:40]))
 
 
@@ -43,7 +42,7 @@ def test_jsonl_format_parses_nests_and_orders_hops(layertrace, demos_dir, catalo
     for e in events:
         for field in ("ts_ns", "tid", "kind", "role", "layer", "module", "symbol"):
             assert field in e, f"{name}: event without {field}: {e}"
-    assert_nesting(events)
+    check_nesting(events)
     seqs = hop_sequences(events)
     for expected in demo.get("paths", []):
         assert any(appears_in_order(expected["hops"], seq) for seq in seqs.values()), (

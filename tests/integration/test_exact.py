@@ -3,7 +3,7 @@ PyInit_* and PyCFunction dispatch are seen and resolved, cffi's decoded argument
 nest, real third-party packages (numpy, nacl) trace the same way."""
 import pathlib
 
-from conftest import assert_nesting, parse_jsonl, parse_path_line, run
+from conftest import check_nesting, count, parse_jsonl, parse_path_line, run
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -16,16 +16,6 @@ def jsonl(layertrace, cwd, argv, *options):
     return events, modules
 
 
-def count(events, kind, **fields):
-    def ok(e):
-        for key, value in fields.items():
-            actual = e.get(key) if "." not in key else e.get(key.split(".")[0], {}).get(key.split(".")[1])
-            if actual != value:
-                return False
-        return True
-    return sum(1 for e in events if e["kind"] == kind and ok(e))
-
-
 def test_part_iv_thousand_calls_exact_pairs(layertrace, demos_dir, python):
     events, _ = jsonl(layertrace, demos_dir / "ctypes_complex_struct", [python, "user.py", "--repeat", "1000"],
                       "--no-stacks")
@@ -34,7 +24,7 @@ def test_part_iv_thousand_calls_exact_pairs(layertrace, demos_dir, python):
     assert count(events, "native_enter", symbol="transform_record") == 1000
     assert count(events, "native_exit", symbol="transform_record") == 1000
     assert count(events, "dropped") == 0
-    assert_nesting(events)
+    check_nesting(events)
 
 
 def test_part_iv_exact_path(layertrace, demos_dir, python):
@@ -64,7 +54,7 @@ def test_pyinit_and_pycfunction_dispatch(layertrace, demos_dir, python):
         assert process[0]["module"].startswith("mymodule")
         if demo == "c_ext_config_basic":
             assert process[0]["symbol"] == "Config_process"
-        assert_nesting(events)
+        check_nesting(events)
     events, _ = jsonl(layertrace, demos_dir / "ctypes_complex_struct", [python, "user.py"])
     assert any(e["kind"] == "init_enter" and e["symbol"] == "PyInit__ctypes" and e["role"] == "ext" for e in events)
 
@@ -86,7 +76,7 @@ def test_cffi_abi_decodes_arguments_and_api_mode_calls_directly(layertrace, demo
 
 def test_callbacks_nest(layertrace, demos_dir, python):
     events, _ = jsonl(layertrace, demos_dir / "callbacks", [python, "user.py"])
-    assert_nesting(events)
+    check_nesting(events)
     closures = [e for e in events if e["kind"] == "closure_enter"]
     assert closures, "no FFI closure seen"
     # Each closure runs inside a native frame and runs Python inside it.
@@ -101,7 +91,7 @@ def test_numpy_c_api_extension(layertrace, python):
     assert any(m["module"].startswith("_multiarray_umath") and m["role"] == "ext" for m in modules)
     calls = [e for e in events if e["kind"] == "c_call" and e["module"].startswith("_multiarray_umath")]
     assert calls, "no PyCFunction call into numpy's extension"
-    assert_nesting(events)
+    check_nesting(events)
 
 
 def test_nacl_cffi_to_libsodium(layertrace, python):
@@ -110,7 +100,7 @@ def test_nacl_cffi_to_libsodium(layertrace, python):
     natives = [e for e in events if e["kind"] == "native_enter" and e["module"].startswith("libsodium")]
     assert natives, "no call into libsodium seen"
     assert any(e["symbol"].startswith("crypto_") for e in natives)
-    assert_nesting(events)
+    check_nesting(events)
 
 
 def test_modules_lists_roles_and_reasons(layertrace, demos_dir, python):

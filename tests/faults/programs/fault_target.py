@@ -91,6 +91,8 @@ def scenario_loop(args, out):
             done += 1
             if done == 1:
                 announce_ready(args)
+            if args.progress and done % args.progress == 0:
+                announce_ready(args, "progress")  # "progress PID": another --progress calls done
         out.write(calls=done, stopped_by=stop[0])
         print(f"stopped after {done} iterations, all correct", flush=True)
     else:
@@ -291,6 +293,7 @@ def main(argv=None):
     parser.add_argument("--demos", default=os.environ.get("LAYERTRACE_DEMOS_DIR", ""))
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--forever", action="store_true")
+    parser.add_argument("--progress", type=int, default=0, help="loop --forever: say 'progress' every N calls")
     parser.add_argument("--end", choices=["normal", "raise", "os_exit", "segv"], default="normal")
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
