@@ -845,7 +845,34 @@ void finish() noexcept {
     pthread_mutex_unlock(&g_doneMutex);
 }
 
+pid_t g_launchedPid = 0; // the process `layertrace run` launched with this probe preloaded
+
+// libc's _exit, looked up once from the constructor: a vfork child calling _exit (exec failed)
+// should not be the first to run dlsym, with the parent's other threads sharing its memory.
+using ExitFn = void (*)(int);
+ExitFn realUnderscoreExit() {
+    static ExitFn real = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "_exit"));
+    return real;
+}
+
+// os._exit (any direct _exit) skips exit(), atexit handlers and the probe's destructor, so what
+// is still in the rings would be lost. When the launched process itself calls it, end the
+// session as a normal exit does: the sender drains and says Goodbye, within the same 1 s budget.
+// Never in a vfork child (it shares the parent's memory, so the parent's session is not its own:
+// getpid() tells them apart); a fork child's probe is off already.
+void finishBeforeImmediateExit(int status) noexcept {
+    if (g_launchedPid == 0 || getpid() != g_launchedPid) {
+        return;
+    }
+    if (!g_exitStatusKnown.load()) {
+        g_exitStatus.store(status);
+        g_exitStatusKnown.store(true);
+    }
+    finish();
+}
+
 __attribute__((constructor)) void probeConstructor() {
+    (void)realUnderscoreExit();
     const char* socketPath = getenv("LAYERTRACE_SOCKET");
     if (socketPath == nullptr || *socketPath == '\0') {
         return; // not launched by `layertrace run`: stay inert, silently
@@ -853,6 +880,7 @@ __attribute__((constructor)) void probeConstructor() {
     const std::string path = socketPath;
     readBufferSize();
     scrubEnvironment();
+    g_launchedPid = getpid();
     start(path, false);
 }
 
@@ -1187,6 +1215,15 @@ extern "C" __attribute__((visibility("default"))) int __libc_start_main(
     static Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "__libc_start_main"));
     layertrace::probe::runtime::g_realMain = main;
     return real(layertrace::probe::runtime::wrappedMain, argc, argv, init, fini, rtldFini, stackEnd);
+}
+
+// _exit (os._exit): flush the session first (finishBeforeImmediateExit), then the real _exit.
+// Interposed only where the probe is preloaded (`layertrace run`); glibc's own exit() reaches
+// _exit internally, not through this symbol.
+extern "C" __attribute__((visibility("default"), noreturn)) void _exit(int status) {
+    layertrace::probe::runtime::finishBeforeImmediateExit(status);
+    layertrace::probe::runtime::realUnderscoreExit()(status);
+    __builtin_unreachable();
 }
 
 extern "C" __attribute__((visibility("default"), noreturn)) void exit(int status) {
