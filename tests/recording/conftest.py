@@ -1,22 +1,12 @@
 """Shared by the recording suite's pytest files: the committed fixtures and the paths ctest passes
-in the environment (tests/recording/CMakeLists.txt)."""
+in the environment (tests/recording/CMakeLists.txt), through the helpers every Python suite shares
+(tests/pyhelpers/layertrace_testing)."""
 import json
-import os
 import pathlib
+import sys
 
-import pytest
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "pyhelpers"))
+from layertrace_testing.env import env_path, layertrace  # noqa: E402,F401 (fixture)
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
 FIXTURES = json.loads((DATA / "fixtures.json").read_text())["fixtures"]
-
-
-def env_path(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set (ctest sets it; see tests/recording/CMakeLists.txt)")
-    return pathlib.Path(value)
-
-
-@pytest.fixture(scope="session")
-def layertrace():
-    return env_path("LAYERTRACE_BIN")

@@ -51,8 +51,8 @@ struct SessionResult {
     bool handshakeFailed = false; // the probe connected but the handshake failed (streamError says why)
     bool attached = false;        // Session::attach: the target is not our child; exitStatus stays 0
     bool targetExited = false;    // attached: the target exited during the session (else we detached)
-    // The program ended but its stream ended without the probe's Goodbye (os._exit, a crash, a
-    // SIGKILL): what its sender had not sent yet is lost, and not in `dropped`.
+    // The program ended but its stream ended without the probe's Goodbye (a crash, SIGKILL,
+    // os._exit under attach): what its sender had not sent yet is lost, and not in `dropped`.
     bool goodbyeMissing = false;
     std::uint64_t discardedExits = 0; // exits not delivered: their enter was dropped or began before attach
     std::uint64_t possiblyMissing = 0; // goodbyeMissing: at most this many events were still in the probe
