@@ -1,6 +1,7 @@
 // layertrace-gui entry point: parse the command line, open the requested trace (demo, command,
 // attached PID, recording), and for --screenshot render the chosen view to a PNG (or SVG) once
 // the trace is complete. Opening and attaching fail with the tracer's exit codes.
+#include "core/remote_source.h"
 #include "widgets/command_line.h"
 #include "widgets/main_window.h"
 
@@ -12,6 +13,7 @@
 
 #include <layertrace/attach.h>
 #include <layertrace/errors.h>
+#include <layertrace/remote.h>
 
 #include <cstdio>
 #include <limits>
@@ -133,6 +135,24 @@ int main(int argc, char** argv) {
             return fail(attached.exitCode, attached.error);
         break;
     }
+    case GuiOptions::Open::Connect: {
+        StartOutcome connected;
+        try {
+            // The same rules and messages as `layertrace view` (--token-file, else $LAYERTRACE_TOKEN).
+            connected = w.connectToServer(o.server, tracer::loadToken(o.tokenFile.toStdString(), {}));
+        } catch (const tracer::Error& e) {
+            connected = {false, e.exitCode(), QString::fromStdString(e.what())};
+        }
+        if (!connected.ok)
+            return fail(connected.exitCode, connected.error);
+        // Refused (9) or unreachable (6) before any of the session arrived: exit as `view` does.
+        QObject::connect(&w, &MainWindow::ingestFinished, &w, [&w] {
+            const auto* remote = w.ingest() ? dynamic_cast<const RemoteSource*>(&w.ingest()->source()) : nullptr;
+            if (remote && !remote->outcome().ok)
+                QApplication::exit(fail(remote->outcome().exitCode, remote->outcome().error));
+        });
+        break;
+    }
     default:
         started = false;
         w.showStart();
@@ -145,11 +165,11 @@ int main(int argc, char** argv) {
 
     if (o.screenshot.isEmpty()) {
         w.show();
-        QApplication::exec();
+        const int exitCode = QApplication::exec(); // non-zero: a --connect that was refused
         const QString saveError = w.finishSession();
         if (!saveError.isEmpty())
             return fail(int(tracer::ExitCode::Io), saveError);
-        return o.open == GuiOptions::Open::Attach ? attachedSessionStatus(w) : 0;
+        return o.open == GuiOptions::Open::Attach ? attachedSessionStatus(w) : exitCode;
     }
 
     // Screenshot mode: wait until the trace is complete (or time out), then render and exit.

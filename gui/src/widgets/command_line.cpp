@@ -8,10 +8,13 @@ QString usageText() {
     return QStringLiteral(
         "usage: layertrace-gui [options] [FILE]\n"
         "       layertrace-gui [options] --demo NAME | --run -- CMD [ARGS...] | --attach PID | --example\n"
+        "       layertrace-gui [options] --connect HOST:PORT [--token-file FILE]\n"
         "\n"
         "  --demo NAME          run a catalog demo live under the tracer\n"
         "  --run -- CMD...      run CMD live under the tracer\n"
         "  --attach PID         attach to a running Python process (Stop tracing detaches; it goes on)\n"
+        "  --connect HOST:PORT  watch the session `layertrace serve` streams there (docs/cli/serve.md)\n"
+        "  --token-file FILE    the token for --connect (else $LAYERTRACE_TOKEN)\n"
         "  FILE                 open a recording (.ltr)\n"
         "  -o, --output FILE    save the live session (--demo, --run, --attach) as a recording when it ends\n"
         "  --example            the Part IV transform() call as a scripted (not live) event sequence\n"
@@ -61,6 +64,13 @@ GuiOptions parseCommandLine(const QStringList& arguments) {
             if (!value(&v) || (o.pid = v.toLongLong(&ok), !ok) || o.pid <= 0)
                 return fail(QStringLiteral("--attach needs a process id"));
             o.open = GuiOptions::Open::Attach;
+        } else if (a == QLatin1String("--connect")) {
+            if (!value(&o.server) || o.server.isEmpty())
+                return fail(QStringLiteral("--connect needs HOST:PORT of a `layertrace serve`"));
+            o.open = GuiOptions::Open::Connect;
+        } else if (a == QLatin1String("--token-file")) {
+            if (!value(&o.tokenFile) || o.tokenFile.isEmpty())
+                return fail(QStringLiteral("--token-file needs the file holding serve's token"));
         } else if (a == QLatin1String("-o") || a == QLatin1String("--output")) {
             if (!value(&o.output) || o.output.isEmpty())
                 return fail(QStringLiteral("%1 needs a file name for the recording (e.g. trace.ltr)").arg(a));
@@ -116,6 +126,8 @@ GuiOptions parseCommandLine(const QStringList& arguments) {
     const bool live = o.open == GuiOptions::Open::Demo || o.open == GuiOptions::Open::Run || o.open == GuiOptions::Open::Attach;
     if (!o.output.isEmpty() && !live)
         return fail(QStringLiteral("--output saves a live session: use it with --demo, --run or --attach"));
+    if (!o.tokenFile.isEmpty() && o.open != GuiOptions::Open::Connect)
+        return fail(QStringLiteral("--token-file is the token for --connect HOST:PORT"));
     return o;
 }
 

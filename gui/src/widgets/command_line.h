@@ -21,12 +21,14 @@ enum class GuiExit : int {
 };
 
 struct GuiOptions {
-    enum class Open { Start, Demo, Run, Attach, Recording, Example };
+    enum class Open { Start, Demo, Run, Attach, Recording, Example, Connect };
     Open open = Open::Start;
     QString demo;
     QStringList command;
     qint64 pid = 0;
     QString file;
+    QString server;                 // --connect HOST:PORT (layertrace serve)
+    QString tokenFile;              // --token-file FILE for --connect
     QString output;                 // -o/--output: save the live session's recording there
 
     QString screenshot;             // render and exit

@@ -2,6 +2,7 @@
 #include "widgets/main_window.h"
 
 #include "core/recording_source.h"
+#include "core/remote_source.h"
 #include "core/save_recording.h"
 #include "core/scripted_trace.h"
 #include "widgets/attach_dialog.h"
@@ -10,10 +11,13 @@
 #include <layertrace/errors.h>
 
 #include <QApplication>
+#include <QDialogButtonBox>
 #include <QCloseEvent>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -95,6 +99,7 @@ MainWindow::MainWindow(std::size_t eventBudget, QWidget* parent)
     });
     connect(m_start, &StartScreen::traceScriptRequested, this, &MainWindow::traceScriptDialog);
     connect(m_start, &StartScreen::attachRequested, this, &MainWindow::attachDialog);
+    connect(m_start, &StartScreen::connectRequested, this, &MainWindow::connectDialog);
     connect(m_start, &StartScreen::openRecordingRequested, this, &MainWindow::openRecordingDialog);
     connect(m_start, &StartScreen::exampleRequested, this, [this] {
         if (confirmDiscardLiveTrace())
@@ -168,6 +173,7 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     add(QStringLiteral("Trace a &script…"), QKeySequence(), [this] { traceScriptDialog(); });
     add(QStringLiteral("&Attach to a process…"), QKeySequence(), [this] { attachDialog(); });
+    add(QStringLiteral("&Connect to a server…"), QKeySequence(), [this] { connectDialog(); });
     m_stopAction = add(QStringLiteral("S&top tracing"), QKeySequence(), [this] { stopTracing(); });
     add(QStringLiteral("Start scree&n"), QKeySequence(), [this] { showStart(); });
     file->addSeparator();
@@ -319,6 +325,50 @@ void MainWindow::attachDialog() {
     const StartOutcome outcome = startAttach(dialog.selectedPid());
     if (!outcome.ok)
         showErrorMessage(QStringLiteral("Cannot attach"), outcome.error);
+}
+
+void MainWindow::connectDialog() {
+    QDialog dialog(this);
+    dialog.setWindowTitle(QStringLiteral("Connect to a server"));
+    auto* form = new QFormLayout(&dialog);
+    auto* server = new QLineEdit;
+    server->setPlaceholderText(QStringLiteral("laptop.local:7450"));
+    auto* token = new QLineEdit;
+    token->setEchoMode(QLineEdit::Password);
+    token->setPlaceholderText(QStringLiteral("empty: $LAYERTRACE_TOKEN"));
+    form->addRow(QStringLiteral("Server (HOST:PORT of layertrace serve)"), server);
+    form->addRow(QStringLiteral("Token"), token);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted || !confirmDiscardLiveTrace())
+        return;
+    StartOutcome outcome;
+    try {
+        // The same rules as `layertrace view`: a typed token, else $LAYERTRACE_TOKEN.
+        const std::string typed = token->text().toStdString();
+        outcome = connectToServer(server->text().trimmed(), typed.empty() ? tracer::loadToken({}, {}) : typed);
+    } catch (const tracer::Error& e) {
+        outcome = {false, e.exitCode(), QString::fromStdString(e.what())};
+    }
+    if (!outcome.ok)
+        showErrorMessage(QStringLiteral("Cannot connect"), outcome.error);
+}
+
+StartOutcome MainWindow::connectToServer(const QString& server, const std::string& token) {
+    tracer::HostPort where;
+    try {
+        where = tracer::parseHostPort(server.toStdString(), "127.0.0.1");
+    } catch (const tracer::Error& e) {
+        return {false, e.exitCode(), QString::fromStdString(e.what())};
+    }
+    m_landOnDeepest = false;
+    setWindowTitle(QStringLiteral("layertrace — watching %1").arg(server));
+    m_recordingDir.reset();
+    startSource(std::make_unique<RemoteSource>(std::move(where), token, QStringLiteral("remote: %1").arg(server)));
+    updateActions();
+    return {true, 0, {}};
 }
 
 StartOutcome MainWindow::startAttach(std::uint32_t pid, bool anchored) {

@@ -61,6 +61,10 @@ public:
     // Attaches to the running Python process `pid`; blocks until the probe is in or the attach
     // failed (AttachError's message and exit code 10..16, as `layertrace attach`).
     StartOutcome startAttach(std::uint32_t pid, bool anchored = false);
+    // Watches the session a `layertrace serve` at `server` ("HOST:PORT") streams, presenting
+    // `token`. A bad HOST:PORT fails here (exit 2); a refusal (9) or an unreachable server (6)
+    // arrives later, as the document's sourceError() and RemoteSource::outcome().
+    StartOutcome connectToServer(const QString& server, const std::string& token);
     // Saves the current trace as a recording file: the live session's recording (complete once
     // the session ended, else a snapshot up to now) or a copy of the opened recording. Returns
     // the error line, empty on success.
@@ -102,6 +106,7 @@ private:
     void openRecordingDialog();
     void openRecordingInteractive(const QString& path);
     void attachDialog();
+    void connectDialog();
     bool saveTraceDialog();
     void showErrorMessage(const QString& title, const QString& text);
     void updateActions();

@@ -61,13 +61,15 @@ StartScreen::StartScreen(CatalogModel& catalog, QWidget* parent) : QWidget(paren
     auto* trace = new QPushButton(QStringLiteral("Trace a script…"));
     auto* attach = new QPushButton(QStringLiteral("Attach to a process…"));
     attach->setToolTip(QStringLiteral("Trace a Python process that is already running; detaching leaves it running"));
+    auto* remote = new QPushButton(QStringLiteral("Connect to a server…"));
+    remote->setToolTip(QStringLiteral("Watch a session that `layertrace serve` streams from another machine"));
     auto* open = new QPushButton(QStringLiteral("Open a recording…"));
     open->setToolTip(QStringLiteral("Open a .ltr recording (layertrace run -o, or File > Save trace as…); "
                                     "you can also drop one on the window"));
     auto* example = new QPushButton(QStringLiteral("Scripted example (not a live trace)"));
     example->setToolTip(QStringLiteral("The Part IV transform() call as a constructed event sequence: explore the "
                                        "views without running anything"));
-    for (auto* b : {trace, attach, open, example})
+    for (auto* b : {trace, attach, remote, open, example})
         buttons->addWidget(b);
     buttons->addStretch(1);
     outer->addLayout(buttons);
@@ -92,6 +94,7 @@ StartScreen::StartScreen(CatalogModel& catalog, QWidget* parent) : QWidget(paren
     });
     connect(trace, &QPushButton::clicked, this, &StartScreen::traceScriptRequested);
     connect(attach, &QPushButton::clicked, this, &StartScreen::attachRequested);
+    connect(remote, &QPushButton::clicked, this, &StartScreen::connectRequested);
     connect(open, &QPushButton::clicked, this, &StartScreen::openRecordingRequested);
     connect(example, &QPushButton::clicked, this, &StartScreen::exampleRequested);
     preselect();

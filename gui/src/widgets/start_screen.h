@@ -22,6 +22,7 @@ signals:
     void runDemoRequested(const QString& name);
     void traceScriptRequested();
     void attachRequested();
+    void connectRequested();
     void openRecordingRequested();
     void exampleRequested();
 

@@ -1,0 +1,126 @@
+// Watching a served session (issue 8, docs/cli/serve.md): `layertrace serve --wait-viewers 1`
+// runs a demo on loopback; the GUI connects and shows every event serve recorded (-o), and a
+// wrong token makes `layertrace-gui --connect` exit like `layertrace view`: 9, the same message.
+#include "gui_test_support.h"
+
+#include "core/remote_source.h"
+#include "widgets/main_window.h"
+
+#include <layertrace/errors.h>
+#include <layertrace/recording.h>
+#include <layertrace/session.h>
+
+#include <QFile>
+#include <QProcess>
+#include <QProcessEnvironment>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+
+#include <gtest/gtest.h>
+
+using namespace layertrace;
+using namespace layertrace::gui;
+using namespace layertrace::gui::test;
+
+namespace {
+
+const QString kToken = QStringLiteral("projector-token-0123456789abcdef");
+
+struct Counted : tracer::EventSink {
+    std::uint64_t events = 0;
+    void onEvent(const TraceEvent&) override { ++events; }
+};
+
+// Runs `program args` to its end with LAYERTRACE_TOKEN=token (offscreen Qt for the GUI).
+int runWithToken(const QString& program, const QStringList& args, const QString& token, QString* err) {
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    env.insert(QStringLiteral("LAYERTRACE_TOKEN"), token);
+    p.setProcessEnvironment(env);
+    p.start(program, args);
+    if (!p.waitForFinished(60000))
+        return -1;
+    *err = QString::fromUtf8(p.readAllStandardError()).trimmed();
+    return p.exitCode();
+}
+
+// What follows "layertrace: " / "layertrace-gui: " on the line that names the refusal.
+QString refusalLine(const QString& stderrText) {
+    const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("^layertrace(?:-gui)?: (.*refused this viewer.*)$"),
+                                                         QRegularExpression::MultilineOption)
+                                          .match(stderrText);
+    return m.hasMatch() ? m.captured(1) : QString();
+}
+
+} // namespace
+
+TEST(Remote, WindowShowsEveryServedEventAndAWrongTokenExitsLikeView) {
+    std::string why;
+    if (!liveTracingAvailable(&why))
+        GTEST_SKIP() << why;
+    QTemporaryDir dir;
+    ASSERT_TRUE(dir.isValid());
+    const QString tokenFile = dir.filePath(QStringLiteral("token"));
+    {
+        QFile f(tokenFile);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+        f.write(kToken.toUtf8() + "\n");
+    }
+    const QString served = dir.filePath(QStringLiteral("served.ltr"));
+    QProcess serve;
+    serve.setWorkingDirectory(QString::fromStdString(tracer::Catalog::defaultDemosDir()) +
+                              QStringLiteral("/c_ext_ctypes_add"));
+    // Lossless: none dropped on a loaded machine (anchored, without stacks: about 95,000 events).
+    serve.start(QStringLiteral(LAYERTRACE_CLI_BIN),
+                {QStringLiteral("serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                 QStringLiteral("--token-file"), tokenFile, QStringLiteral("--wait-viewers"), QStringLiteral("1"),
+                 QStringLiteral("run"), QStringLiteral("--mode"), QStringLiteral("anchored"), QStringLiteral("--no-stacks"),
+                 QStringLiteral("--lossless"), QStringLiteral("--text-output"), QStringLiteral("/dev/null"),
+                 QStringLiteral("-o"), served, QStringLiteral("--"), QString::fromStdString(tracer::defaultPython()),
+                 QStringLiteral("user.py")});
+    ASSERT_TRUE(serve.waitForStarted(10000));
+    QString serveErr, address;
+    ASSERT_TRUE(waitFor([&] {
+        serveErr += QString::fromUtf8(serve.readAllStandardError());
+        const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("listening on (\\S+)")).match(serveErr);
+        address = m.captured(1);
+        return m.hasMatch() || serve.state() == QProcess::NotRunning;
+    }, 60000));
+    ASSERT_FALSE(address.isEmpty()) << serveErr.toStdString();
+
+    // A wrong token: the GUI exits as `layertrace view` does, and serve goes on waiting.
+    QString guiErr, viewErr;
+    const int gui = runWithToken(QStringLiteral(LAYERTRACE_GUI_BIN), {QStringLiteral("--connect"), address},
+                                 QStringLiteral("wrong-token"), &guiErr);
+    const int view = runWithToken(QStringLiteral(LAYERTRACE_CLI_BIN), {QStringLiteral("view"), address},
+                                  QStringLiteral("wrong-token"), &viewErr);
+    EXPECT_EQ(view, int(tracer::ExitCode::Refused)) << viewErr.toStdString();
+    EXPECT_EQ(gui, view) << guiErr.toStdString();
+    EXPECT_FALSE(refusalLine(guiErr).isEmpty()) << guiErr.toStdString();
+    EXPECT_EQ(refusalLine(guiErr), refusalLine(viewErr));
+    EXPECT_TRUE(guiErr.contains(QStringLiteral("wrong token"))) << guiErr.toStdString();
+
+    // The right token: the window receives the whole session.
+    MainWindow w;
+    const StartOutcome connected = w.connectToServer(address, kToken.toStdString());
+    ASSERT_TRUE(connected.ok) << connected.error.toStdString();
+    ASSERT_TRUE(waitFor([&] { return w.ingest() && w.ingest()->finished(); }, 240000))
+        << w.document().sourceState().toStdString();
+    ASSERT_TRUE(serve.state() == QProcess::NotRunning || serve.waitForFinished(60000)); // false once it ended
+    serveErr += QString::fromUtf8(serve.readAllStandardError());
+    ASSERT_EQ(serve.exitCode(), 0) << serveErr.toStdString();
+    EXPECT_TRUE(serveErr.contains(QStringLiteral("received the whole session"))) << serveErr.toStdString();
+    EXPECT_TRUE(serveErr.contains(QStringLiteral("1 viewer(s) served, 2 refused"))) << serveErr.toStdString();
+
+    Counted recorded;
+    tracer::RecordingReader(served.toStdString()).replay(recorded);
+    const auto& remote = dynamic_cast<const RemoteSource&>(w.ingest()->source());
+    EXPECT_TRUE(remote.outcome().ok) << remote.outcome().error.toStdString();
+    EXPECT_TRUE(w.document().sourceError().isEmpty()) << w.document().sourceError().toStdString();
+    EXPECT_GT(recorded.events, 1000u);
+    EXPECT_EQ(remote.result().events, recorded.events);
+    EXPECT_EQ(w.document().totalEvents(), recorded.events);
+    EXPECT_EQ(w.document().droppedByGui(), 0u);
+    EXPECT_TRUE(w.document().sourceState().startsWith(QStringLiteral("complete"))) << w.document().sourceState().toStdString();
+}
