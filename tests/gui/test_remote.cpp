@@ -1,6 +1,7 @@
 // Watching a served session (issue 8, docs/cli/serve.md): `layertrace serve --wait-viewers 1`
 // runs a demo on loopback; the GUI connects and shows every event serve recorded (-o), and a
 // wrong token makes `layertrace-gui --connect` exit like `layertrace view`: 9, the same message.
+// Closing while the server sends nothing does not wait for it.
 #include "gui_test_support.h"
 
 #include "core/remote_source.h"
@@ -53,6 +54,37 @@ QString refusalLine(const QString& stderrText) {
     return m.hasMatch() ? m.captured(1) : QString();
 }
 
+// `layertrace serve` of c_ext_ctypes_add on loopback, recording to `served`; returns its address
+// ("" when it printed none) and leaves its stderr so far in `serveErr`.
+QString startServe(QProcess& serve, const QString& tokenFile, const QString& served, const QString& waitViewers,
+                   QString* serveErr) {
+    serve.setWorkingDirectory(QString::fromStdString(tracer::Catalog::defaultDemosDir()) +
+                              QStringLiteral("/c_ext_ctypes_add"));
+    // Lossless: none dropped on a loaded machine (anchored, without stacks: about 95,000 events).
+    serve.start(QStringLiteral(LAYERTRACE_CLI_BIN),
+                {QStringLiteral("serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                 QStringLiteral("--token-file"), tokenFile, QStringLiteral("--wait-viewers"), waitViewers,
+                 QStringLiteral("run"), QStringLiteral("--mode"), QStringLiteral("anchored"), QStringLiteral("--no-stacks"),
+                 QStringLiteral("--lossless"), QStringLiteral("--text-output"), QStringLiteral("/dev/null"),
+                 QStringLiteral("-o"), served, QStringLiteral("--"), QString::fromStdString(tracer::defaultPython()),
+                 QStringLiteral("user.py")});
+    if (!serve.waitForStarted(10000))
+        return {};
+    QString address;
+    waitFor([&] {
+        *serveErr += QString::fromUtf8(serve.readAllStandardError());
+        const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("listening on (\\S+)")).match(*serveErr);
+        address = m.captured(1);
+        return m.hasMatch() || serve.state() == QProcess::NotRunning;
+    }, 60000);
+    return address;
+}
+
+bool writeToken(const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::WriteOnly) && f.write(kToken.toUtf8() + "\n") > 0;
+}
+
 } // namespace
 
 TEST(Remote, WindowShowsEveryServedEventAndAWrongTokenExitsLikeView) {
@@ -62,31 +94,11 @@ TEST(Remote, WindowShowsEveryServedEventAndAWrongTokenExitsLikeView) {
     QTemporaryDir dir;
     ASSERT_TRUE(dir.isValid());
     const QString tokenFile = dir.filePath(QStringLiteral("token"));
-    {
-        QFile f(tokenFile);
-        ASSERT_TRUE(f.open(QIODevice::WriteOnly));
-        f.write(kToken.toUtf8() + "\n");
-    }
+    ASSERT_TRUE(writeToken(tokenFile));
     const QString served = dir.filePath(QStringLiteral("served.ltr"));
     QProcess serve;
-    serve.setWorkingDirectory(QString::fromStdString(tracer::Catalog::defaultDemosDir()) +
-                              QStringLiteral("/c_ext_ctypes_add"));
-    // Lossless: none dropped on a loaded machine (anchored, without stacks: about 95,000 events).
-    serve.start(QStringLiteral(LAYERTRACE_CLI_BIN),
-                {QStringLiteral("serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-                 QStringLiteral("--token-file"), tokenFile, QStringLiteral("--wait-viewers"), QStringLiteral("1"),
-                 QStringLiteral("run"), QStringLiteral("--mode"), QStringLiteral("anchored"), QStringLiteral("--no-stacks"),
-                 QStringLiteral("--lossless"), QStringLiteral("--text-output"), QStringLiteral("/dev/null"),
-                 QStringLiteral("-o"), served, QStringLiteral("--"), QString::fromStdString(tracer::defaultPython()),
-                 QStringLiteral("user.py")});
-    ASSERT_TRUE(serve.waitForStarted(10000));
-    QString serveErr, address;
-    ASSERT_TRUE(waitFor([&] {
-        serveErr += QString::fromUtf8(serve.readAllStandardError());
-        const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("listening on (\\S+)")).match(serveErr);
-        address = m.captured(1);
-        return m.hasMatch() || serve.state() == QProcess::NotRunning;
-    }, 60000));
+    QString serveErr;
+    const QString address = startServe(serve, tokenFile, served, QStringLiteral("1"), &serveErr);
     ASSERT_FALSE(address.isEmpty()) << serveErr.toStdString();
 
     // A wrong token: the GUI exits as `layertrace view` does, and serve goes on waiting.
@@ -123,4 +135,38 @@ TEST(Remote, WindowShowsEveryServedEventAndAWrongTokenExitsLikeView) {
     EXPECT_EQ(w.document().totalEvents(), recorded.events);
     EXPECT_EQ(w.document().droppedByGui(), 0u);
     EXPECT_TRUE(w.document().sourceState().startsWith(QStringLiteral("complete"))) << w.document().sourceState().toStdString();
+}
+
+// Closing the window while the served program has not started (serve waits for a second viewer,
+// so nothing arrives) returns at once instead of waiting for the server's next record.
+TEST(Remote, ClosingWhileTheServerIsQuietReturnsAtOnce) {
+    std::string why;
+    if (!liveTracingAvailable(&why))
+        GTEST_SKIP() << why;
+    QTemporaryDir dir;
+    ASSERT_TRUE(dir.isValid());
+    const QString tokenFile = dir.filePath(QStringLiteral("token"));
+    ASSERT_TRUE(writeToken(tokenFile));
+    QProcess serve;
+    QString serveErr;
+    const QString address = startServe(serve, tokenFile, dir.filePath(QStringLiteral("served.ltr")), QStringLiteral("2"), &serveErr);
+    ASSERT_FALSE(address.isEmpty()) << serveErr.toStdString();
+    {
+        MainWindow w;
+        ASSERT_TRUE(w.connectToServer(address, kToken.toStdString()).ok);
+        // Serve logs the viewer once it passed the token check.
+        ASSERT_TRUE(waitFor([&] {
+            serveErr += QString::fromUtf8(serve.readAllStandardError());
+            return serveErr.contains(QStringLiteral("connected"));
+        }, 30000)) << serveErr.toStdString();
+        QElapsedTimer clock;
+        clock.start();
+        EXPECT_TRUE(w.finishSession().isEmpty());
+        EXPECT_LT(clock.elapsed(), 2000);
+        ASSERT_TRUE(waitFor([&] { return w.ingest()->finished(); }, 5000));
+        EXPECT_TRUE(w.document().sourceState().startsWith(QStringLiteral("stopped watching"))) << w.document().sourceState().toStdString();
+        EXPECT_EQ(w.document().totalEvents(), 0u);
+    }
+    serve.kill(); // the program never started; the left connection thread ends with the socket
+    serve.waitForFinished(10000);
 }
