@@ -140,6 +140,16 @@ bool blockedThreadPc(int tid, std::uintptr_t* pc, bool* gone) {
     return true;
 }
 
+// How long the patcher waits for signalled threads to answer. A runnable thread answers as soon
+// as the scheduler gives it a slice, which on a loaded machine takes well over a second (1.1 s
+// was measured with 20 runnable threads on 2 cores): refusing the hook then would make hooking
+// fail for no reason. Only a thread that cannot run at all (stopped under a debugger) reaches it.
+constexpr long kSweepAnswerTimeoutMs = 10000;
+// How long a thread that blocks the sweep signal may keep running before its position counts as
+// unknown: such a thread is normally asleep in the kernel, and one that computes with every signal
+// blocked makes the hook fail (it may be inside the patched range at any moment).
+constexpr long kBlockedThreadTimeoutMs = 500;
+
 // Signals every other thread and waits until each has run the handler (which is also a
 // serializing kernel exit on its core). A thread that blocks the signal (helper threads often
 // block everything) is not signalled: its pc is read from /proc while it is blocked in the
@@ -194,20 +204,21 @@ bool sweepThreads(std::string* error) {
                 break;
             }
             if (gone) break;
-            if (elapsedMs() > 500) {
+            if (elapsedMs() > kBlockedThreadTimeoutMs) {
                 if (error)
                     *error = "thread " + std::to_string(tid) + " blocks signal " + std::to_string(sweepSignal()) +
-                             " and kept running for 500 ms: its position is unknown";
+                             " and kept running for " + std::to_string(kBlockedThreadTimeoutMs) +
+                             " ms: its position is unknown";
                 return false;
             }
             sched_yield();
         }
     }
     while (g_sweep.acks.load(std::memory_order_acquire) < sent) {
-        if (elapsedMs() > 500) {
+        if (elapsedMs() > kSweepAnswerTimeoutMs) {
             if (error)
                 *error = "a thread did not answer the patch sweep signal (" + std::to_string(sweepSignal()) +
-                         ") within 500 ms";
+                         ") within " + std::to_string(kSweepAnswerTimeoutMs) + " ms (is it stopped?)";
             return false;
         }
         sched_yield();
