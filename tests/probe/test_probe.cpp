@@ -491,8 +491,11 @@ TEST(Probe, DropsAreCountedExactly) {
     }
     const std::uint64_t total = some.ofType(RecordType::Goodbye)[0]->as<wire::Goodbye>().totalDropped;
     EXPECT_GT(total, 0u) << "a 4 KiB ring must overflow";
+    // A Dropped record travels with the thread's next event that fits, so drops after the last
+    // time the sender made room are only in Goodbye's total. How many are carried by records
+    // depends on when the sender ran (none at all when it never ran during the loop, as on a
+    // loaded machine); the records never claim more than the total.
     EXPECT_LE(reported, total);
-    EXPECT_GT(reported, 0u);
     // Nothing is lost silently: delivered + dropped is what the lossless run delivered.
     EXPECT_EQ(events(some) + total, events(all));
 }
