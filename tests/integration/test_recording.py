@@ -136,8 +136,11 @@ def test_replay_after_the_demo_objects_are_deleted(layertrace, demos_dir, catalo
 
 def test_killed_tracer_leaves_a_readable_recording(layertrace, demos_dir, python, tmp_path):
     """SIGKILL of the tracer and its program mid-session: the file replays up to the last block
-    flushed (blocks are written at least every 100 ms) and then reports the cut with its offset."""
+    flushed (blocks are written at least every 100 ms) and then reports the cut with its offset.
+    Every wait is bounded, so a slow machine gives a clear failure rather than a hang."""
+    import queue
     import signal
+    import threading
     import time
     recording = tmp_path / "killed.ltr"
     cwd = demos_dir / "c_ext_ctypes_add"
@@ -145,24 +148,46 @@ def test_killed_tracer_leaves_a_readable_recording(layertrace, demos_dir, python
                              python, "user.py", "--way", "ctypes", "--forever"],
                             cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
                             start_new_session=True)
+    # stderr is read by a thread until it closes: the wait for 'ready' can time out, and the pipe
+    # never fills up (a full pipe would block the tracer's writes, and its flushing with them).
+    stderr_lines = queue.Queue()
+
+    def read_stderr():
+        for line in proc.stderr:
+            stderr_lines.put(line)
+        stderr_lines.put(None)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    seen = []
     try:
         # The program's stdout goes to stderr under layertrace; 'ready' follows its first add().
-        for line in proc.stderr:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                line = stderr_lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail("the program did not print 'ready' within 120 s; stderr so far:\n" +
+                            b"".join(seen).decode(errors="replace")[-2000:])
+            if line is None:
+                pytest.fail(f"the program never became ready (layertrace exited {proc.wait()}):\n" +
+                            b"".join(seen).decode(errors="replace")[-2000:])
+            seen.append(line)
             if line.strip() == b"ready":
                 break
-        else:
-            pytest.fail(f"the program never became ready (layertrace exited {proc.wait()})")
         # Wait (bounded) until the first add() has reached the file, as the flusher promises.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
-            dump = subprocess.run([str(layertrace), "dump", str(recording)], capture_output=True, text=True)
+            dump = subprocess.run([str(layertrace), "dump", str(recording)], capture_output=True, text=True,
+                                  timeout=TIMEOUT)
             if " ffi_return ffi libffi.so.8:ffi_call " in dump.stdout:  # add() through ctypes has returned
                 break
             assert time.monotonic() < deadline, "the add() events never reached the recording\n" + dump.stdout[-2000:]
             time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the tracer and the traced program, no goodbye
-        proc.wait()
+        proc.wait(timeout=TIMEOUT)
+        reader.join(timeout=TIMEOUT)
     out = subprocess.run([str(layertrace), "replay", "-q", "--format", "jsonl", str(recording)],
                          capture_output=True, text=True, timeout=TIMEOUT)
     assert out.returncode == 7, out.stderr
