@@ -4,6 +4,7 @@
 
 #include <layertrace/assembler.h>
 #include <layertrace/attach.h>
+#include <layertrace/chunk_queue.h>
 #include <layertrace/errors.h>
 #include <layertrace/stream.h>
 #include <layertrace/wire/handshake.h>
@@ -21,8 +22,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -118,57 +117,6 @@ std::string privateDirectory() {
     }
     return std::string(buf.data());
 }
-
-// Single-producer single-consumer byte-chunk queue between the socket reader and the decoder.
-class ByteQueue {
-public:
-    static constexpr std::size_t kMaxQueued = 256u << 20;
-
-    // Blocks while the queue is full; false when the consumer abandoned it.
-    bool push(std::vector<std::byte> chunk) {
-        std::unique_lock lock(m_mutex);
-        m_space.wait(lock, [&] { return m_abandoned || m_bytes < kMaxQueued; });
-        if (m_abandoned) {
-            return false;
-        }
-        m_bytes += chunk.size();
-        m_chunks.push_back(std::move(chunk));
-        m_ready.notify_one();
-        return true;
-    }
-    // Blocks for the next chunk; false at end of stream.
-    bool pop(std::vector<std::byte>& out) {
-        std::unique_lock lock(m_mutex);
-        m_ready.wait(lock, [&] { return m_closed || !m_chunks.empty(); });
-        if (m_chunks.empty()) {
-            return false;
-        }
-        out = std::move(m_chunks.front());
-        m_chunks.pop_front();
-        m_bytes -= out.size();
-        m_space.notify_one();
-        return true;
-    }
-    void close() {
-        std::lock_guard lock(m_mutex);
-        m_closed = true;
-        m_ready.notify_all();
-    }
-    void abandon() {
-        std::lock_guard lock(m_mutex);
-        m_abandoned = true;
-        m_chunks.clear();
-        m_space.notify_all();
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_ready, m_space;
-    std::deque<std::vector<std::byte>> m_chunks;
-    std::size_t m_bytes = 0;
-    bool m_closed = false;
-    bool m_abandoned = false;
-};
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -319,8 +267,9 @@ struct Session::Impl {
     }
 
     // Reads the socket until EOF (or, once the program has exited, until it stays quiet for a
-    // second: its descendants may still hold the socket open), pushing chunks onto `queue`.
-    void pump(int fd, ByteQueue& queue) {
+    // second: its descendants may still hold the socket open), filling chunks of `queue`. With
+    // every chunk waiting to be decoded it stops reading: the probe then waits or drops.
+    void pump(int fd, ChunkQueue& queue) {
         bool programGone = false;
         for (;;) {
             pollfd fds[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
@@ -335,18 +284,20 @@ struct Session::Impl {
                 programGone = true;
                 continue;
             }
-            std::vector<std::byte> buf(1 << 16);
-            const ssize_t n = ::read(fd, buf.data(), buf.size());
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                break;
-            }
-            buf.resize(static_cast<std::size_t>(n));
-            if (!queue.push(std::move(buf))) {
+            ChunkQueue::Chunk* chunk = queue.acquire();
+            if (chunk == nullptr) {
                 break; // the consumer gave up (bad stream)
             }
+            const ssize_t n = ::read(fd, chunk->data.get(), chunk->capacity);
+            if (n <= 0) {
+                queue.release(chunk);
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                break;
+            }
+            chunk->size = static_cast<std::size_t>(n);
+            queue.push(chunk);
         }
         queue.close();
     }
@@ -428,15 +379,16 @@ struct Session::Impl {
 
         // The socket is drained by its own thread into a queue, so that slow work on this thread
         // (ELF inspection of a newly mapped object, libdw loading line tables, a slow terminal)
-        // never stalls the probe's sender and makes it drop events. The queue is bounded: past
-        // kMaxQueued bytes the reader waits, and the probe drops (or, --lossless, waits).
-        ByteQueue queue;
+        // never stalls the probe's sender and makes it drop events. The queue is a fixed pool
+        // (ChunkQueue::maxBytes): when it is full the reader waits, and the probe drops (or,
+        // --lossless, waits), so the tracer's memory does not follow the backlog.
+        ChunkQueue queue;
         std::thread io([&] { pump(fd, queue); });
         bool streamEnded = false;
         try {
-            std::vector<std::byte> chunk;
-            while (queue.pop(chunk)) {
-                feeder.feed(chunk.data(), chunk.size());
+            while (ChunkQueue::Chunk* chunk = queue.pop()) {
+                feeder.feed(chunk->data.get(), chunk->size);
+                queue.release(chunk);
             }
             streamEnded = true;
             feeder.finish();
