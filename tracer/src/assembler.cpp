@@ -109,6 +109,7 @@ ModuleInfo& Assembler::mapModule(std::uint32_t id, std::string path, std::uint64
         }
     }
     bool changed = false;
+    forgetDescriptions(); // an address may now lie in this object, or the object's role change
     ModuleInfo& m = m_symbolizer.addModule(id, path, base, &changed);
     if (baseName(path).rfind("liblayertrace_probe", 0) == 0) {
         // Our own probe: symbolized (its stubs may show in stacks) but not part of the program.
@@ -135,6 +136,16 @@ const ModuleInfo& Assembler::pythonModule(const std::string& file) {
     return m;
 }
 
+const ModuleInfo& Assembler::codeModule(Code& code) {
+    // The classifier keeps one entry per file (std::map: its address is stable) and updates its
+    // role in place when the file turns out to be a wrapper, so the pointer always reads the
+    // current role.
+    if (code.module == nullptr) {
+        code.module = &pythonModule(code.file);
+    }
+    return *code.module;
+}
+
 void Assembler::announceRoleChanges() {
     for (const std::string& path : m_classifier.takeRoleChanges()) {
         m_sink.onModule(m_classifier.pythonFiles().at(path));
@@ -146,85 +157,192 @@ bool Assembler::inInterpreter(std::uint64_t address) const {
     return m != nullptr && m->role == Role::Capi;
 }
 
-CodeRef Assembler::codeRef(std::uint64_t address, bool returnAddress) {
-    CodeRef r;
+void Assembler::forgetDescriptions() {
+    m_descriptions.clear();
+    m_codeRefs.clear();
+}
+
+const CodeRef& Assembler::codeRef(std::uint64_t address, bool returnAddress) {
+    const std::uint64_t key = address * 2 + (returnAddress ? 1 : 0);
+    if (const auto it = m_codeRefs.find(key); it != m_codeRefs.end()) {
+        return it->second;
+    }
+    CodeRef& r = m_codeRefs[key];
     r.address = address;
     if (address == 0) {
         return r;
     }
     // A return address points after the call; look up the call instruction's byte.
-    const Symbol s = m_symbolizer.lookup(returnAddress ? address - 1 : address);
+    const Symbol& s = m_symbolizer.lookup(returnAddress ? address - 1 : address);
     if (s.module != nullptr) {
         r.module = s.module->name;
         r.modulePath = s.module->path;
-        const RoleDecision d = m_classifier.classifyFunction(*s.module, s.name, address);
+        RoleDecision d = m_classifier.classifyFunction(*s.module, s.name, address);
         r.role = d.role;
-        r.reason = d.reason;
+        r.reason = std::move(d.reason);
     }
     r.symbol = s.display();
     return r;
 }
 
-void Assembler::describeNative(TraceEvent& ev, std::uint64_t address, const std::string& preferredSymbol,
-                               bool calledFromInterpreter) {
-    ev.address = address;
-    const Symbol s = m_symbolizer.lookup(address);
+Assembler::Description Assembler::describeNative(std::uint64_t address, const std::string& preferredSymbol,
+                                                 bool calledFromInterpreter) {
+    Description d;
+    const Symbol& s = m_symbolizer.lookup(address);
     // The probe names hooks by their ELF symbol, mangled for C++: show what the source says.
-    ev.symbol = !preferredSymbol.empty() ? demangle(preferredSymbol) : s.display();
-    ev.sourceFile = s.file;
-    ev.sourceLine = s.line;
+    d.symbol = !preferredSymbol.empty() ? demangle(preferredSymbol) : s.display();
+    d.sourceFile = s.file;
+    d.sourceLine = s.line;
     if (s.module != nullptr) {
-        ev.module = s.module->name;
-        ev.modulePath = s.module->path;
+        d.module = s.module->name;
+        d.modulePath = s.module->path;
         // DWARF is consulted only inside extensions you built: that is where glue and native share a file.
         const bool ownExtension = s.module->role == Role::Ext && !Classifier::isReadyMadeExtension(*s.module);
-        const RoleDecision d = m_classifier.classifyFunction(
-            *s.module, ev.symbol, address, calledFromInterpreter,
+        RoleDecision r = m_classifier.classifyFunction(
+            *s.module, d.symbol, address, calledFromInterpreter,
             ownExtension && s.module->elf.hasDebugInfo ? m_symbolizer.usesPyObject(address) : std::nullopt);
-        ev.role = d.role;
-        ev.reason = d.reason;
+        d.role = r.role;
+        d.reason = std::move(r.reason);
     } else {
-        ev.role = Role::Native;
-        ev.reason = "address " + hex(address) + " lies in no object the probe reported";
+        d.role = Role::Native;
+        d.reason = "address " + hex(address) + " lies in no object the probe reported";
     }
+    return d;
+}
+
+const Assembler::Description& Assembler::described(const DescriptionKey& key) {
+    if (const auto it = m_descriptions.find(key); it != m_descriptions.end()) {
+        return it->second;
+    }
+    Description d;
+    const auto hook = m_hooks.find(static_cast<std::uint32_t>(key.naming));
+    const bool hooked = key.how != Naming::PyCFunction && key.how != Naming::Plain && hook != m_hooks.end();
+    switch (key.how) {
+    case Naming::Plain:
+    case Naming::Init: d = describeNative(key.address, {}, key.calledFromInterpreter); break;
+    case Naming::Hook:
+        d = describeNative(key.address, hooked ? hook->second.symbol : std::string(), key.calledFromInterpreter);
+        break;
+    case Naming::FfiEntry: {
+        d = describeNative(key.address, hooked ? hook->second.symbol : std::string("ffi_call"), false);
+        if (hooked && d.module.empty()) {
+            if (const ModuleInfo* m = m_symbolizer.moduleById(hook->second.moduleId)) {
+                d.module = m->name;
+                d.modulePath = m->path;
+            }
+        }
+        d.role = Role::Ffi;
+        if (d.reason.empty() || d.reason.find("libffi") == std::string::npos) {
+            d.reason = "ffi_call: libffi calling a foreign function";
+        }
+        break;
+    }
+    case Naming::PyCFunction: {
+        // An ml_meth Python called is glue from now on: every description that may depend on it
+        // is recomputed (key is still valid: it is ours, not the map's).
+        if (m_classifier.noteMlMeth(key.address)) {
+            forgetDescriptions();
+        }
+        const std::string owner = str(static_cast<std::uint32_t>(key.naming >> 32));
+        const std::string name = str(static_cast<std::uint32_t>(key.naming));
+        const std::string pyName = owner.empty() ? name : owner + "." + name;
+        // A static ml_meth in a stripped object has no symbol: its Python name says more than
+        // module+offset (the address stays in `address`).
+        const Symbol& s = m_symbolizer.lookup(key.address);
+        const bool unnamed = s.name.empty() && s.module != nullptr;
+        d = describeNative(key.address, unnamed ? pyName : std::string(), false);
+        d.pyName = pyName;
+        break;
+    }
+    }
+    return m_descriptions.emplace(key, std::move(d)).first->second;
+}
+
+void Assembler::apply(TraceEvent& ev, const Description& d) {
+    ev.role = d.role;
+    ev.module = d.module;
+    ev.modulePath = d.modulePath;
+    ev.symbol = d.symbol;
+    ev.reason = d.reason;
+    ev.sourceFile = d.sourceFile;
+    ev.sourceLine = d.sourceLine;
+    ev.pyName = d.pyName;
 }
 
 void Assembler::innermostPython(const ThreadState& t, TraceEvent& ev) const {
-    for (auto it = t.frames.rbegin(); it != t.frames.rend(); ++it) {
-        if (it->python) {
-            ev.pyFile = it->file;
-            ev.pyLine = it->line;
+    for (std::size_t i = t.open; i-- > 0;) {
+        const Frame& f = t.frames[i];
+        if (f.python) {
+            ev.pyFile = f.file;
+            ev.pyLine = f.line;
             return;
         }
     }
 }
 
-void Assembler::enter(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint64_t key, bool python) {
+Assembler::ThreadState& Assembler::thread(std::uint32_t tid) {
+    if (m_lastThread == nullptr || m_lastTid != tid) {
+        m_lastThread = &m_threads[tid]; // std::map: the reference stays valid
+        m_lastTid = tid;
+    }
+    return *m_lastThread;
+}
+
+std::size_t Assembler::frameSlots(std::uint32_t tid) const {
+    const auto it = m_threads.find(tid);
+    return it == m_threads.end() ? 0 : it->second.frames.size();
+}
+
+TraceEvent& Assembler::startEvent(ThreadState& t, EventKind kind, std::uint64_t tsNs) {
     flush(t);
+    TraceEvent& ev = t.pending;
+    ev.clear();
+    ev.kind = kind;
+    ev.tsNs = tsNs;
+    return ev;
+}
+
+void Assembler::enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python) {
+    TraceEvent& ev = t.pending;
     ev.tid = tid;
-    ev.depth = static_cast<std::uint32_t>(t.frames.size());
+    ev.depth = static_cast<std::uint32_t>(t.open);
     // Direct call from Python into native code: no native frame is open above the innermost
     // Python frame (or none at all, in anchored mode where Python frames are not tracked).
-    bool direct = !python;
-    if (direct && !t.frames.empty() && !t.frames.back().python) {
-        direct = false;
-    }
+    const bool direct = !python && (t.open == 0 || t.frames[t.open - 1].python);
     if (!python) {
         innermostPython(t, ev);
     }
-    t.frames.push_back(Frame{ev.kind, key, ev.tsNs, ev.depth, python, python ? ev.pyFile : std::string(), ev.pyLine,
-                             ev.role, ev.module, ev.modulePath, ev.symbol, ev.reason});
-    t.pending = std::move(ev);
+    if (t.open == t.frames.size()) {
+        t.frames.emplace_back();
+    }
+    Frame& f = t.frames[t.open++];
+    f.kind = ev.kind;
+    f.key = key;
+    f.tsNs = ev.tsNs;
+    f.depth = ev.depth;
+    f.python = python;
+    if (python) {
+        f.file = ev.pyFile;
+    } else {
+        f.file.clear();
+    }
+    f.line = ev.pyLine;
+    f.role = ev.role;
+    f.module = ev.module;
+    f.modulePath = ev.modulePath;
+    f.symbol = ev.symbol;
+    f.reason = ev.reason;
+    t.hasPending = true;
     t.pendingDirect = direct;
 }
 
-void Assembler::exit(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint64_t key, EventKind enterKind) {
-    flush(t);
+void Assembler::exit(std::uint32_t tid, ThreadState& t, std::uint64_t key, EventKind enterKind) {
+    TraceEvent& ev = t.pending;
     ev.tid = tid;
     // Find the matching open frame; frames above it were left without an exit record (longjmp,
     // an exception through a frame whose exit was not hooked): they are closed silently.
     bool matched = false;
-    for (std::size_t i = t.frames.size(); i-- > 0;) {
+    for (std::size_t i = t.open; i-- > 0;) {
         const Frame& f = t.frames[i];
         if (f.kind == enterKind && (f.key == key || key == 0)) {
             ev.depth = f.depth;
@@ -239,7 +357,7 @@ void Assembler::exit(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint
             if (!isPythonEvent(ev.kind)) {
                 innermostPython(t, ev);
             }
-            t.frames.resize(i);
+            t.open = i;
             matched = true;
             break;
         }
@@ -249,12 +367,13 @@ void Assembler::exit(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint
         // was already running when tracing began (attach). Delivering the exit alone would break
         // the nesting every consumer relies on, so it goes the way of its enter.
         ++m_orphanExits;
+        t.hasPending = false;
         return;
     }
     if (!isPythonEvent(ev.kind) && ev.pyFile.empty()) {
         innermostPython(t, ev);
     }
-    t.pending = std::move(ev);
+    t.hasPending = true;
     t.pendingDirect = false;
 }
 
@@ -268,10 +387,10 @@ void Assembler::attachStack(ThreadState& t, const std::byte* data, std::size_t s
                               std::to_string(st.pythonCount) + " Python frames but has " +
                               std::to_string(size) + " bytes");
     }
-    if (!t.pending) {
+    if (!t.hasPending) {
         return; // a stack with no event before it: nothing to attach it to
     }
-    TraceEvent& ev = *t.pending;
+    TraceEvent& ev = t.pending;
     std::vector<StackFrame> native;
     const std::byte* p = data + sizeof(wire::Stack);
     std::size_t evalFrames = 0;
@@ -279,7 +398,7 @@ void Assembler::attachStack(ThreadState& t, const std::byte* data, std::size_t s
         std::uint64_t ip;
         std::memcpy(&ip, p, sizeof ip);
         // Every frame but the innermost holds a return address: symbolize the call before it.
-        const Symbol s = m_symbolizer.lookup(i == 0 ? ip : ip - 1);
+        const Symbol& s = m_symbolizer.lookup(i == 0 ? ip : ip - 1);
         StackFrame f;
         f.ip = ip;
         f.function = s.display();
@@ -307,7 +426,7 @@ void Assembler::attachStack(ThreadState& t, const std::byte* data, std::size_t s
         if (const auto it = m_codes.find(ref.codeId); it != m_codes.end()) {
             f.function = it->second.qualname.empty() ? it->second.name : it->second.qualname;
             f.file = it->second.file;
-            const ModuleInfo& m = pythonModule(f.file);
+            const ModuleInfo& m = codeModule(it->second);
             f.module = m.name;
             f.role = m.role;
         } else {
@@ -353,11 +472,11 @@ void Assembler::deliver(TraceEvent& ev) {
 }
 
 void Assembler::flush(ThreadState& t) {
-    if (!t.pending) {
+    if (!t.hasPending) {
         return;
     }
-    TraceEvent ev = std::move(*t.pending);
-    t.pending.reset();
+    t.hasPending = false;
+    TraceEvent& ev = t.pending;
     if (t.pendingDirect && !ev.pyFile.empty()) {
         // Wrapper evidence: this Python file called FFI, your own extension, a third-party
         // extension or a plain library without anything native in between.
@@ -367,9 +486,15 @@ void Assembler::flush(ThreadState& t) {
         const bool binding = ev.kind == EventKind::FfiCall || hop == Role::Glue || hop == Role::Native ||
                              (obj != nullptr && Classifier::isBindingTarget(*obj));
         if (binding) {
-            pythonModule(ev.pyFile);
-            m_classifier.noteDirectNativeCall(ev.pyFile, std::string(roleName(hop)) + " " + ev.module);
-            announceRoleChanges();
+            // The classifier acts on the first such call of a file to a given module; the rest
+            // would only repeat it.
+            m_scratchKey.assign(ev.pyFile).append(1, '\0').append(roleName(hop)).append(" ").append(ev.module);
+            if (m_directCallsNoted.count(m_scratchKey) == 0) {
+                m_directCallsNoted.insert(m_scratchKey);
+                pythonModule(ev.pyFile);
+                m_classifier.noteDirectNativeCall(ev.pyFile, std::string(roleName(hop)) + " " + ev.module);
+                announceRoleChanges();
+            }
         }
     }
     t.pendingDirect = false;
@@ -390,8 +515,7 @@ void Assembler::finish() {
 
 void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t size) {
     const auto header = fixed<wire::RecordHeader>(data, size);
-    ThreadState& t = m_threads[tid];
-    TraceEvent ev;
+    ThreadState& t = thread(tid);
     using wire::RecordType;
     switch (header.type) {
     case RecordType::ModuleMap: {
@@ -399,12 +523,16 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         mapModule(r.moduleId, tailString(data, size, sizeof r), r.base);
         return;
     }
-    case RecordType::ModuleUnmap: m_symbolizer.removeModule(fixed<wire::ModuleUnmap>(data, size).moduleId); return;
+    case RecordType::ModuleUnmap:
+        forgetDescriptions();
+        m_symbolizer.removeModule(fixed<wire::ModuleUnmap>(data, size).moduleId);
+        return;
     case RecordType::ThreadInfo: {
         const auto r = fixed<wire::ThreadInfo>(data, size);
         ThreadState& named = m_threads[r.tid];
         named.name = tailString(data, size, sizeof r);
         flush(t);
+        TraceEvent ev;
         ev.kind = EventKind::ThreadStart;
         ev.tid = r.tid;
         ev.symbol = named.name;
@@ -427,6 +555,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     case RecordType::HookInfo: {
         const auto r = fixed<wire::HookInfo>(data, size);
         m_hooks[r.hookId] = Hook{str(r.symbolId), r.moduleId, r.kind, r.address};
+        forgetDescriptions(); // events of this hook are named after it from now on
         return;
     }
     case RecordType::Report: {
@@ -444,10 +573,11 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         flush(t);
         m_dropped += r.count;
         m_sink.onDropped(tid, r.count);
+        TraceEvent ev;
         ev.kind = EventKind::Dropped;
         ev.tid = tid;
         ev.dropped = r.count;
-        ev.depth = static_cast<std::uint32_t>(t.frames.size());
+        ev.depth = static_cast<std::uint32_t>(t.open);
         deliver(ev);
         return;
     }
@@ -463,11 +593,9 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     case RecordType::Stack: attachStack(t, data, size); return;
     case RecordType::PyCall: {
         const auto r = fixed<wire::PyCall>(data, size);
-        ev.kind = EventKind::PyCall;
-        ev.tsNs = r.tsNs;
-        const auto it = m_codes.find(r.codeId);
-        if (it != m_codes.end()) {
-            const ModuleInfo& m = pythonModule(it->second.file);
+        TraceEvent& ev = startEvent(t, EventKind::PyCall, r.tsNs);
+        if (const auto it = m_codes.find(r.codeId); it != m_codes.end()) {
+            const ModuleInfo& m = codeModule(it->second);
             ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
             ev.module = m.name;
             ev.modulePath = m.path;
@@ -478,16 +606,15 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
             ev.symbol = "<code " + std::to_string(r.codeId) + ">";
         }
         ev.pyLine = static_cast<int>(r.line);
-        enter(tid, t, std::move(ev), r.codeId, true);
+        enter(tid, t, r.codeId, true);
         return;
     }
     case RecordType::PyReturn: {
         const auto r = fixed<wire::PyReturn>(data, size);
-        ev.kind = EventKind::PyReturn;
-        ev.tsNs = r.tsNs;
+        TraceEvent& ev = startEvent(t, EventKind::PyReturn, r.tsNs);
         ev.raised = r.raised != 0;
         if (const auto it = m_codes.find(r.codeId); it != m_codes.end()) {
-            const ModuleInfo& m = pythonModule(it->second.file);
+            const ModuleInfo& m = codeModule(it->second);
             ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
             ev.module = m.name;
             ev.modulePath = m.path;
@@ -495,53 +622,47 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
             ev.role = m.role;
             ev.reason = m.reason;
         }
-        exit(tid, t, std::move(ev), r.codeId, EventKind::PyCall);
+        exit(tid, t, r.codeId, EventKind::PyCall);
         return;
     }
     case RecordType::CCall:
     case RecordType::CReturn:
     case RecordType::CRaise: {
         const auto r = fixed<wire::CCall>(data, size);
-        ev.kind = header.type == RecordType::CCall     ? EventKind::CCall
-                  : header.type == RecordType::CReturn ? EventKind::CReturn
-                                                       : EventKind::CRaise;
-        ev.tsNs = r.tsNs;
-        ev.raised = ev.kind == EventKind::CRaise;
-        m_classifier.noteMlMeth(r.mlMeth);
-        const std::string owner = str(r.ownerId);
-        ev.pyName = owner.empty() ? str(r.nameId) : owner + "." + str(r.nameId);
-        // A static ml_meth in a stripped object has no symbol: its Python name says more than
-        // module+offset (the address stays in `address`).
-        const Symbol s = m_symbolizer.lookup(r.mlMeth);
-        describeNative(ev, r.mlMeth, s.name.empty() && s.module != nullptr ? ev.pyName : std::string(), false);
-        if (ev.kind == EventKind::CCall) {
-            enter(tid, t, std::move(ev), r.mlMeth, false);
+        const EventKind kind = header.type == RecordType::CCall     ? EventKind::CCall
+                               : header.type == RecordType::CReturn ? EventKind::CReturn
+                                                                    : EventKind::CRaise;
+        TraceEvent& ev = startEvent(t, kind, r.tsNs);
+        ev.raised = kind == EventKind::CRaise;
+        ev.address = r.mlMeth;
+        apply(ev, described({r.mlMeth, std::uint64_t(r.ownerId) << 32 | r.nameId, Naming::PyCFunction, false}));
+        if (kind == EventKind::CCall) {
+            enter(tid, t, r.mlMeth, false);
         } else {
-            exit(tid, t, std::move(ev), r.mlMeth, EventKind::CCall);
+            exit(tid, t, r.mlMeth, EventKind::CCall);
         }
         return;
     }
     case RecordType::InitEnter: {
         const auto r = fixed<wire::InitEnter>(data, size);
-        ev.kind = EventKind::InitEnter;
-        ev.tsNs = r.tsNs;
-        const std::string path = str(r.pathId);
-        describeNative(ev, r.function, {}, false);
+        TraceEvent& ev = startEvent(t, EventKind::InitEnter, r.tsNs);
+        ev.address = r.function;
+        apply(ev, described({r.function, 0, Naming::Init, false}));
         ev.pyName = str(r.nameId);
         if (ev.modulePath.empty()) {
-            ev.modulePath = path;
-            ev.module = baseName(path);
+            ev.modulePath = str(r.pathId);
+            ev.module = baseName(ev.modulePath);
         }
-        enter(tid, t, std::move(ev), r.function, false);
+        enter(tid, t, r.function, false);
         return;
     }
     case RecordType::InitExit: {
         const auto r = fixed<wire::InitExit>(data, size);
-        ev.kind = EventKind::InitExit;
-        ev.tsNs = r.tsNs;
+        TraceEvent& ev = startEvent(t, EventKind::InitExit, r.tsNs);
         ev.raised = r.raised != 0;
-        describeNative(ev, r.function, {}, false);
-        exit(tid, t, std::move(ev), r.function, EventKind::InitEnter);
+        ev.address = r.function;
+        apply(ev, described({r.function, 0, Naming::Init, false}));
+        exit(tid, t, r.function, EventKind::InitEnter);
         return;
     }
     case RecordType::FfiCall: {
@@ -550,21 +671,11 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
             throw FormatError("wire stream", 0, "FfiCall claims " + std::to_string(r.argCount) +
                                                     " arguments but has " + std::to_string(size) + " bytes");
         }
-        ev.kind = EventKind::FfiCall;
-        ev.tsNs = r.tsNs;
+        TraceEvent& ev = startEvent(t, EventKind::FfiCall, r.tsNs);
         const auto hook = m_hooks.find(r.entry);
         const std::uint64_t entryAddress = hook != m_hooks.end() ? hook->second.address : 0;
-        describeNative(ev, entryAddress, hook != m_hooks.end() ? hook->second.symbol : std::string("ffi_call"), false);
-        if (hook != m_hooks.end() && ev.module.empty()) {
-            if (const ModuleInfo* m = m_symbolizer.moduleById(hook->second.moduleId)) {
-                ev.module = m->name;
-                ev.modulePath = m->path;
-            }
-        }
-        ev.role = Role::Ffi;
-        if (ev.reason.empty() || ev.reason.find("libffi") == std::string::npos) {
-            ev.reason = "ffi_call: libffi calling a foreign function";
-        }
+        ev.address = entryAddress;
+        apply(ev, described({entryAddress, r.entry, Naming::FfiEntry, false}));
         ev.caller = codeRef(r.caller, true);
         ev.target = codeRef(r.target, false);
         for (std::size_t i = 0; i < r.argCount; ++i) {
@@ -572,23 +683,21 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
             std::memcpy(&v, data + sizeof r + i * sizeof v, sizeof v);
             ev.args.push_back(formatFfiValue(v));
         }
-        enter(tid, t, std::move(ev), r.target, false);
+        enter(tid, t, r.target, false);
         return;
     }
     case RecordType::FfiReturn: {
         const auto r = fixed<wire::FfiReturn>(data, size);
-        ev.kind = EventKind::FfiReturn;
-        ev.tsNs = r.tsNs;
+        TraceEvent& ev = startEvent(t, EventKind::FfiReturn, r.tsNs);
         ev.role = Role::Ffi;
         ev.target = codeRef(r.target, false);
         ev.ret = formatFfiValue(r.value);
-        exit(tid, t, std::move(ev), r.target, EventKind::FfiCall);
+        exit(tid, t, r.target, EventKind::FfiCall);
         return;
     }
     case RecordType::ClosureEnter: {
         const auto r = fixed<wire::ClosureEnter>(data, size);
-        ev.kind = EventKind::ClosureEnter;
-        ev.tsNs = r.tsNs;
+        TraceEvent& ev = startEvent(t, EventKind::ClosureEnter, r.tsNs);
         ev.address = r.closure;
         ev.role = Role::Ffi;
         // The hop is libffi's closure trampoline; it runs the extension's dispatcher (userFunc:
@@ -598,8 +707,8 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         ev.caller = codeRef(r.caller, true);
         // The probe's dispatcher is called by libffi's closure code, so `caller` normally lies in
         // libffi (or in the extension bundling it); the trampoline itself is usually anonymous.
-        const Symbol from = m_symbolizer.lookup(r.caller ? r.caller - 1 : 0);
-        const Symbol at = m_symbolizer.lookup(r.closure);
+        const Symbol& from = m_symbolizer.lookup(r.caller ? r.caller - 1 : 0);
+        const Symbol& at = m_symbolizer.lookup(r.closure);
         const ModuleInfo* ffi = nullptr;
         for (const Symbol* cand : {&from, &at}) {
             if (ffi == nullptr && cand->module != nullptr &&
@@ -626,41 +735,37 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
                                                            : std::string("ffi_closure");
         ev.reason = "FFI closure: native code calling back into Python through " +
                     (ev.target.symbol.empty() ? std::string("its dispatcher") : ev.target.symbol);
-        enter(tid, t, std::move(ev), r.closure, false);
+        enter(tid, t, r.closure, false);
         return;
     }
     case RecordType::ClosureExit: {
         const auto r = fixed<wire::ClosureExit>(data, size);
-        ev.kind = EventKind::ClosureExit;
-        ev.tsNs = r.tsNs;
+        TraceEvent& ev = startEvent(t, EventKind::ClosureExit, r.tsNs);
         ev.role = Role::Ffi;
         ev.address = r.closure;
-        exit(tid, t, std::move(ev), r.closure, EventKind::ClosureEnter);
+        exit(tid, t, r.closure, EventKind::ClosureEnter);
         return;
     }
     case RecordType::NativeEnter: {
         const auto r = fixed<wire::NativeEnter>(data, size);
-        ev.kind = EventKind::NativeEnter;
-        ev.tsNs = r.tsNs;
-        const auto hook = m_hooks.find(r.hookId);
-        describeNative(ev, r.function, hook != m_hooks.end() ? hook->second.symbol : std::string(),
-                       inInterpreter(r.caller ? r.caller - 1 : 0));
+        TraceEvent& ev = startEvent(t, EventKind::NativeEnter, r.tsNs);
+        ev.address = r.function;
+        apply(ev, described({r.function, r.hookId, Naming::Hook, inInterpreter(r.caller ? r.caller - 1 : 0)}));
         ev.caller = codeRef(r.caller, true);
-        enter(tid, t, std::move(ev), r.function, false);
+        enter(tid, t, r.function, false);
         return;
     }
     case RecordType::NativeExit: {
         const auto r = fixed<wire::NativeExit>(data, size);
-        ev.kind = EventKind::NativeExit;
-        ev.tsNs = r.tsNs;
-        const auto hook = m_hooks.find(r.hookId);
-        describeNative(ev, r.function, hook != m_hooks.end() ? hook->second.symbol : std::string(), false);
+        TraceEvent& ev = startEvent(t, EventKind::NativeExit, r.tsNs);
+        ev.address = r.function;
+        apply(ev, described({r.function, r.hookId, Naming::Hook, false}));
         ev.unwound = r.unwound != 0;
         ev.raised = ev.unwound;
         if (!ev.unwound) {
             ev.ret = FfiValue{"rax", hex(r.returnValue)};
         }
-        exit(tid, t, std::move(ev), r.function, EventKind::NativeEnter);
+        exit(tid, t, r.function, EventKind::NativeEnter);
         return;
     }
     case RecordType::Hello:

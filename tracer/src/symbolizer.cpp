@@ -215,7 +215,7 @@ std::vector<const ModuleInfo*> Symbolizer::modules() const {
     return out;
 }
 
-Symbol Symbolizer::lookup(std::uint64_t address) {
+const Symbol& Symbolizer::lookup(std::uint64_t address) {
     if (auto it = m_cache.find(address); it != m_cache.end()) {
         return it->second;
     }
@@ -247,8 +247,7 @@ Symbol Symbolizer::lookup(std::uint64_t address) {
             }
         }
     }
-    m_cache.emplace(address, s);
-    return s;
+    return m_cache.emplace(address, std::move(s)).first->second;
 }
 
 namespace {

@@ -78,4 +78,45 @@ bool isExit(EventKind kind) {
     }
 }
 
+void CodeRef::clear() {
+    role = Role::Unknown;
+    module.clear();
+    modulePath.clear();
+    symbol.clear();
+    address = 0;
+    reason.clear();
+}
+
+void TraceEvent::clear() {
+    // Field by field, in declaration order (keep in step with trace_event.h): assigning a fresh
+    // TraceEvent would free every string's buffer, which is what this avoids.
+    seq = 0;
+    tsNs = 0;
+    tid = 0;
+    kind = EventKind::NativeEnter;
+    role = Role::Unknown;
+    module.clear();
+    modulePath.clear();
+    symbol.clear();
+    pyFile.clear();
+    pyLine = 0;
+    args.clear();
+    ret.reset();
+    stack.clear();
+    depth = 0;
+    durationNs = 0;
+    raised = false;
+    dropped = 0;
+    reason.clear();
+    address = 0;
+    pyName.clear();
+    caller.clear();
+    target.clear();
+    stackMerged = false;
+    stackUnmerged = false;
+    unwound = false;
+    sourceFile.clear();
+    sourceLine = 0;
+}
+
 } // namespace layertrace

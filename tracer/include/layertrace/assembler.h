@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace layertrace::tracer {
@@ -48,11 +49,17 @@ public:
     std::uint64_t orphanExits() const { return m_orphanExits; }
     // Threads the stream carried records of (each had a ring in the probe).
     std::size_t threadsSeen() const { return m_threads.size() - m_threads.count(wire::kProcessTid); }
+    // Sizes of the per-code caches: bounded by the distinct addresses and call sites the trace
+    // touches, never by its length (tests/tracer/test_bounded_memory.cpp).
+    std::size_t cachedDescriptions() const { return m_descriptions.size() + m_codeRefs.size(); }
+    // Frame slots kept per thread: the deepest nesting seen, not the number of calls.
+    std::size_t frameSlots(std::uint32_t tid) const;
 
 private:
     struct Code {
         std::string name, qualname, file;
         std::uint32_t firstLine = 0;
+        const ModuleInfo* module = nullptr; // the classifier's entry for `file`, once looked up
     };
     struct Hook {
         std::string symbol;
@@ -72,22 +79,55 @@ private:
         std::string module, modulePath, symbol, reason;
     };
     struct ThreadState {
+        // frames[0, open) are the open calls; the slots above keep their strings' storage, so
+        // entering a call copies into existing buffers instead of allocating.
         std::vector<Frame> frames;
-        std::optional<TraceEvent> pending;
+        std::size_t open = 0;
+        // The last event, held back for a possible Stack record; refilled in place per record.
+        TraceEvent pending;
+        bool hasPending = false;
         bool pendingDirect = false; // pending enter came straight from Python (wrapper evidence)
         std::string name;
+    };
+    // What the code at an address is, as events show it. Symbolizing, demangling and classifying
+    // are done once per distinct (address, naming) and the strings copied into each event.
+    struct Description {
+        Role role = Role::Unknown;
+        std::string module, modulePath, symbol, reason, sourceFile;
+        int sourceLine = 0;
+        std::string pyName; // CCall family
+    };
+    enum class Naming : std::uint8_t { Plain, Hook, FfiEntry, PyCFunction, Init };
+    struct DescriptionKey {
+        std::uint64_t address;
+        std::uint64_t naming; // hook id, or (owner string id << 32 | name string id)
+        Naming how;
+        bool calledFromInterpreter;
+        bool operator==(const DescriptionKey&) const = default;
+    };
+    struct DescriptionKeyHash {
+        std::size_t operator()(const DescriptionKey& k) const {
+            return std::hash<std::uint64_t>()(k.address * 31 + k.naming) ^ (static_cast<std::size_t>(k.how) << 1) ^
+                   static_cast<std::size_t>(k.calledFromInterpreter);
+        }
     };
 
     std::string str(std::uint32_t id) const;
     const ModuleInfo& pythonModule(const std::string& file);
+    const ModuleInfo& codeModule(Code& code);
     void announceRoleChanges();
-    void describeNative(TraceEvent& ev, std::uint64_t address, const std::string& preferredSymbol,
-                        bool calledFromInterpreter);
-    CodeRef codeRef(std::uint64_t address, bool returnAddress);
+    Description describeNative(std::uint64_t address, const std::string& preferredSymbol, bool calledFromInterpreter);
+    const Description& described(const DescriptionKey& key);
+    const CodeRef& codeRef(std::uint64_t address, bool returnAddress);
+    // Classification inputs changed (an object mapped or unmapped, a new ml_meth, a new hook).
+    void forgetDescriptions();
     bool inInterpreter(std::uint64_t address) const;
     void attachStack(ThreadState& t, const std::byte* data, std::size_t size);
-    void enter(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint64_t key, bool python);
-    void exit(std::uint32_t tid, ThreadState& t, TraceEvent ev, std::uint64_t key, EventKind enterKind);
+    ThreadState& thread(std::uint32_t tid);
+    TraceEvent& startEvent(ThreadState& t, EventKind kind, std::uint64_t tsNs);
+    static void apply(TraceEvent& ev, const Description& d);
+    void enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python);
+    void exit(std::uint32_t tid, ThreadState& t, std::uint64_t key, EventKind enterKind);
     void innermostPython(const ThreadState& t, TraceEvent& ev) const;
     void flush(ThreadState& t);
     void deliver(TraceEvent& ev);
@@ -101,6 +141,12 @@ private:
     std::unordered_map<std::uint32_t, Code> m_codes;
     std::unordered_map<std::uint32_t, Hook> m_hooks;
     std::map<std::uint32_t, ThreadState> m_threads;
+    std::uint32_t m_lastTid = 0;
+    ThreadState* m_lastThread = nullptr; // records come in batches of one thread
+    std::unordered_map<DescriptionKey, Description, DescriptionKeyHash> m_descriptions;
+    std::unordered_map<std::uint64_t, CodeRef> m_codeRefs; // address * 2 + (is a return address)
+    std::unordered_set<std::string> m_directCallsNoted;    // "file\0what" already told to the classifier
+    std::string m_scratchKey;
     std::uint64_t m_seq = 0;
     std::uint64_t m_dropped = 0;
     bool m_goodbye = false;

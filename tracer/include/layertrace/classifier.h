@@ -49,8 +49,9 @@ public:
     RoleDecision classifyFunction(const ModuleInfo& m, std::string_view symbol, std::uint64_t address,
                                   bool calledFromInterpreter = false,
                                   std::optional<bool> usesPyObject = std::nullopt) const;
-    // ml_meth of a PyCFunction Python called: glue from now on.
-    void noteMlMeth(std::uint64_t address) { m_mlMeths.insert(address); }
+    // ml_meth of a PyCFunction Python called: glue from now on. True when it was new (decisions
+    // made about that address before may change).
+    bool noteMlMeth(std::uint64_t address) { return m_mlMeths.insert(address).second; }
 
     // Whether calls into this object count as "native code" for the wrapper rule: FFI, your own
     // extensions, third-party extensions and plain libraries; not the interpreter and not the

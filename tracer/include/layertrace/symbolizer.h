@@ -62,7 +62,10 @@ public:
     ModuleInfo* moduleByPath(const std::string& path);
     std::vector<const ModuleInfo*> modules() const;
 
-    Symbol lookup(std::uint64_t address);
+    // Cached per address (bounded by the distinct addresses looked up). The reference stays
+    // valid until the next addModule/removeModule.
+    const Symbol& lookup(std::uint64_t address);
+    std::size_t cachedAddresses() const { return m_cache.size(); }
     // Whether the function at `address` takes, returns or holds in a local variable a PyObject*
     // (struct _object), per its DWARF: such code handles Python objects (methods, slots,
     // converters such as rosidl's convert_from_py, which takes void* and casts). nullopt

@@ -85,6 +85,7 @@ struct CodeRef {
     std::string reason;
 
     bool empty() const { return module.empty() && symbol.empty() && address == 0; }
+    void clear(); // keeps the strings' storage
 };
 
 struct TraceEvent {
@@ -118,6 +119,9 @@ struct TraceEvent {
     int sourceLine = 0;
 
     Layer layer() const { return layerOf(role); }
+    // Back to a default-constructed event, keeping the strings' and vectors' storage: the
+    // assembler refills one event per thread instead of allocating a new one per record.
+    void clear();
 };
 
 } // namespace layertrace
