@@ -3,6 +3,7 @@
 
 #include <layertrace/json.h>
 
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 
@@ -39,26 +40,52 @@ std::string duration(std::uint64_t ns) {
     return buf;
 }
 
-std::string hex(std::uint64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-    return buf;
+void appendUnsigned(std::string& out, std::uint64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
-std::string valueText(const FfiValue& v) { return v.value.empty() ? v.type : v.type + " " + v.value; }
+void appendHex(std::string& out, std::uint64_t v) {
+    char buf[24] = {'0', 'x'};
+    const auto r = std::to_chars(buf + 2, buf + sizeof buf, v, 16);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
 
-void appendField(std::string& out, const char* key, std::string_view value) {
-    out += ",\"";
-    out += key;
-    out += "\":";
+void appendValueText(std::string& out, const FfiValue& v) {
+    out += v.type;
+    if (!v.value.empty()) {
+        out += ' ';
+        out += v.value;
+    }
+}
+
+// Keys are literals: their length is known at compile time (no strlen per field).
+template <std::size_t N>
+void appendKey(std::string& out, const char (&key)[N]) {
+    out.append(",\"", 2);
+    out.append(key, N - 1);
+    out.append("\":", 2);
+}
+
+template <std::size_t N>
+void appendField(std::string& out, const char (&key)[N], std::string_view value) {
+    appendKey(out, key);
     json::appendQuoted(out, value);
 }
 
-void appendNumber(std::string& out, const char* key, std::uint64_t value) {
-    out += ",\"";
-    out += key;
-    out += "\":";
-    out += std::to_string(value);
+template <std::size_t N>
+void appendHexField(std::string& out, const char (&key)[N], std::uint64_t value) {
+    appendKey(out, key);
+    out += '"';
+    appendHex(out, value);
+    out += '"';
+}
+
+template <std::size_t N>
+void appendNumber(std::string& out, const char (&key)[N], std::uint64_t value) {
+    appendKey(out, key);
+    appendUnsigned(out, value);
 }
 
 void appendValue(std::string& out, const FfiValue& v) {
@@ -69,14 +96,14 @@ void appendValue(std::string& out, const FfiValue& v) {
     out += '}';
 }
 
-void appendRef(std::string& out, const char* key, const CodeRef& r) {
-    out += ",\"";
-    out += key;
-    out += "\":{\"role\":";
+template <std::size_t N>
+void appendRef(std::string& out, const char (&key)[N], const CodeRef& r) {
+    appendKey(out, key);
+    out += "{\"role\":";
     json::appendQuoted(out, roleName(r.role));
     appendField(out, "module", r.module);
     appendField(out, "symbol", r.symbol);
-    appendField(out, "address", hex(r.address));
+    appendHexField(out, "address", r.address);
     out += '}';
 }
 
@@ -85,54 +112,78 @@ public:
     TreeFormatter(std::ostream& out, FormatOptions options) : m_out(out), m_options(options) {}
 
     void onEvent(const TraceEvent& ev) override {
-        std::string line = "[" + std::to_string(ev.tid) + "] ";
+        // One reused line buffer: no allocation per event once it has grown.
+        std::string& line = m_line;
+        line.clear();
+        line += '[';
+        appendUnsigned(line, ev.tid);
+        line += "] ";
         line.append(static_cast<std::size_t>(ev.depth) * 2, ' ');
         if (ev.kind == EventKind::ThreadStart) {
-            m_out << line << "thread " << ev.tid << " \"" << ev.symbol << "\"\n";
-            return;
-        }
-        if (ev.kind == EventKind::Dropped) {
-            m_out << line << "!! " << ev.dropped << " events dropped by the probe\n";
-            return;
-        }
-        if (isExit(ev.kind)) {
-            line += "}";
+            line += "thread ";
+            appendUnsigned(line, ev.tid);
+            line += " \"";
+            line += ev.symbol;
+            line += "\"\n";
+        } else if (ev.kind == EventKind::Dropped) {
+            line += "!! ";
+            appendUnsigned(line, ev.dropped);
+            line += " events dropped by the probe\n";
+        } else if (isExit(ev.kind)) {
+            line += '}';
             if (ev.ret && !ev.ret->type.empty() && ev.ret->type != "void") {
-                line += " = " + valueText(*ev.ret);
+                line += " = ";
+                appendValueText(line, *ev.ret);
             }
             if (ev.unwound) {
                 line += " unwound";
             } else if (ev.raised) {
                 line += " raised";
             }
-            line += "  " + duration(ev.durationNs);
-            m_out << line << "  " << codeText(ev.module, ev.symbol) << '\n';
-            return;
-        }
-        std::string tag(roleName(ev.role));
-        tag.resize(7, ' ');
-        if (m_options.color) {
-            line += roleColor(ev.role) + tag + "\x1b[0m";
+            line += "  ";
+            line += duration(ev.durationNs);
+            line += "  ";
+            appendCodeText(line, ev.module, ev.symbol);
+            line += '\n';
         } else {
-            line += tag;
-        }
-        line += " " + codeText(ev.module, ev.symbol);
-        if (ev.kind == EventKind::FfiCall) {
-            line += "(";
-            for (std::size_t i = 0; i < ev.args.size(); ++i) {
-                line += (i ? ", " : "") + valueText(ev.args[i]);
+            const std::string_view role = roleName(ev.role);
+            if (m_options.color) {
+                line += roleColor(ev.role);
             }
-            line += ")";
-            if (!ev.target.empty()) {
-                line += " -> " + std::string(roleName(ev.target.role)) + " " + codeText(ev.target.module, ev.target.symbol);
+            line += role;
+            line.append(role.size() < 7 ? 7 - role.size() : 0, ' ');
+            if (m_options.color) {
+                line += "\x1b[0m";
             }
-        } else if (!ev.pyName.empty() && ev.pyName != ev.symbol) {
-            line += " [" + ev.pyName + "]";
+            line += ' ';
+            appendCodeText(line, ev.module, ev.symbol);
+            if (ev.kind == EventKind::FfiCall) {
+                line += '(';
+                for (std::size_t i = 0; i < ev.args.size(); ++i) {
+                    if (i) {
+                        line += ", ";
+                    }
+                    appendValueText(line, ev.args[i]);
+                }
+                line += ')';
+                if (!ev.target.empty()) {
+                    line += " -> ";
+                    line += roleName(ev.target.role);
+                    line += ' ';
+                    appendCodeText(line, ev.target.module, ev.target.symbol);
+                }
+            } else if (!ev.pyName.empty() && ev.pyName != ev.symbol) {
+                line += " [";
+                line += ev.pyName;
+                line += ']';
+            }
+            if (ev.kind == EventKind::PyCall && ev.pyLine > 0) {
+                line += " line ";
+                appendUnsigned(line, static_cast<std::uint64_t>(ev.pyLine));
+            }
+            line += " {\n";
         }
-        if (ev.kind == EventKind::PyCall && ev.pyLine > 0) {
-            line += " line " + std::to_string(ev.pyLine);
-        }
-        m_out << line << " {\n";
+        m_out.write(line.data(), static_cast<std::streamsize>(line.size()));
     }
 
     void onFinished(const SessionResult&) override { m_out.flush(); }
@@ -140,24 +191,33 @@ public:
 private:
     std::ostream& m_out;
     FormatOptions m_options;
+    std::string m_line;
 };
 
 class PathFormatter : public EventSink {
 public:
     PathFormatter(std::ostream& out, FormatOptions options)
         : m_out(out), m_options(options), m_builder([this](std::uint32_t tid, const std::vector<Hop>& hops) {
+              std::string& line = m_line;
+              line.clear();
               if (m_options.mainPid != 0 && tid != m_options.mainPid) {
-                  m_out << "[tid " << tid << "] ";
+                  line += "[tid ";
+                  appendUnsigned(line, tid);
+                  line += "] ";
               }
               if (m_options.color) {
                   for (std::size_t i = 0; i < hops.size(); ++i) {
-                      m_out << (i ? " -> " : "") << roleColor(hops[i].role) << roleName(hops[i].role) << "\x1b[0m "
-                            << codeText(hops[i].module, hops[i].symbol);
+                      line += i ? " -> " : "";
+                      line += roleColor(hops[i].role);
+                      line += roleName(hops[i].role);
+                      line += "\x1b[0m ";
+                      appendCodeText(line, hops[i].module, hops[i].symbol);
                   }
-                  m_out << '\n';
               } else {
-                  m_out << formatPath(hops) << '\n';
+                  appendPath(line, hops);
               }
+              line += '\n';
+              m_out.write(line.data(), static_cast<std::streamsize>(line.size()));
           }) {}
 
     void onStarted(std::uint32_t pid) override {
@@ -175,6 +235,7 @@ public:
 private:
     std::ostream& m_out;
     FormatOptions m_options;
+    std::string m_line; // reused for every line
     PathBuilder m_builder;
 };
 
@@ -182,45 +243,62 @@ class JsonlFormatter : public EventSink {
 public:
     explicit JsonlFormatter(std::ostream& out) : m_out(out) {}
     void onModule(const ModuleInfo& m) override { m_out << moduleToJson(m) << '\n'; }
-    void onEvent(const TraceEvent& ev) override { m_out << eventToJson(ev) << '\n'; }
+    void onEvent(const TraceEvent& ev) override {
+        m_line.clear();
+        appendEventJson(m_line, ev);
+        m_line += '\n';
+        m_out.write(m_line.data(), static_cast<std::streamsize>(m_line.size()));
+    }
     void onFinished(const SessionResult&) override { m_out.flush(); }
 
 private:
     std::ostream& m_out;
+    std::string m_line; // reused for every event
 };
 
 } // namespace
 
-std::string codeText(std::string_view module, std::string_view symbol) {
-    std::string s(module);
+void appendCodeText(std::string& out, std::string_view module, std::string_view symbol) {
+    out += module;
     if (symbol.empty()) {
-        return s;
+        return;
     }
     // No symbol: the symbolizer says "module+0xoffset"; print it once, not "module:module+0x...".
     if (symbol.size() > module.size() && symbol.substr(0, module.size()) == module && symbol[module.size()] == '+') {
-        s += symbol.substr(module.size());
-        return s;
+        out += symbol.substr(module.size());
+        return;
     }
-    s += ':';
-    s += symbol;
+    out += ':';
+    out += symbol;
+}
+
+std::string codeText(std::string_view module, std::string_view symbol) {
+    std::string s;
+    appendCodeText(s, module, symbol);
     return s;
 }
 
 std::string formatHop(const Hop& hop) {
     std::string s(roleName(hop.role));
     s += ' ';
-    s += codeText(hop.module, hop.symbol);
+    appendCodeText(s, hop.module, hop.symbol);
     return s;
+}
+
+void appendPath(std::string& out, const std::vector<Hop>& hops) {
+    for (std::size_t i = 0; i < hops.size(); ++i) {
+        if (i) {
+            out += " -> ";
+        }
+        out += roleName(hops[i].role);
+        out += ' ';
+        appendCodeText(out, hops[i].module, hops[i].symbol);
+    }
 }
 
 std::string formatPath(const std::vector<Hop>& hops) {
     std::string s;
-    for (std::size_t i = 0; i < hops.size(); ++i) {
-        if (i) {
-            s += " -> ";
-        }
-        s += formatHop(hops[i]);
-    }
+    appendPath(s, hops);
     return s;
 }
 
@@ -243,81 +321,109 @@ void PathBuilder::onModule(const ModuleInfo& module) {
     }
 }
 
-Hop PathBuilder::pythonHop(const std::string& file, const std::string& function, Role fallback) const {
-    Hop h;
-    h.modulePath = file;
-    h.symbol = function;
+namespace {
+// The next free slot of a list whose storage is kept between uses.
+Hop& nextSlot(std::vector<Hop>& hops, std::size_t& count) {
+    if (count == hops.size()) {
+        hops.emplace_back();
+    }
+    return hops[count++];
+}
+
+void setHop(Hop& h, Role role, std::string_view module, std::string_view symbol, std::string_view modulePath) {
+    h.role = role;
+    h.module.assign(module);
+    h.symbol.assign(symbol);
+    h.modulePath.assign(modulePath);
+}
+
+bool isPythonRole(Role role) {
+    return role == Role::App || role == Role::Wrapper || role == Role::Pylib || role == Role::Unknown;
+}
+} // namespace
+
+void PathBuilder::setPythonHop(Hop& h, const std::string& file, std::string_view function, Role fallback) const {
+    h.modulePath.assign(file);
+    h.symbol.assign(function);
     h.role = fallback;
     if (const auto it = m_python.find(file); it != m_python.end()) {
-        h.module = it->second.name;
+        h.module.assign(it->second.name);
         h.role = it->second.role;
     } else {
         const auto slash = file.rfind('/');
-        h.module = slash == std::string::npos ? file : file.substr(slash + 1);
+        h.module.assign(slash == std::string::npos ? std::string_view(file) : std::string_view(file).substr(slash + 1));
     }
-    return h;
 }
 
-void PathBuilder::add(ThreadPaths& t, Hop hop) {
-    if (!t.hops.empty() && t.hops.back() == hop) {
-        return;
+void PathBuilder::add(ThreadPaths& t, Role role, std::string_view module, std::string_view symbol,
+                      std::string_view modulePath) {
+    if (t.hopCount != 0) {
+        const Hop& last = t.hops[t.hopCount - 1];
+        if (last.role == role && last.module == module && last.symbol == symbol) {
+            return;
+        }
+        // Inside a ready-made extension (_ctypes, numpy) the internals are one hop: the learner's
+        // question is "which extension", not which of its static functions.
+        if (role == Role::Ext && last.role == Role::Ext && last.module == module) {
+            return;
+        }
     }
-    // Inside a ready-made extension (_ctypes, numpy) the internals are one hop: the learner's
-    // question is "which extension", not which of its static functions.
-    if (!t.hops.empty() && hop.role == Role::Ext && t.hops.back().role == Role::Ext &&
-        t.hops.back().module == hop.module) {
-        return;
-    }
-    if (t.hops.size() >= m_maxHops) {
+    if (t.hopCount >= m_maxHops) {
         ++t.truncated;
         return;
     }
-    t.hops.push_back(std::move(hop));
+    setHop(nextSlot(t.hops, t.hopCount), role, module, symbol, modulePath);
 }
 
 void PathBuilder::emit(std::uint32_t tid, ThreadPaths& t) {
     // Python roles may have changed (a file promoted to wrapper) since the hop was added.
-    for (auto& h : t.hops) {
+    for (std::size_t i = 0; i < t.hopCount; ++i) {
+        Hop& h = t.hops[i];
+        if (!isPythonRole(h.role)) {
+            continue; // native code: its role does not change, and m_python has only Python files
+        }
         if (const auto it = m_python.find(h.modulePath); it != m_python.end()) {
             h.role = it->second.role;
         }
     }
     // Runs of Python frames of the same file and role collapse to their innermost frame:
     // user.py's <module> -> main is "main". Done here, after the roles were refreshed.
-    std::vector<Hop> out;
-    for (std::size_t i = 0; i < t.hops.size(); ++i) {
-        if (i < t.chainLength && i + 1 < t.chainLength && t.hops[i + 1].role == t.hops[i].role &&
-            t.hops[i + 1].module == t.hops[i].module) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < t.hopCount; ++i) {
+        const Hop& h = t.hops[i];
+        if (i < t.chainLength && i + 1 < t.chainLength && t.hops[i + 1].role == h.role &&
+            t.hops[i + 1].module == h.module) {
             continue;
         }
-        if (!out.empty() && out.back() == t.hops[i]) {
+        if (n != 0 && m_line[n - 1] == h) {
             continue;
         }
-        out.push_back(std::move(t.hops[i]));
+        setHop(nextSlot(m_line, n), h.role, h.module, h.symbol, h.modulePath);
     }
     if (t.truncated != 0) {
-        out.push_back(Hop{Role::Unknown, "...", std::to_string(t.truncated) + " more hops", {}});
+        setHop(nextSlot(m_line, n), Role::Unknown, "...", std::to_string(t.truncated) + " more hops", {});
     }
-    m_callback(tid, out);
+    m_line.resize(n); // the callback sees exactly this path's hops
+    m_callback(tid, m_line);
     t.chainLength = 0;
     t.active = false;
-    t.hops.clear();
+    t.hopCount = 0;
     t.truncated = 0;
 }
 
 void PathBuilder::onEvent(const TraceEvent& ev) {
     ThreadPaths& t = m_threads[ev.tid];
     if (ev.kind == EventKind::PyCall) {
-        Hop h = pythonHop(ev.modulePath, ev.symbol, ev.role);
+        Hop& h = nextSlot(t.python, t.pythonOpen);
+        setPythonHop(h, ev.modulePath, ev.symbol, ev.role);
         if (t.active) {
-            add(t, h);
+            add(t, h.role, h.module, h.symbol, h.modulePath);
         }
-        t.python.push_back(std::move(h));
         return;
     }
     if (ev.kind == EventKind::PyReturn) {
-        if (!t.python.empty()) {
-            t.python.pop_back();
+        if (t.pythonOpen != 0) {
+            --t.pythonOpen;
         }
         return;
     }
@@ -332,37 +438,39 @@ void PathBuilder::onEvent(const TraceEvent& ev) {
             t.depth = ev.depth;
             // The event's own stack is the whole truth (Python calls made before tracing began
             // have no PyCall event); the frames tracked from PyCall/PyReturn are the fallback.
-            std::vector<Hop> chain;
+            t.hopCount = 0;
             for (auto it = ev.stack.rbegin(); it != ev.stack.rend(); ++it) {
                 if (it->python) {
-                    chain.push_back(pythonHop(it->file, it->function, it->role));
+                    setPythonHop(nextSlot(t.hops, t.hopCount), it->file, it->function, it->role);
                 }
             }
-            if (chain.empty()) {
-                chain = t.python;
+            if (t.hopCount == 0) {
+                for (std::size_t i = 0; i < t.pythonOpen; ++i) {
+                    const Hop& p = t.python[i];
+                    setHop(nextSlot(t.hops, t.hopCount), p.role, p.module, p.symbol, p.modulePath);
+                }
             }
-            if (chain.empty() && !ev.pyFile.empty()) {
-                chain.push_back(pythonHop(ev.pyFile, {}, Role::Unknown));
+            if (t.hopCount == 0 && !ev.pyFile.empty()) {
+                setPythonHop(nextSlot(t.hops, t.hopCount), ev.pyFile, {}, Role::Unknown);
             }
-            t.hops = std::move(chain);
-            t.chainLength = t.hops.size();
+            t.chainLength = t.hopCount;
         }
         if (ev.kind == EventKind::ClosureEnter) {
             // native -> libffi's closure trampoline -> the extension's dispatcher -> Python
-            add(t, Hop{ev.role, ev.module, ev.symbol, ev.modulePath});
+            add(t, ev.role, ev.module, ev.symbol, ev.modulePath);
             if (!ev.target.module.empty()) {
-                add(t, Hop{ev.target.role, ev.target.module, {}, ev.target.modulePath});
+                add(t, ev.target.role, ev.target.module, {}, ev.target.modulePath);
             }
         } else if (ev.kind == EventKind::FfiCall) {
             if (!ev.caller.module.empty()) {
-                add(t, Hop{ev.caller.role, ev.caller.module, {}, ev.caller.modulePath});
+                add(t, ev.caller.role, ev.caller.module, {}, ev.caller.modulePath);
             }
-            add(t, Hop{ev.role, ev.module, ev.symbol, ev.modulePath});
+            add(t, ev.role, ev.module, ev.symbol, ev.modulePath);
             if (!ev.target.empty()) {
-                add(t, Hop{ev.target.role, ev.target.module, ev.target.symbol, ev.target.modulePath});
+                add(t, ev.target.role, ev.target.module, ev.target.symbol, ev.target.modulePath);
             }
         } else {
-            add(t, Hop{ev.role, ev.module, ev.symbol, ev.modulePath});
+            add(t, ev.role, ev.module, ev.symbol, ev.modulePath);
         }
         return;
     }
@@ -379,8 +487,9 @@ void PathBuilder::finish() {
     }
 }
 
-std::string eventToJson(const TraceEvent& ev) {
-    std::string out = "{\"seq\":" + std::to_string(ev.seq);
+void appendEventJson(std::string& out, const TraceEvent& ev) {
+    out += "{\"seq\":";
+    appendUnsigned(out, ev.seq);
     appendNumber(out, "ts_ns", ev.tsNs);
     appendNumber(out, "tid", ev.tid);
     appendField(out, "kind", kindName(ev.kind));
@@ -393,7 +502,7 @@ std::string eventToJson(const TraceEvent& ev) {
         appendField(out, "module_path", ev.modulePath);
     }
     if (ev.address != 0) {
-        appendField(out, "address", hex(ev.address));
+        appendHexField(out, "address", ev.address);
     }
     if (!ev.pyName.empty()) {
         appendField(out, "py_name", ev.pyName);
@@ -455,7 +564,7 @@ std::string eventToJson(const TraceEvent& ev) {
                 appendNumber(out, "line", static_cast<std::uint64_t>(f.line < 0 ? 0 : f.line));
             }
             if (!f.python) {
-                appendField(out, "ip", hex(f.ip));
+                appendHexField(out, "ip", f.ip);
             }
             out += '}';
         }
@@ -463,6 +572,11 @@ std::string eventToJson(const TraceEvent& ev) {
         out += ev.stackUnmerged ? ",\"stack_merged\":false" : ",\"stack_merged\":true";
     }
     out += '}';
+}
+
+std::string eventToJson(const TraceEvent& ev) {
+    std::string out;
+    appendEventJson(out, ev);
     return out;
 }
 
@@ -474,7 +588,7 @@ std::string moduleToJson(const ModuleInfo& m) {
     appendField(out, "module_path", m.path);
     out += m.python ? ",\"python\":true" : ",\"python\":false";
     if (!m.python) {
-        appendField(out, "base", hex(m.base));
+        appendHexField(out, "base", m.base);
     }
     appendField(out, "reason", m.reason);
     out += '}';

@@ -308,9 +308,24 @@ Value parse(std::string_view text, const std::string& source) { return Parser(te
 
 void appendQuoted(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
+    out.reserve(out.size() + s.size() + 2);
     out += '"';
     std::size_t i = 0;
     while (i < s.size()) {
+        // Plain ASCII needs no escaping: copy the whole run at once.
+        std::size_t run = i;
+        while (run < s.size()) {
+            const auto r = static_cast<unsigned char>(s[run]);
+            if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') {
+                break;
+            }
+            ++run;
+        }
+        if (run > i) {
+            out.append(s.data() + i, run - i);
+            i = run;
+            continue;
+        }
         const auto c = static_cast<unsigned char>(s[i]);
         if (c == '"' || c == '\\') {
             out += '\\';

@@ -28,10 +28,12 @@ struct Hop {
 
 // "module:symbol"; "module+0x1234" when the symbol is the symbolizer's module+offset fallback.
 std::string codeText(std::string_view module, std::string_view symbol);
+void appendCodeText(std::string& out, std::string_view module, std::string_view symbol);
 // "app user.py:main", "ext _ctypes.cpython-311-x86_64-linux-gnu.so"
 std::string formatHop(const Hop& hop);
 // Hops joined with " -> ".
 std::string formatPath(const std::vector<Hop>& hops);
+void appendPath(std::string& out, const std::vector<Hop>& hops);
 // Does `hops` (one path line: the calls entered during one crossing, in order) contain the
 // catalog path's hops in order? Other hops may lie between them: a catalog path is a chain of
 // nested calls, and every such chain is an ordered subsequence of the line (its siblings, such
@@ -55,22 +57,27 @@ public:
     void finish();
 
 private:
+    // Hop lists keep their slots (and the slots their strings' storage) between paths: a
+    // path line is built by copying into existing buffers, not by allocating hops.
     struct ThreadPaths {
-        std::vector<Hop> python; // full mode: open Python frames, outermost first
+        std::vector<Hop> python; // full mode: python[0, pythonOpen) are the open Python frames, outermost first
+        std::size_t pythonOpen = 0;
         bool active = false;
         std::uint32_t depth = 0;
-        std::vector<Hop> hops;
+        std::vector<Hop> hops; // hops[0, hopCount) are the current path's
+        std::size_t hopCount = 0;
         std::size_t chainLength = 0; // leading hops that are the Python frames before the crossing
         std::size_t truncated = 0;
     };
-    void add(ThreadPaths& t, Hop hop);
+    void add(ThreadPaths& t, Role role, std::string_view module, std::string_view symbol, std::string_view modulePath);
     void emit(std::uint32_t tid, ThreadPaths& t);
-    Hop pythonHop(const std::string& file, const std::string& function, Role fallback) const;
+    void setPythonHop(Hop& hop, const std::string& file, std::string_view function, Role fallback) const;
 
     Callback m_callback;
     std::size_t m_maxHops;
     std::map<std::string, ModuleInfo> m_python; // path -> latest info
     std::map<std::uint32_t, ThreadPaths> m_threads;
+    std::vector<Hop> m_line; // the path handed to the callback
 };
 
 enum class OutputFormat { Tree, Path, Jsonl };
@@ -86,6 +93,7 @@ std::unique_ptr<EventSink> makeFormatter(OutputFormat format, std::ostream& out,
 
 // One JSON object (no trailing newline) for an event / a module, as --format jsonl writes them.
 std::string eventToJson(const TraceEvent& event);
+void appendEventJson(std::string& out, const TraceEvent& event);
 std::string moduleToJson(const ModuleInfo& module);
 
 // Fans one session out to several sinks (e.g. a formatter and a counter).
