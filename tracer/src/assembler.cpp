@@ -146,6 +146,21 @@ const ModuleInfo& Assembler::codeModule(Code& code) {
     return *code.module;
 }
 
+bool Assembler::describePython(TraceEvent& ev, std::uint32_t codeId) {
+    const auto it = m_codes.find(codeId);
+    if (it == m_codes.end()) {
+        return false;
+    }
+    const ModuleInfo& m = codeModule(it->second);
+    ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
+    ev.module = m.name;
+    ev.modulePath = m.path;
+    ev.pyFile = it->second.file;
+    ev.role = m.role;
+    ev.reason = m.reason;
+    return true;
+}
+
 void Assembler::announceRoleChanges() {
     for (const std::string& path : m_classifier.takeRoleChanges()) {
         m_sink.onModule(m_classifier.pythonFiles().at(path));
@@ -594,15 +609,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     case RecordType::PyCall: {
         const auto r = fixed<wire::PyCall>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::PyCall, r.tsNs);
-        if (const auto it = m_codes.find(r.codeId); it != m_codes.end()) {
-            const ModuleInfo& m = codeModule(it->second);
-            ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
-            ev.module = m.name;
-            ev.modulePath = m.path;
-            ev.pyFile = it->second.file;
-            ev.role = m.role;
-            ev.reason = m.reason;
-        } else {
+        if (!describePython(ev, r.codeId)) {
             ev.symbol = "<code " + std::to_string(r.codeId) + ">";
         }
         ev.pyLine = static_cast<int>(r.line);
@@ -613,15 +620,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::PyReturn>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::PyReturn, r.tsNs);
         ev.raised = r.raised != 0;
-        if (const auto it = m_codes.find(r.codeId); it != m_codes.end()) {
-            const ModuleInfo& m = codeModule(it->second);
-            ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
-            ev.module = m.name;
-            ev.modulePath = m.path;
-            ev.pyFile = it->second.file;
-            ev.role = m.role;
-            ev.reason = m.reason;
-        }
+        describePython(ev, r.codeId);
         exit(tid, t, r.codeId, EventKind::PyCall);
         return;
     }

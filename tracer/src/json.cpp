@@ -3,6 +3,7 @@
 
 #include <layertrace/errors.h>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 
@@ -306,6 +307,17 @@ const Value* Value::find(std::string_view key) const {
 
 Value parse(std::string_view text, const std::string& source) { return Parser(text, source).document(); }
 
+namespace {
+// Bytes copied as they are inside a JSON string: printable ASCII but the quote and backslash.
+constexpr std::array<bool, 256> kPlain = [] {
+    std::array<bool, 256> plain{};
+    for (int c = 0x20; c < 0x80; ++c) {
+        plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    }
+    return plain;
+}();
+} // namespace
+
 void appendQuoted(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out.reserve(out.size() + s.size() + 2);
@@ -314,11 +326,7 @@ void appendQuoted(std::string& out, std::string_view s) {
     while (i < s.size()) {
         // Plain ASCII needs no escaping: copy the whole run at once.
         std::size_t run = i;
-        while (run < s.size()) {
-            const auto r = static_cast<unsigned char>(s[run]);
-            if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') {
-                break;
-            }
+        while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) {
             ++run;
         }
         if (run > i) {

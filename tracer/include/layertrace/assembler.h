@@ -115,6 +115,8 @@ private:
     std::string str(std::uint32_t id) const;
     const ModuleInfo& pythonModule(const std::string& file);
     const ModuleInfo& codeModule(Code& code);
+    // PyCall/PyReturn: the code's name, file and its file's current role; false for an unknown id.
+    bool describePython(TraceEvent& ev, std::uint32_t codeId);
     void announceRoleChanges();
     Description describeNative(std::uint64_t address, const std::string& preferredSymbol, bool calledFromInterpreter);
     const Description& described(const DescriptionKey& key);
