@@ -138,6 +138,7 @@ ModuleInfo& Symbolizer::addModule(std::uint32_t id, const std::string& path, std
             continue;
         }
         bool renamed = false;
+        e.unmapped = false; // mapped again at the same place
         if (id != 0) {
             e.info->id = id;
             if (e.info->path != path) {
@@ -170,14 +171,30 @@ ModuleInfo& Symbolizer::addModule(std::uint32_t id, const std::string& path, std
 }
 
 void Symbolizer::removeModule(std::uint32_t id) {
-    // Keep the entry (recorded events may still refer to it) but stop matching addresses to it,
-    // since a later object may be mapped at the same place.
+    // Keep the entry and its addresses: the probe sends a ModuleUnmap with its metadata, ahead of
+    // the events its threads recorded in the same sender round, so events from before a dlclose
+    // (an ffi_call into the library, say) can arrive after it. An object mapped later at the same
+    // place takes precedence (entryAt).
     for (auto& e : m_entries) {
         if (e.info->id == id) {
-            e.start = e.end = 0;
+            e.unmapped = true;
         }
     }
     m_cache.clear();
+}
+
+const Symbolizer::Entry* Symbolizer::entryAt(std::uint64_t address) const {
+    const Entry* unmapped = nullptr;
+    for (const auto& e : m_entries) {
+        if (address < e.start || address >= e.end) {
+            continue;
+        }
+        if (!e.unmapped) {
+            return &e;
+        }
+        unmapped = &e; // the latest unmapped object there
+    }
+    return unmapped;
 }
 
 ModuleInfo* Symbolizer::moduleById(std::uint32_t id) {
@@ -199,12 +216,8 @@ ModuleInfo* Symbolizer::moduleByPath(const std::string& path) {
 }
 
 const ModuleInfo* Symbolizer::moduleAt(std::uint64_t address) const {
-    for (const auto& e : m_entries) {
-        if (address >= e.start && address < e.end) {
-            return e.info.get();
-        }
-    }
-    return nullptr;
+    const Entry* entry = entryAt(address);
+    return entry != nullptr ? entry->info.get() : nullptr;
 }
 
 std::vector<const ModuleInfo*> Symbolizer::modules() const {
@@ -220,13 +233,7 @@ const Symbol& Symbolizer::lookup(std::uint64_t address) {
         return it->second;
     }
     Symbol s;
-    const Entry* entry = nullptr;
-    for (const auto& e : m_entries) {
-        if (address >= e.start && address < e.end) {
-            entry = &e;
-            break;
-        }
-    }
+    const Entry* entry = entryAt(address);
     if (entry != nullptr) {
         s.module = entry->info.get();
         s.moduleOffset = address - entry->info->base;
@@ -302,12 +309,7 @@ std::optional<bool> Symbolizer::usesPyObject(std::uint64_t address) {
         return it->second;
     }
     std::optional<bool> result;
-    const Entry* entry = nullptr;
-    for (const auto& e : m_entries) {
-        if (address >= e.start && address < e.end) {
-            entry = &e;
-        }
-    }
+    const Entry* entry = entryAt(address);
     Dwarf_Addr bias = 0;
     Dwarf_Die* cu = entry != nullptr && entry->dwflModule != nullptr
                         ? dwfl_module_addrdie(entry->dwflModule, address, &bias)
