@@ -363,5 +363,9 @@ def test_attach_then_detach_during_burst(layertrace, faults_lib, python, tmp_pat
     events, _ = parse_jsonl(out_path.read_text())
     # (No nesting check: a call in flight at the attach shows its exit without its enter.)
     traced = count(events, "native_enter", "ft_mix")
-    assert abs(traced - count(events, "native_exit", "ft_mix")) <= 2
+    # Calls in flight at the attach and at the detach leave at most one unmatched line each; any
+    # other difference must be events the probe said it dropped (attach runs without --lossless).
+    said = re.search(r"the probe dropped (\d+) events", err_path.read_text())
+    dropped = max(sum(e["dropped"] for e in events if e["kind"] == "dropped"), int(said.group(1)) if said else 0)
+    assert abs(traced - count(events, "native_exit", "ft_mix")) <= 2 + dropped
     assert 5_000 * (1 + round_) <= traced < outcome["calls"], (traced, outcome["calls"])
