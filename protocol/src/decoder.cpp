@@ -59,6 +59,7 @@ const char* recordTypeName(RecordType type) {
     case RecordType::Welcome: return "Welcome";
     case RecordType::Detach: return "Detach";
     case RecordType::Goodbye: return "Goodbye";
+    case RecordType::Exec: return "Exec";
     case RecordType::ModuleMap: return "ModuleMap";
     case RecordType::ModuleUnmap: return "ModuleUnmap";
     case RecordType::ThreadInfo: return "ThreadInfo";
@@ -121,6 +122,7 @@ bool validateRecord(std::span<const std::byte> rec, std::string* why) {
         break;
     }
     case RecordType::ModuleMap:
+    case RecordType::Exec:
     case RecordType::ThreadInfo: ok = checkTextTail(rec, fixed, &inner); break;
     case RecordType::Report: {
         const auto r = load<Report>(rec);
@@ -228,7 +230,7 @@ std::string_view RecordView::text() const {
         return chars(sizeof(String), std::min<std::size_t>(r.length, m_bytes.size() - sizeof(String)));
     }
     std::size_t fixed = 0;
-    if (t == RecordType::ModuleMap || t == RecordType::ThreadInfo || t == RecordType::Report) {
+    if (t == RecordType::ModuleMap || t == RecordType::ThreadInfo || t == RecordType::Report || t == RecordType::Exec) {
         fixed = fixedSize(t);
     }
     if (fixed == 0 || m_bytes.size() < fixed) {

@@ -28,6 +28,13 @@ bool appendThreadInfo(RecordWriter& w, std::uint32_t tid, std::string_view name)
     return w.append(RecordType::ThreadInfo, r, {asBytes(name), kNul});
 }
 
+bool appendExec(RecordWriter& w, std::uint64_t tsNs, std::string_view path) noexcept {
+    path = clampText(path, sizeof(Exec));
+    Exec r{};
+    r.tsNs = tsNs;
+    return w.append(RecordType::Exec, r, {asBytes(path), kNul});
+}
+
 bool appendReport(RecordWriter& w, ReportLevel level, std::string_view message) noexcept {
     message = clampText(message, sizeof(Report));
     Report r{};

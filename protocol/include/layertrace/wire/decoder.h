@@ -48,7 +48,7 @@ public:
         return value;
     }
 
-    // String: its bytes; ModuleMap (path), ThreadInfo (name), Report (message): the text.
+    // String: its bytes; ModuleMap, Exec (path), ThreadInfo (name), Report (message): the text.
     std::string_view text() const;
     // FfiCall arguments.
     std::size_t ffiArgCount() const;

@@ -94,6 +94,7 @@ bool appendModuleMap(RecordWriter& w, std::uint32_t moduleId, std::uint64_t base
                      std::string_view path) noexcept;
 bool appendThreadInfo(RecordWriter& w, std::uint32_t tid, std::string_view name) noexcept;
 bool appendReport(RecordWriter& w, ReportLevel level, std::string_view message) noexcept;
+bool appendExec(RecordWriter& w, std::uint64_t tsNs, std::string_view path) noexcept;
 // args.size() must be <= kMaxFfiArgs (more are cut; the count says how many were sent).
 bool appendFfiCall(RecordWriter& w, const FfiCall& call, std::span<const FfiValue> args) noexcept;
 // Both spans are cut to kMaxStackFrames.

@@ -1,4 +1,4 @@
-// The layertrace wire protocol, version 1: every record the probe and the tracer exchange.
+// The layertrace wire protocol, version 2: every record the probe and the tracer exchange.
 // This header is the single source of truth; docs/wire-format.md explains it in prose.
 //
 // Stream layout (probe -> tracer, over a Unix stream socket):
@@ -18,7 +18,7 @@
 namespace layertrace::wire {
 
 inline constexpr std::uint32_t kMagic = 0x5752544cu; // "LTRW" little-endian
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2; // 2: Exec
 inline constexpr std::size_t kRecordAlign = 8;
 inline constexpr std::size_t kMaxRecordSize = 65528; // fits RecordHeader::size, 8-aligned
 inline constexpr std::size_t kMaxStackFrames = 128;
@@ -33,6 +33,7 @@ enum class RecordType : std::uint16_t {
     Welcome = 2,  // tracer -> probe, accepts the session and sets options
     Detach = 3,   // tracer -> probe: restore everything, stop sending, close
     Goodbye = 4,  // probe -> tracer: last record (process exiting or detached)
+    Exec = 5,     // probe -> tracer: this image is about to exec (same PID); the new one connects again
     // metadata (in-band, sent before the first event that refers to them)
     ModuleMap = 10,   // an object is mapped: id, base, path
     ModuleUnmap = 11, // ...and unmapped
@@ -123,6 +124,14 @@ struct Goodbye {
     std::uint64_t totalDropped; // events dropped on all threads over the whole session
     std::int32_t exitStatus;    // valid with kGoodbyeExitStatusKnown; -1 otherwise
     std::uint32_t flags;        // GoodbyeFlags
+};
+
+// Followed by the path given to exec, NUL-terminated, padded. The last record of an image that
+// calls exec (every event before it was sent); records after it mean the exec failed.
+struct Exec {
+    RecordHeader header;
+    std::uint64_t tsNs;
+    std::uint64_t reserved;
 };
 
 // ---- metadata ------------------------------------------------------------------------------
@@ -333,6 +342,7 @@ LAYERTRACE_WIRE_CHECK(Hello, 40);
 LAYERTRACE_WIRE_CHECK(Welcome, 24);
 LAYERTRACE_WIRE_CHECK(Detach, 8);
 LAYERTRACE_WIRE_CHECK(Goodbye, 24);
+LAYERTRACE_WIRE_CHECK(Exec, 24);
 LAYERTRACE_WIRE_CHECK(ModuleMap, 32);
 LAYERTRACE_WIRE_CHECK(ModuleUnmap, 24);
 LAYERTRACE_WIRE_CHECK(ThreadInfo, 16);
@@ -365,6 +375,7 @@ constexpr std::size_t fixedSize(RecordType type) {
     case RecordType::Welcome: return sizeof(Welcome);
     case RecordType::Detach: return sizeof(Detach);
     case RecordType::Goodbye: return sizeof(Goodbye);
+    case RecordType::Exec: return sizeof(Exec);
     case RecordType::ModuleMap: return sizeof(ModuleMap);
     case RecordType::ModuleUnmap: return sizeof(ModuleUnmap);
     case RecordType::ThreadInfo: return sizeof(ThreadInfo);
