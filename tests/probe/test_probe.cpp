@@ -751,7 +751,10 @@ TEST(Probe, ExportsOnlyItsEntryPoints) {
         exported.insert(text.substr(text.rfind(' ') + 1));
     }
     ASSERT_EQ(pclose(pipe), 0);
-    EXPECT_EQ(exported, (std::set<std::string>{"__libc_start_main", "_exit", "exit", "layertrace_probe_attach"}));
+    EXPECT_EQ(exported, (std::set<std::string>{"__libc_start_main", "_exit", "exit", "layertrace_probe_attach",
+                                               // exec of the launched process is followed (exec_follow.cpp)
+                                               "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle",
+                                               "fexecve"}));
 }
 
 std::string pyenvPython(const char* version) {

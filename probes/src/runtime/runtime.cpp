@@ -444,6 +444,38 @@ void endSession(bool sendBye, bool detached, bool restoreHooks) noexcept {
     markSenderDone();
 }
 
+// ---- exec of the launched process ----------------------------------------------------------
+// The thread calling exec asks (g_execRequested); the sender sends every record so far and the
+// Exec record, then waits (g_execParked) so that nothing is half-sent when the exec closes the
+// socket. A failed exec lets it go on (execFailed).
+
+std::atomic<bool> g_execRequested{false};
+bool g_execParked = false;                              // g_doneMutex
+const char* g_execPath = "";                            // set before g_execRequested
+pthread_mutex_t g_execMutex = PTHREAD_MUTEX_INITIALIZER; // one exec handoff at a time
+
+// Sender only. false: the connection failed (the exec then goes on untraced).
+bool handOverForExec() noexcept {
+    if (!drainRound(true)) {
+        return false;
+    }
+    alignas(8) std::byte buf[wire::kMaxRecordSize];
+    wire::RecordWriter w(buf, sizeof buf);
+    if (!wire::appendExec(w, nowNs(), g_execPath) || !sendBatch(wire::kProcessTid, buf, w.size(), 1)) {
+        return false;
+    }
+    pthread_mutex_lock(&g_doneMutex);
+    g_execParked = true;
+    pthread_cond_broadcast(&g_doneCond);
+    while (g_execRequested.load()) {
+        pthread_cond_wait(&g_doneCond, &g_doneMutex);
+    }
+    g_execParked = false;
+    pthread_cond_broadcast(&g_doneCond);
+    pthread_mutex_unlock(&g_doneMutex);
+    return true;
+}
+
 void* senderMain(void*) {
     ++detail::t_probeDepth; // nothing this thread does is traced
     pthread_setname_np(pthread_self(), "layertrace-send");
@@ -451,6 +483,10 @@ void* senderMain(void*) {
     for (;;) {
         if (g_finishRequested.load(std::memory_order_acquire)) {
             endSession(true, false, false);
+            return nullptr;
+        }
+        if (g_execRequested.load(std::memory_order_acquire) && !handOverForExec()) {
+            endSession(false, false, true);
             return nullptr;
         }
         pollfd p{g_socket, POLLIN, 0};
@@ -491,38 +527,13 @@ void* senderMain(void*) {
 
 // ---- bootstrap ------------------------------------------------------------------------------
 
-// Removes our entries from the environment so that the traced program's children do not load
-// the probe and connect to this session (one session per process; following children is not
-// supported). Python copies environ into os.environ at its start, after this runs.
-void scrubEnvironment() {
-    unsetenv("LAYERTRACE_SOCKET");
-    unsetenv("LAYERTRACE_BUFFER_SIZE");
-    const char* preload = getenv("LD_PRELOAD");
+// This library's file, as the loader was given it (LD_PRELOAD's entry).
+std::string probeLibraryPath() {
     Dl_info info{};
-    if (preload == nullptr || dladdr(reinterpret_cast<void*>(&scrubEnvironment), &info) == 0 || info.dli_fname == nullptr) {
-        return;
+    if (dladdr(reinterpret_cast<void*>(&probeLibraryPath), &info) == 0 || info.dli_fname == nullptr) {
+        return {};
     }
-    const std::string self = info.dli_fname;
-    const auto baseName = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
-    std::string kept;
-    std::string entry;
-    const std::string all = preload;
-    for (std::size_t i = 0; i <= all.size(); ++i) {
-        if (i == all.size() || all[i] == ':' || all[i] == ' ') {
-            const bool ours = !entry.empty() && (entry == self || baseName(entry) == baseName(self));
-            if (!entry.empty() && !ours) {
-                kept += (kept.empty() ? "" : " ") + entry;
-            }
-            entry.clear();
-        } else {
-            entry += all[i];
-        }
-    }
-    if (kept.empty()) {
-        unsetenv("LD_PRELOAD");
-    } else {
-        setenv("LD_PRELOAD", kept.c_str(), 1);
-    }
+    return info.dli_fname;
 }
 
 void afterForkInChild() {
@@ -879,7 +890,9 @@ __attribute__((constructor)) void probeConstructor() {
     }
     const std::string path = socketPath;
     readBufferSize();
-    scrubEnvironment();
+    const char* bufferSize = getenv("LAYERTRACE_BUFFER_SIZE");
+    rememberForExec(probeLibraryPath(), path, bufferSize != nullptr ? bufferSize : "");
+    scrubProbeEnvironment();
     g_launchedPid = getpid();
     start(path, false);
 }
@@ -900,6 +913,50 @@ __attribute__((destructor)) void probeDestructor() {
 }
 
 } // namespace
+
+bool beginExecHandoff(const char* path) noexcept {
+    if (g_launchedPid == 0 || getpid() != g_launchedPid || phase() != Phase::Tracing) {
+        return false; // not the launched process (a fork or vfork child), or not tracing
+    }
+    pthread_mutex_lock(&g_execMutex);
+    g_execPath = path;
+    timespec deadline{};
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 6; // the sender's longest blocking send is 5 s (SO_SNDTIMEO)
+    pthread_mutex_lock(&g_doneMutex);
+    while (g_execParked && !g_senderDone) {
+        // The sender has not yet left the previous (failed) exec's wait: asking now would find
+        // it still parked, and nothing sent since would precede this exec's Exec record.
+        if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    g_execRequested.store(true, std::memory_order_release);
+    while (!g_execParked && !g_senderDone) {
+        if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    const bool parked = g_execParked;
+    if (!parked) {
+        g_execRequested.store(false); // the session ended meanwhile: exec untraced
+    }
+    pthread_mutex_unlock(&g_doneMutex);
+    if (!parked) {
+        pthread_mutex_unlock(&g_execMutex);
+    }
+    return parked;
+}
+
+void execFailed(const char* path, int err) noexcept {
+    pthread_mutex_lock(&g_doneMutex);
+    g_execRequested.store(false);
+    pthread_cond_broadcast(&g_doneCond);
+    pthread_mutex_unlock(&g_doneMutex);
+    pthread_mutex_unlock(&g_execMutex);
+    reportOnce(wire::ReportLevel::Warning, std::string("exec-failed:") + path + ":" + std::to_string(err),
+               std::string("exec of ") + path + " failed (" + std::strerror(err) + "): tracing goes on in this program");
+}
 
 int claimAttach() noexcept {
     for (int from : {static_cast<int>(Phase::Inert), static_cast<int>(Phase::Off)}) {

@@ -124,6 +124,25 @@ std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept;
 // later, and releases the GIL. Usable again after a detach (a fresh code table each session).
 bool pythonAttach(std::string* why);
 
+// ---- exec of the launched process (exec_follow.cpp; the handoff in runtime.cpp) --------------
+
+// Removes the probe's variables (LAYERTRACE_SOCKET, LAYERTRACE_BUFFER_SIZE, the probe's entry of
+// LD_PRELOAD) from the environment, so that the program's children do not load the probe and
+// connect (one session per process). Python copies environ into os.environ at its start, after
+// the constructor called this.
+void scrubProbeEnvironment();
+// Saves what a program the launched process execs needs to be traced (the probe's path, the
+// socket, the ring size) and looks up libc's exec functions. The constructor calls it before it
+// scrubs the environment.
+void rememberForExec(const std::string& probePath, const std::string& socketPath, const std::string& bufferSize);
+// The calling thread is about to exec `path`. When this is the launched process and its session
+// is running, the sender sends everything recorded so far and then an Exec record, and waits:
+// true, the new program is to be traced (the exec must follow). Otherwise false.
+bool beginExecHandoff(const char* path) noexcept;
+// The exec after a successful beginExecHandoff failed with `err`: the sender goes on, and a
+// report says so (the tracer takes the records after Exec as the exec having failed).
+void execFailed(const char* path, int err) noexcept;
+
 // ---- attach (attach_entry.cpp; the injector reads these codes from the entry's return) -------
 
 inline constexpr int kAttachStarted = 0;       // the attach thread is connecting
