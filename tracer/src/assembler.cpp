@@ -769,7 +769,8 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     }
     case RecordType::Hello:
     case RecordType::Welcome:
-    case RecordType::Detach: return; // handshake records are handled by the session
+    case RecordType::Detach:
+    case RecordType::Exec: return; // handshake records and Exec are handled by the session
     }
     // Unknown record types are skipped by size: a newer probe may send more than we know.
 }

@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -116,6 +117,13 @@ std::string privateDirectory() {
         throw TransportError("cannot create a private directory under " + base + ": " + errnoText(errno));
     }
     return std::string(buf.data());
+}
+
+// The program a process runs now (/proc/PID/exe), for the exec notice.
+std::string executableOf(pid_t pid) {
+    char path[PATH_MAX];
+    const ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), path, sizeof path - 1);
+    return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : "an unknown program";
 }
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
@@ -326,9 +334,12 @@ struct Session::Impl {
                 }
                 ucred cred{};
                 socklen_t len = sizeof cred;
-                if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
-                    // Only our own user's processes may feed us events; the 0700 directory should
-                    // already guarantee it, this is the second lock.
+                if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid() ||
+                    cred.pid != pid) {
+                    // Only our own user's processes may feed us events (the 0700 directory should
+                    // already guarantee it, this is the second lock), and only the process we
+                    // launched or attached to (or a program it exec'd, which keeps its PID): a
+                    // descendant that found the socket is not part of the session.
                     ::close(fd);
                     continue;
                 }
@@ -340,16 +351,72 @@ struct Session::Impl {
         }
     }
 
-    void run(Assembler& assembler) {
-        const int fd = acceptProbe();
-        // One probe per session: later processes (children of the program) find no socket and
-        // their probes turn themselves off.
-        ::close(listenFd);
-        listenFd = -1;
-        cleanupSocket();
-        if (fd < 0) {
-            return;
+    // One image of the launched process: the program, then each program it exec'd into (same
+    // PID). Every id, address and thread of the stream restarts with a new image, so each has
+    // its own symbolizer, classifier and assembler; event numbers go on where the last ended.
+    struct Image {
+        Symbolizer symbolizer;
+        Classifier classifier;
+        Assembler assembler;
+        Image(const ClassifierOptions& options, EventSink& sink)
+            : classifier(options), assembler(symbolizer, classifier, sink) {}
+    };
+    // Losses of the images before the current one (the result adds the current image's).
+    std::uint64_t earlierImagesDropped = 0;
+    std::uint64_t earlierImagesOrphanExits = 0;
+    // The last image that connected sent everything and exec'd a program that never connected:
+    // its stream is complete without a Goodbye.
+    bool lastImageEndedAtExec = false;
+
+    // The launched process's images, one connection each, as one session. An attached probe is
+    // not preloaded, so an exec ends its session (the new image has no probe).
+    void run(std::unique_ptr<Image>& image, const ClassifierOptions& classifierOptions) {
+        int fd = acceptProbe();
+        if (attached) {
+            closeListener();
         }
+        while (fd >= 0) {
+            const std::optional<std::string> execPath = readImage(fd, image->assembler);
+            if (!execPath || attached) {
+                break;
+            }
+            // The image said it was about to exec and its stream ended: the new image connects
+            // from the same PID, or the process ends without it (a static or setuid program,
+            // whose loader ignores LD_PRELOAD).
+            fd = acceptProbe();
+            const std::string now = fd >= 0 ? executableOf(pid) : std::string();
+            sink->onReport({ProbeReport::Level::Info,
+                            fd >= 0 ? "exec: PID " + std::to_string(pid) + " is now " + now +
+                                          (now == *execPath ? "" : " (exec of " + *execPath + ")") +
+                                          "; tracing goes on in the new program"
+                                    : "exec: PID " + std::to_string(pid) + " exec'd " + *execPath +
+                                          ", which never connected (a static or setuid program ignores LD_PRELOAD; "
+                                          "otherwise its probe said why on stderr): its events are not traced"});
+            if (fd < 0) {
+                lastImageEndedAtExec = true;
+                break;
+            }
+            const std::uint64_t nextSeq = image->assembler.eventCount();
+            earlierImagesDropped += image->assembler.droppedTotal();
+            earlierImagesOrphanExits += image->assembler.orphanExits();
+            image = std::make_unique<Image>(classifierOptions, *sink);
+            image->assembler.continueSequence(nextSeq);
+        }
+        closeListener();
+    }
+
+    // No more connections: later processes find no socket and their probes stay off.
+    void closeListener() {
+        if (listenFd >= 0) {
+            ::close(listenFd);
+            listenFd = -1;
+        }
+        cleanupSocket();
+    }
+
+    // Decodes one image's stream until it ends. Returns the path the image said it was about to
+    // exec when that was the last thing it sent (the stream then ended at the exec).
+    std::optional<std::string> readImage(int fd, Assembler& assembler) {
         StreamFeeder feeder(assembler, "stream from PID " + std::to_string(pid), [&](const wire::Hello& hello) {
             std::vector<std::byte> out(wire::kMaxRecordSize);
             wire::RecordWriter writer(out.data(), out.size());
@@ -383,6 +450,7 @@ struct Session::Impl {
         // (ChunkQueue::maxBytes): when it is full the reader waits, and the probe drops (or,
         // --lossless, waits), so the tracer's memory does not follow the backlog.
         ChunkQueue queue;
+        std::optional<std::string> execPath;
         std::thread io([&] { pump(fd, queue); });
         bool streamEnded = false;
         try {
@@ -391,7 +459,14 @@ struct Session::Impl {
                 queue.release(chunk);
             }
             streamEnded = true;
-            feeder.finish();
+            if (feeder.pendingExec()) {
+                // Not the end of the session: what is pending waits for no Stack record any more,
+                // but calls left open by the exec stay open (they never return).
+                assembler.finish();
+                execPath = feeder.pendingExec();
+            } else {
+                feeder.finish();
+            }
         } catch (const HandshakeError& e) {
             result.connected = false;
             result.handshakeFailed = true;
@@ -410,6 +485,7 @@ struct Session::Impl {
             probeFd = -1;
         }
         ::close(fd);
+        return execPath;
     }
 };
 
@@ -557,12 +633,10 @@ void Session::Impl::startReader() {
         copts.appPaths = self->options.appPaths;
         copts.wrapperGlobs = self->options.wrapperGlobs;
         copts.appDir = appDirFor(self->options);
-        Symbolizer symbolizer;
-        Classifier classifier(copts);
-        Assembler assembler(symbolizer, classifier, *self->sink);
+        auto image = std::make_unique<Image>(copts, *self->sink);
         self->sink->onStarted(static_cast<std::uint32_t>(self->pid));
         try {
-            self->run(assembler);
+            self->run(image, copts);
         } catch (const std::exception& e) {
             self->result.streamError = e.what();
         }
@@ -586,8 +660,14 @@ void Session::Impl::startReader() {
             self->result.termSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         }
         self->exited = true;
-        accountLosses(self->result, assembler, probeRingBytes(self->options, self->attached),
+        accountLosses(self->result, image->assembler, probeRingBytes(self->options, self->attached),
                       !self->attached || self->result.targetExited, self->streamCutAtEnd);
+        if (self->lastImageEndedAtExec) {
+            self->result.goodbyeMissing = false;
+            self->result.possiblyMissing = 0;
+        }
+        self->result.dropped += self->earlierImagesDropped;
+        self->result.discardedExits += self->earlierImagesOrphanExits;
         self->sink->onFinished(self->result);
     });
 }

@@ -27,6 +27,11 @@ void StreamFeeder::feed(const std::byte* data, std::size_t size) {
         case wire::StreamDecoder::Status::BatchBegin: break;
         case wire::StreamDecoder::Status::Record: {
             const wire::RecordView& r = m_decoder.record();
+            if (r.type() == wire::RecordType::Exec) {
+                m_pendingExec = std::string(r.text());
+            } else {
+                m_pendingExec.reset();
+            }
             try {
                 m_assembler.record(m_decoder.batch().tid, r.bytes().data(), r.size());
             } catch (const FormatError& e) {

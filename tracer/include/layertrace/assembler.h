@@ -41,6 +41,9 @@ public:
     // End of stream: deliver everything still pending.
     void finish();
 
+    // Event numbers (`seq`) start at `firstSeq`: a session's later image (the program exec'd
+    // another) goes on numbering where the previous image's assembler ended.
+    void continueSequence(std::uint64_t firstSeq) { m_seq = firstSeq; }
     std::uint64_t eventCount() const { return m_seq; }
     std::uint64_t droppedTotal() const { return m_dropped > m_goodbyeDropped ? m_dropped : m_goodbyeDropped; }
     bool sawGoodbye() const { return m_goodbye; }

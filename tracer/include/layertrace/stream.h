@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace layertrace::tracer {
@@ -32,6 +33,9 @@ public:
     void setPeerPid(std::uint32_t pid) { m_peerPid = pid; }
     bool handshakeDone() const { return m_decoder.handshakeDone(); }
     std::uint64_t bytesConsumed() const { return m_decoder.consumed(); }
+    // The path of the probe's Exec record when it is the last record so far: the image is
+    // exec'ing (records after it mean the exec failed and the image goes on).
+    const std::optional<std::string>& pendingExec() const { return m_pendingExec; }
 
 private:
     Assembler& m_assembler;
@@ -39,6 +43,7 @@ private:
     HelloHandler m_onHello;
     wire::StreamDecoder m_decoder;
     std::uint32_t m_peerPid = 0;
+    std::optional<std::string> m_pendingExec;
 };
 
 } // namespace layertrace::tracer
