@@ -41,7 +41,11 @@ def test_other_uid_cannot_reach_or_feed_the_tracer(layertrace, faults_lib, pytho
     # peer's uid, closes, and never sends it a Welcome.
     opened = report["nobody_lock_opened"]
     assert opened.get("connected") is True and opened.get("reply_bytes", 0) == 0, report
-    # The legitimate peer (our uid) gets the Welcome (type 2, magic LTRW).
+    # Third lock: a process of our own uid that is not the launched one (nor an exec of it) is
+    # refused as well.
+    child = report["our_child"]
+    assert child.get("connected") is True and child.get("reply_bytes", 0) == 0, report
+    # The legitimate peer (the launched process) gets the Welcome (type 2, magic LTRW).
     assert report["ours_reply_type"] == 2 and report["ours_reply_magic"] == "0x5752544c", report
 
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 NOBODY = 65534
-K_MAGIC, K_VERSION = 0x5752544C, 1
+K_MAGIC, K_VERSION = 0x5752544C, 2
 
 
 def hello_bytes(pid):
@@ -21,17 +21,19 @@ def hello_bytes(pid):
     return struct.pack("<HHIIHHIIIIQ", 1, 40, 0, K_MAGIC, K_VERSION, 8, pid, 0, 0, 0, time.monotonic_ns())
 
 
-def as_nobody(path, send_hello):
-    """Forks a child that drops to uid/gid 65534 and tries the socket; returns what it saw."""
+def as_nobody(path, send_hello, drop_uid=True):
+    """Forks a child that drops to uid/gid 65534 (unless drop_uid is false: a process of ours that
+    is not the launched one) and tries the socket; returns what it saw."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         outcome = {}
         try:
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
+            if drop_uid:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(10)
             try:
@@ -79,6 +81,8 @@ def main():
     os.chmod(directory, 0o777)
     os.chmod(path, 0o777)
     report["nobody_lock_opened"] = as_nobody(path, send_hello=True)
+    # 2b. Our own uid, but another process (a child of the launched one): not the session either.
+    report["our_child"] = as_nobody(path, send_hello=True, drop_uid=False)
     os.chmod(directory, stat.S_IMODE(st.st_mode))
     os.chmod(parent, parent_mode)
     # 3. Us: accepted, answered with a Welcome.
