@@ -58,6 +58,8 @@ def tracers(layertrace):
     return {
         "setprofile": (lambda _tmp: [], 1, "sys.setprofile(counter) around the loop (in the workload)"),
         "lt_anchored_nostacks": (lt("--mode", "anchored", "--no-stacks"), 5, "layertrace run --mode anchored --no-stacks"),
+        "lt_anchored_allc": (lt("--mode", "anchored", "--no-stacks", "--c-calls", "all"), 5,
+                             "layertrace run --mode anchored --no-stacks --c-calls all (3.11: a profile function)"),
         "lt_anchored_stacks": (lt("--mode", "anchored"), 20, "layertrace run --mode anchored (native+Python stacks)"),
         "lt_full_nostacks": (lt("--mode", "full", "--no-stacks"), 5, "layertrace run --mode full --no-stacks"),
         "lt_full": (lt("--mode", "full"), 20, "layertrace run --mode full (default: stacks on)"),

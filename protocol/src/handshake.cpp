@@ -98,7 +98,7 @@ bool parseWelcome(std::span<const std::byte> record, WelcomeOptions* out, std::s
         *why = "Welcome mode " + std::to_string(static_cast<unsigned>(r.mode)) + " is undefined";
         return false;
     }
-    if ((r.flags & ~static_cast<std::uint32_t>(kWelcomeStacks | kWelcomeLossless)) != 0) {
+    if ((r.flags & ~static_cast<std::uint32_t>(kWelcomeStacks | kWelcomeLossless | kWelcomeAllCCalls)) != 0) {
         *why = "Welcome carries undefined flags";
         return false;
     }

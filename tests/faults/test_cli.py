@@ -39,6 +39,8 @@ CASES = [
      "--format must be tree, path or jsonl, not 'xml'"),
     ("bad-format-inline", ["run", "--format=csv", "--", PY, "-c", "pass"], {}, 2, "not 'csv'"),
     ("bad-mode", ["run", "--mode", "half", "--", PY, "-c", "pass"], {}, 2, "--mode must be full or anchored"),
+    ("bad-c-calls", ["run", "--c-calls", "some", "--", PY, "-c", "pass"], {}, 2,
+     "--c-calls must be extensions or all, not 'some'"),
     ("bad-probe-no-colon", ["run", "--probe", "foo", "--", PY, "-c", "pass"], {}, 2, "--probe wants LIB:GLOB"),
     ("bad-probe-empty-lib", ["run", "--probe", ":x", "--", PY, "-c", "pass"], {}, 2, "--probe wants LIB:GLOB"),
     ("bad-probe-empty-glob", ["run", "--probe", "lib:", "--", PY, "-c", "pass"], {}, 2, "--probe wants LIB:GLOB"),

@@ -167,6 +167,7 @@ TEST(Probe, PythonExceptionsMarkReturns) {
     EXPECT_EQ(raised, 1);
 }
 
+// --c-calls all: every C function call, the interpreter's builtins too (3.11: a profile function).
 TEST(Probe, CFunctionDispatchResolvesToItsObject) {
     RunOptions o;
     o.script = "import ctypes, _ctypes\n"
@@ -176,6 +177,7 @@ TEST(Probe, CFunctionDispatchResolvesToItsObject) {
                "print('--maps--')\n"
                "print(open('/proc/self/maps').read(), end='')\n";
     o.welcome = welcome(wire::TraceMode::Anchored, false);
+    o.welcome.flags |= wire::kWelcomeAllCCalls;
     const RunResult r = runTraced(o);
     ASSERT_TRUE(r.streamClean) << describe(r);
     EXPECT_EQ(r.out, "4 ABC\n");
@@ -212,6 +214,171 @@ TEST(Probe, CFunctionDispatchResolvesToItsObject) {
     EXPECT_NE(object.find("_ctypes.cpython-311"), std::string::npos) << "ml_meth in '" << object << "'";
     // Anchored mode: no Python call events.
     EXPECT_TRUE(r.ofType(RecordType::PyCall).empty());
+}
+
+// The C function calls of one name: CCall, CReturn and CRaise counts, owners seen, threads seen.
+struct CCalls {
+    int calls = 0, returns = 0, raises = 0;
+    std::set<std::string> owners;
+    std::set<std::uint32_t> tids;
+    std::uint64_t mlMeth = 0;
+};
+std::map<std::string, CCalls> cCallsByName(const RunResult& r) {
+    const auto strings = r.strings();
+    std::map<std::string, CCalls> out;
+    for (const auto& rec : r.records) {
+        if (rec.type() != RecordType::CCall && rec.type() != RecordType::CReturn && rec.type() != RecordType::CRaise) {
+            continue;
+        }
+        const auto c = rec.as<wire::CCall>();
+        CCalls& e = out[strings.at(c.nameId)];
+        e.calls += rec.type() == RecordType::CCall;
+        e.returns += rec.type() == RecordType::CReturn;
+        e.raises += rec.type() == RecordType::CRaise;
+        e.owners.insert(strings.at(c.ownerId));
+        e.tids.insert(rec.tid);
+        e.mlMeth = c.mlMeth;
+    }
+    return out;
+}
+
+// Reads the calling thread's c_profilefunc (PyThreadState, 3.11 x86-64: offset 64) with ctypes.
+constexpr const char* kProfileFunctionOff =
+    "import ctypes\n"
+    "ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p\n"
+    "def profile_function_off():\n"
+    "    return ctypes.c_void_p.from_address(ctypes.pythonapi.PyThreadState_Get() + 64).value is None\n";
+
+constexpr const char* kConventionsScript =
+    "import sys, threading\n"
+    "sys.path.insert(0, '" LAYERTRACE_CFUNCTIONS_DIR "')\n"
+    "import probe_cfunctions as m\n"
+    "results = [m.noargs(), m.one(21), m.varargs(1, 2, k=3), m.fast_keywords(1, 2, k=3),\n"
+    "           m.Counter().method(1, 2, k=3), m.Counter.static(5)]\n"
+    "try:\n    m.raising(7)\nexcept ValueError as e:\n    results.append(str(e))\n"
+    "t = threading.Thread(target=m.one, args=(4,))\nt.start()\nt.join()\n"
+    "print(profile_function_off(), results, 'abc'.upper(), len('xy'))\n"
+    "print('--maps--')\n"
+    "print(open('/proc/self/maps').read(), end='')\n";
+
+// Default (--c-calls extensions) on 3.11: the extension's functions of every calling convention
+// are reported through their thunks, on every thread, with their raises; builtins are not, and
+// anchored mode installs no profile function at all.
+TEST(Probe, ExtensionCFunctionsWithoutAProfileFunction) {
+    RunOptions o;
+    o.script = std::string(kProfileFunctionOff) + kConventionsScript;
+    o.welcome = welcome(wire::TraceMode::Anchored, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "True [1, 42, 2, 21, ('probe_cfunctions.Counter', 2), 5, 'raised for 7'] ABC 2\n");
+    const auto calls = cCallsByName(r);
+    for (const char* name : {"noargs", "varargs", "fast_keywords"}) {
+        ASSERT_TRUE(calls.count(name)) << name;
+        EXPECT_EQ(calls.at(name).calls, 1) << name;
+        EXPECT_EQ(calls.at(name).returns, 1) << name;
+        EXPECT_EQ(calls.at(name).owners, std::set<std::string>{"probe_cfunctions"}) << name;
+    }
+    ASSERT_TRUE(calls.count("one"));
+    EXPECT_EQ(calls.at("one").calls, 2);
+    EXPECT_EQ(calls.at("one").returns, 2);
+    EXPECT_EQ(calls.at("one").tids.size(), 2u) << "the main thread and the started one";
+    EXPECT_NE(r.mappingOf(calls.at("one").mlMeth).find("probe_cfunctions.cpython-311"), std::string::npos)
+        << "mlMeth is the original function, not its stub";
+    // Created by the Py_mod_exec slot, after PyInit_ returned.
+    ASSERT_TRUE(calls.count("method")) << "METH_METHOD of a type made in the exec slot";
+    EXPECT_EQ(calls.at("method").returns, 1);
+    EXPECT_EQ(calls.at("method").owners, std::set<std::string>{"probe_cfunctions.Counter"});
+    ASSERT_TRUE(calls.count("static"));
+    EXPECT_EQ(calls.at("static").returns, 1);
+    ASSERT_TRUE(calls.count("raising"));
+    EXPECT_EQ(calls.at("raising").calls, 1);
+    EXPECT_EQ(calls.at("raising").raises, 1);
+    EXPECT_EQ(calls.at("raising").returns, 0);
+    for (const char* builtin : {"upper", "len", "start", "join"}) {
+        EXPECT_FALSE(calls.count(builtin)) << builtin << " is a builtin: not reported by default";
+    }
+    // The stack of a thunked call walks through the thunk into the interpreter and the script.
+    const Record* stack = stackOfFirstCCall(r, "noargs");
+    ASSERT_NE(stack, nullptr);
+    const wire::RecordView v = stack->view();
+    EXPECT_GE(v.nativeFrameCount(), 3u);
+    ASSERT_GE(v.pythonFrameCount(), 1u);
+    EXPECT_EQ(r.codeNames().at(v.pythonFrame(0).codeId), "<module>");
+    EXPECT_EQ(v.pythonFrame(0).line, 8u); // the script's line 4, after the 4 lines of kProfileFunctionOff
+}
+
+// Full mode keeps the profile function for Python frames but leaves C calls to the thunks: each
+// extension call is reported once, builtins not at all.
+TEST(Probe, FullModeReportsEachExtensionCallOnce) {
+    RunOptions o;
+    o.script = std::string(kProfileFunctionOff) + kConventionsScript;
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_NE(r.out.find("[1, 42, 2, 21, ('probe_cfunctions.Counter', 2), 5, 'raised for 7'] ABC 2\n"), std::string::npos) << r.out;
+    const auto calls = cCallsByName(r);
+    ASSERT_TRUE(calls.count("noargs"));
+    EXPECT_EQ(calls.at("noargs").calls, 1);
+    ASSERT_TRUE(calls.count("method"));
+    EXPECT_EQ(calls.at("method").calls, 1);
+    EXPECT_FALSE(calls.count("upper"));
+    EXPECT_FALSE(r.ofType(RecordType::PyCall).empty());
+}
+
+// The extension modules of the Python ecosystem: _ctypes (single-phase, lib-dynload),
+// _cffi_backend, numpy's _multiarray_umath (functions and ndarray methods).
+TEST(Probe, ThunksCoverCtypesCffiAndNumpy) {
+    RunOptions o;
+    o.script = std::string(kProfileFunctionOff) +
+               "import ctypes, _ctypes, _cffi_backend\n"
+               "n = _ctypes.alignment(ctypes.c_int)\n"
+               "size = _cffi_backend.sizeof(_cffi_backend.new_primitive_type('int'))\n"
+               "try:\n    import numpy\nexcept ImportError:\n    numpy = None\n"
+               "total = int(numpy.arange(4).sum()) if numpy else 6\n"
+               "print(profile_function_off(), n, size, total, 'numpy' if numpy else 'no numpy')\n";
+    o.welcome = welcome(wire::TraceMode::Anchored, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out.substr(0, 14), "True 4 4 6 num") << r.out;
+    const auto calls = cCallsByName(r);
+    ASSERT_TRUE(calls.count("alignment"));
+    EXPECT_TRUE(calls.at("alignment").owners.count("_ctypes"));
+    ASSERT_TRUE(calls.count("new_primitive_type"));
+    EXPECT_TRUE(calls.at("new_primitive_type").owners.count("_cffi_backend"));
+    if (r.out.find("no numpy") == std::string::npos) {
+        ASSERT_TRUE(calls.count("arange")) << "numpy's arange, a _multiarray_umath function";
+        ASSERT_TRUE(calls.count("sum")) << "ndarray.sum, a method descriptor of _multiarray_umath";
+        EXPECT_TRUE(calls.at("sum").owners.count("numpy.ndarray"));
+    }
+}
+
+// A detach stops the reports at once and puts every original ml_meth back (at the next
+// pending-call point of the main thread); the program never notices.
+TEST(Probe, DetachRestoresTheOriginalMethods) {
+    RunOptions o;
+    o.script = "import sys, ctypes, time\n"
+               "sys.path.insert(0, '" LAYERTRACE_CFUNCTIONS_DIR "')\n"
+               "import probe_cfunctions as m\n"
+               // PyCFunctionObject.m_ml (offset 16), PyMethodDef.ml_meth (offset 8): 3.11, x86-64.
+               "def ml_meth():\n"
+               "    return ctypes.c_void_p.from_address(ctypes.c_void_p.from_address(id(m.one) + 16).value + 8).value\n"
+               "original = m.address_of_one()\n"
+               "patched = ml_meth() != original\n"
+               "restored = False\n"
+               "start = time.monotonic()\n"
+               "while not restored and time.monotonic() - start < 20:\n"
+               "    s = sum(m.one(i) for i in range(1000))\n"
+               "    restored = ml_meth() == original\n"
+               "print(patched, restored, m.one(2))\n";
+    o.welcome = welcome(wire::TraceMode::Anchored, false);
+    o.detachAfterBytes = 16 * 1024;
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "True True 4\n") << describe(r);
+    const auto bye = r.ofType(RecordType::Goodbye);
+    ASSERT_EQ(bye.size(), 1u);
+    EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
 }
 
 TEST(Probe, AnchoredStacksCarryPythonFrames) {

@@ -37,7 +37,7 @@ attach   bring the probe into the running Python process PID, print every layer 
 ps       list the Python processes you may attach to: PID, interpreter version, command line
 
 attach options: --format tree|path|jsonl, --mode full|anchored, --probe LIB:GLOB, --no-stacks,
-  --lossless, --app PATH, --wrapper GLOB, -o/--output FILE, --text-output FILE,
+  --lossless, --c-calls extensions|all, --app PATH, --wrapper GLOB, -o/--output FILE, --text-output FILE,
   --color auto|always|never, filters (--tid N, --layer L, --role R, --module GLOB,
   --function GLOB, --hide GLOB, --only-crossings) as for run (docs/cli/run.md), --duration SECONDS
 See docs/cli/attach.md and docs/cli/ps.md.

@@ -59,6 +59,8 @@ options:
   --probe LIB:GLOB          also hook functions matching GLOB in objects matching LIB (repeatable)
   --no-stacks               do not capture native/Python stacks
   --lossless                make the program wait instead of dropping events
+  --c-calls extensions|all  C function calls reported: extension modules' (default) or every
+                            builtin's too (Python 3.11: costs a profile function, 2-3x)
   --app PATH                files/directories that are the application (repeatable)
   --wrapper GLOB            Python files that are wrappers (repeatable)
   -o, --output FILE         also write a recording of the session to FILE (.ltr; see replay)

@@ -138,6 +138,12 @@ bool parseCaptureOption(ArgCursor& args, RunOptions& run) {
         run.stacks = false;
     } else if (a == "--lossless") {
         run.lossless = true;
+    } else if (a == "--c-calls") {
+        const std::string which = args.value();
+        if (which != "extensions" && which != "all") {
+            throw UsageError("--c-calls must be extensions or all, not '" + which + "'");
+        }
+        run.allCCalls = which == "all";
     } else if (a == "--app") {
         run.appPaths.push_back(args.value());
     } else if (a == "--wrapper") {

@@ -56,6 +56,7 @@ RecordingInfo recordingInfoFor(const RunOptions& options, const std::string& lay
     info.options.emplace_back("mode", options.mode == TraceMode::Full ? "full" : "anchored");
     info.options.emplace_back("stacks", options.stacks ? "1" : "0");
     info.options.emplace_back("lossless", options.lossless ? "1" : "0");
+    info.options.emplace_back("c_calls", options.allCCalls ? "all" : "extensions");
     for (const auto& p : options.probeSpecs) {
         info.options.emplace_back("probe", p);
     }

@@ -157,7 +157,8 @@ bool writeAll(int fd, const void* data, std::size_t size) {
 wire::WelcomeOptions welcomeOptions(const RunOptions& o) {
     wire::WelcomeOptions w;
     w.mode = o.mode == TraceMode::Full ? wire::TraceMode::Full : wire::TraceMode::Anchored;
-    w.flags = (o.stacks ? wire::kWelcomeStacks : 0u) | (o.lossless ? wire::kWelcomeLossless : 0u);
+    w.flags = (o.stacks ? wire::kWelcomeStacks : 0u) | (o.lossless ? wire::kWelcomeLossless : 0u) |
+              (o.allCCalls ? wire::kWelcomeAllCCalls : 0u);
     w.probeSpecs = o.probeSpecs;
     return w;
 }

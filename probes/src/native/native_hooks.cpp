@@ -77,7 +77,7 @@ void initExit(void* data, const hook::ExitRegs& regs, bool unwound) {
     const auto* h = static_cast<const InitHook*>(data);
     // PyInit_* returns NULL with an exception set on failure; we hold the GIL here.
     const bool raised = unwound || (regs.rax == 0 && (g_pyErrOccurred == nullptr || g_pyErrOccurred() != nullptr));
-    emitInitExit(h->function, raised);
+    emitInitExit(h->function, raised, regs.rax);
 }
 
 std::string_view baseName(std::string_view path) {

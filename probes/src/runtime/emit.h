@@ -20,6 +20,7 @@ struct ProbeOptions {
     wire::TraceMode mode = wire::TraceMode::Anchored;
     bool stacks = true;
     bool lossless = false;
+    bool allCCalls = false;              // --c-calls all: every builtin's call too (3.11: profile function)
     std::vector<std::string> probeSpecs; // "LIB:GLOB" from --probe
 };
 
@@ -37,7 +38,8 @@ void emitFfiReturn(std::uint64_t target, const wire::FfiValue& value);
 void emitClosureEnter(std::uint64_t closure, std::uint64_t userFunc, std::uint64_t caller);
 void emitClosureExit(std::uint64_t closure);
 void emitInitEnter(std::uint64_t function, std::string_view moduleName, std::string_view path);
-void emitInitExit(std::uint64_t function, bool raised);
+// `result`: what PyInit_* returned (a module, a PyModuleDef, or 0).
+void emitInitExit(std::uint64_t function, bool raised, std::uint64_t result);
 
 // Metadata; not on the hot path (may allocate, may take a lock).
 std::uint32_t registerHook(wire::HookKind kind, std::uint64_t address, std::string_view symbol,

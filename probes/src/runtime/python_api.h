@@ -34,13 +34,24 @@ namespace layertrace::probe::python {
     X(PyLong_FromLong)                                                                              \
     X(PyUnicode_FromString)                                                                         \
     X(Py_IncRef)                                                                                    \
-    X(Py_DecRef)
+    X(Py_DecRef)                                                                                    \
+    X(PyModule_GetDict)                                                                             \
+    X(PyDict_Next)                                                                                  \
+    X(PyImport_GetModuleDict)                                                                       \
+    X(PyType_IsSubtype)                                                                             \
+    X(Py_AddPendingCall)
 
 #define LAYERTRACE_PY_DATA(X)                                                                       \
     X(PyCFunction_Type, PyTypeObject)                                                               \
     X(PyCMethod_Type, PyTypeObject)                                                                 \
     X(PyFrame_Type, PyTypeObject)                                                                   \
     X(PyMethodDescr_Type, PyTypeObject)                                                             \
+    X(PyClassMethodDescr_Type, PyTypeObject)                                                        \
+    X(PyStaticMethod_Type, PyTypeObject)                                                            \
+    X(PyClassMethod_Type, PyTypeObject)                                                             \
+    X(PyInstanceMethod_Type, PyTypeObject)                                                          \
+    X(PyModule_Type, PyTypeObject)                                                                  \
+    X(PyModuleDef_Type, PyTypeObject)                                                               \
     X(_Py_NoneStruct, PyObject)
 
 struct Api {

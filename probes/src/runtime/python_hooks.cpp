@@ -1,8 +1,10 @@
-// Python 3.11 instrumentation: an audit hook registered before Py_Initialize installs a C profile
-// function on every thread at the first cpython.run_* event (the first line of the user's
-// script); the profile function emits PyCall/PyReturn (full mode) and CCall/CReturn/CRaise, and
+// Python 3.11 instrumentation: an audit hook registered before Py_Initialize installs, at the
+// first cpython.run_* event (the first line of the user's script), the C function thunks of the
+// extension modules (cfunction_thunks.h: CCall/CReturn/CRaise without a profile function) and,
+// only in full mode or with --c-calls all, a C profile function on every thread, which emits
+// PyCall/PyReturn (full mode) and CCall/CReturn/CRaise for every builtin (--c-calls all), and
 // interns code objects and strings. Python frames for stacks are read from the thread's own
-// frame chain.
+// frame chain. 3.12+: sys.monitoring callbacks instead.
 #include "python_api.h"
 
 // The frame chain walk needs the 3.11 interpreter frame layout, which is internal.
@@ -10,6 +12,7 @@
 #include <internal/pycore_frame.h>
 #undef Py_BUILD_CORE
 
+#include "cfunction_thunks.h"
 #include "interner.h"
 #include "reentrancy.h"
 #include "runtime.h"
@@ -269,22 +272,11 @@ void emitC(wire::RecordType type, PyObject* callable) noexcept {
     if (ml == nullptr) {
         return;
     }
-    ThreadSlot* slot = currentThread();
-    if (slot == nullptr) {
+    if (!tracingNow()) {
         return;
     }
-    wire::CCall rec{};
-    rec.tsNs = nowNs();
-    rec.mlMeth = reinterpret_cast<std::uint64_t>(ml->ml_meth);
-    rec.nameId = internString(ml->ml_name != nullptr ? ml->ml_name : "");
-    rec.ownerId = internString(owner);
-    alignas(8) std::byte buf[kMaxEventBytes];
-    wire::RecordWriter w(buf, sizeof buf);
-    w.append(type, rec);
-    if (type == wire::RecordType::CCall) {
-        appendStackIfWanted(w);
-    }
-    pushRecords(slot, w);
+    emitCFunctionEvent(type, reinterpret_cast<std::uint64_t>(ml->ml_meth),
+                       internString(ml->ml_name != nullptr ? ml->ml_name : ""), internString(owner));
 }
 
 // A Python frame starts (call) or ends (return; raised when by an exception). GIL held. Full
@@ -320,6 +312,9 @@ int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
     }
     if (!g_fullMode && (what == PyTrace_CALL || what == PyTrace_RETURN)) {
         return 0; // anchored: Python frames are read from the frame chain when a stack needs them
+    }
+    if (cthunks::reporting() && (what == PyTrace_C_CALL || what == PyTrace_C_RETURN || what == PyTrace_C_EXCEPTION)) {
+        return 0; // full mode: the thunks report extension functions; builtins are left out
     }
     ReentrancyGuard guard;
     if (!guard.entered()) {
@@ -368,8 +363,17 @@ PyObject* threadBootstrap(PyObject*, PyObject* args) {
 PyMethodDef g_bootstrapDef = {"_layertrace_thread_profile", threadBootstrap, METH_VARARGS,
                               "layertrace: installs the C profile function on a new thread"};
 
-// Runs on the main thread with the GIL held, at the first cpython.run_* audit event.
+// Runs on the main thread with the GIL held, at the first cpython.run_* audit event (or attach).
+// By default C function calls come from per-def thunks (cfunction_thunks.h), so anchored mode
+// needs no profile function at all; `--c-calls all` keeps the profile function for them.
 void installProfilers() noexcept {
+    if (!options().allCCalls) {
+        cthunks::install();
+        if (!g_fullMode) {
+            g_active.store(true, std::memory_order_relaxed);
+            return;
+        }
+    }
     PyObject *type, *value, *traceback;
     api.PyErr_Fetch(&type, &value, &traceback);
     // Threads started later: threading calls the hook given to threading.setprofile on each
@@ -661,9 +665,10 @@ bool pythonArm(std::string* why) {
     return true;
 }
 
-void pythonDisarm() noexcept {
+void pythonDisarm(bool restoreOriginals) noexcept {
     g_armed.store(false);
     g_active.store(false);
+    cthunks::uninstall(restoreOriginals);
 }
 
 // Reads the calling thread's Python frames, innermost first, without the GIL. Why this is safe:

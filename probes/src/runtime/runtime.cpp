@@ -1,6 +1,7 @@
 // The probe runtime: bootstrap in the host process, per-thread record rings, the metadata
 // arena, stack capture, the sender thread and the session's end. See docs/probe.md.
 #include "runtime.h"
+#include "cfunction_thunks.h"
 
 #include "emit.h"
 #include "interner.h"
@@ -426,7 +427,7 @@ void markSenderDone() noexcept {
 // the program goes on, so they are removed.
 void endSession(bool sendBye, bool detached, bool restoreHooks) noexcept {
     g_phase.store(static_cast<int>(Phase::Stopping), std::memory_order_release);
-    pythonDisarm();
+    pythonDisarm(restoreHooks);
 #ifdef LAYERTRACE_PROBE_HAVE_NATIVE
     if (restoreHooks) {
         native::uninstall();
@@ -655,6 +656,7 @@ bool connectToTracer(const std::string& path, std::uint32_t pythonHex, bool atta
     optionsStorage().mode = welcome.mode;
     optionsStorage().stacks = (welcome.flags & wire::kWelcomeStacks) != 0;
     optionsStorage().lossless = (welcome.flags & wire::kWelcomeLossless) != 0;
+    optionsStorage().allCCalls = (welcome.flags & wire::kWelcomeAllCCalls) != 0;
     optionsStorage().probeSpecs = welcome.probeSpecs;
     g_socket = fd;
     return true;
@@ -1158,7 +1160,10 @@ void emitInitEnter(std::uint64_t function, std::string_view moduleName, std::str
     emitEvent(wire::RecordType::InitEnter, wire::InitEnter{{}, nowNs(), function, nameId, pathId}, true);
 }
 
-void emitInitExit(std::uint64_t function, bool raised) {
+void emitInitExit(std::uint64_t function, bool raised, std::uint64_t result) {
+    if (!raised) {
+        cthunks::noteModuleInitialized(result); // its C functions, before the program calls them
+    }
     emitEvent(wire::RecordType::InitExit, wire::InitExit{{}, nowNs(), function, raised ? 1u : 0u, 0}, false);
 }
 

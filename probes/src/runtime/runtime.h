@@ -114,8 +114,9 @@ std::uint32_t internString(std::string_view text) noexcept;
 std::uint32_t pythonPrepare(std::string* why);
 // Registers the audit hook that installs the profile functions at the first cpython.run_*.
 bool pythonArm(std::string* why);
-// Detach/stop: profile functions remove themselves at their next call; the audit hook goes inert.
-void pythonDisarm() noexcept;
+// Detach/stop: profile functions remove themselves at their next call; the audit hook goes inert;
+// C function thunks stop reporting, and get their original ml_meth back when `restoreOriginals`.
+void pythonDisarm(bool restoreOriginals) noexcept;
 // Python frames of the calling thread, innermost first, read from its own frame chain (works
 // without the GIL; see the comment in python_hooks.cpp). Returns how many were written.
 std::size_t pythonFrames(wire::PyFrameRef* out, std::size_t max) noexcept;

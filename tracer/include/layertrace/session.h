@@ -26,6 +26,7 @@ struct RunOptions {
     TraceMode mode = TraceMode::Full;
     bool stacks = true;
     bool lossless = false;
+    bool allCCalls = false;                // --c-calls all: builtins' calls too (3.11: a profile function)
     std::vector<std::string> probeSpecs;   // "LIB:GLOB", --probe
     std::vector<std::string> appPaths;     // --app: files/dirs that are the application
     std::vector<std::string> wrapperGlobs; // --wrapper: fnmatch globs of wrapper Python files

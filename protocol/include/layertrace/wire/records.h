@@ -18,7 +18,7 @@
 namespace layertrace::wire {
 
 inline constexpr std::uint32_t kMagic = 0x5752544cu; // "LTRW" little-endian
-inline constexpr std::uint16_t kVersion = 2; // 2: Exec
+inline constexpr std::uint16_t kVersion = 3; // 2: Exec; 3: kWelcomeAllCCalls (3.11 reports extensions' C calls only without it)
 inline constexpr std::size_t kRecordAlign = 8;
 inline constexpr std::size_t kMaxRecordSize = 65528; // fits RecordHeader::size, 8-aligned
 inline constexpr std::size_t kMaxStackFrames = 128;
@@ -96,6 +96,7 @@ enum class TraceMode : std::uint8_t { Anchored = 0, Full = 1 };
 enum WelcomeFlags : std::uint32_t {
     kWelcomeStacks = 1u << 0,   // capture native + Python stacks for native events
     kWelcomeLossless = 1u << 1, // block producers instead of dropping when buffers are full
+    kWelcomeAllCCalls = 1u << 2, // CCall for every C function (builtins too), not extensions' only (v2)
 };
 
 // Followed by `probeSpecCount` NUL-terminated "LIB:GLOB" strings, padded to kRecordAlign.
