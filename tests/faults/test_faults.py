@@ -31,6 +31,9 @@ def test_tracer_sigkill_mid_stream(layertrace, faults_lib, python, tmp_path, rou
         target = fifo.wait_for("ready")
         # Mid-stream: wait until the tracer has printed a good part of the loop's events.
         OutputWatch(out_path, MIX).wait_for(1000 * (1 + round_), 60, what="ft_mix lines before the kill")
+        # Recording blocks are flushed at least every 100 ms: past that, one is on disk for sure
+        # (a loop that runs at full speed prints 1000 lines well before the first flush).
+        time.sleep(0.3)
         tracer.kill()
         tracer.wait()
         # The probe notices the dead tracer at its next send; the program must not notice at all.

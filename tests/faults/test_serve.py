@@ -100,7 +100,8 @@ def events_then_modules(text):
 def test_view_prints_what_the_session_printed(layertrace, demos_dir, python, tmp_path):
     demo = demos_dir / "c_ext_ctypes_add"
     # Lossless: two runs of the demo then print the same events (a loaded machine drops otherwise).
-    trace = ["--format", "jsonl", "--mode", "anchored", "--no-stacks", "--lossless"]
+    # --c-calls all: every builtin's call too, so that the trace is long (over 1000 lines).
+    trace = ["--format", "jsonl", "--mode", "anchored", "--no-stacks", "--lossless", "--c-calls", "all"]
     server = Server(layertrace, ["--listen", "127.0.0.1:0", "--wait-viewers", "1", "run", *trace,
                                  "--text-output", tmp_path / "served.jsonl", "-o", tmp_path / "served.ltr", "--",
                                  python, "user.py"], tmp_path, cwd=demo, env=env_without_token(LAYERTRACE_TOKEN=TOKEN))
