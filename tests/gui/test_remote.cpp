@@ -60,13 +60,14 @@ QString startServe(QProcess& serve, const QString& tokenFile, const QString& ser
                    QString* serveErr) {
     serve.setWorkingDirectory(QString::fromStdString(tracer::Catalog::defaultDemosDir()) +
                               QStringLiteral("/c_ext_ctypes_add"));
-    // Lossless: none dropped on a loaded machine (anchored, without stacks: about 95,000 events).
+    // Lossless: none dropped on a loaded machine (anchored, without stacks, every builtin's call
+    // too with --c-calls all: about 95,000 events).
     serve.start(QStringLiteral(LAYERTRACE_CLI_BIN),
                 {QStringLiteral("serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
                  QStringLiteral("--token-file"), tokenFile, QStringLiteral("--wait-viewers"), waitViewers,
                  QStringLiteral("run"), QStringLiteral("--mode"), QStringLiteral("anchored"), QStringLiteral("--no-stacks"),
-                 QStringLiteral("--lossless"), QStringLiteral("--text-output"), QStringLiteral("/dev/null"),
-                 QStringLiteral("-o"), served, QStringLiteral("--"), QString::fromStdString(tracer::defaultPython()),
+                 QStringLiteral("--lossless"), QStringLiteral("--c-calls"), QStringLiteral("all"),
+                 QStringLiteral("--text-output"), QStringLiteral("/dev/null"), QStringLiteral("-o"), served, QStringLiteral("--"), QString::fromStdString(tracer::defaultPython()),
                  QStringLiteral("user.py")});
     if (!serve.waitForStarted(10000))
         return {};
