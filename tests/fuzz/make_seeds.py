@@ -15,7 +15,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "tests" / "fuzz" / "seeds"
-K_MAGIC, K_VERSION = 0x5752544C, 2
+K_MAGIC, K_VERSION = 0x5752544C, 3
 MAX_SEED = 48 * 1024  # keeps each fuzz iteration fast; whole batches only
 # Demos whose anchored recordings stay under 100 KB (the cffi and callbacks demos import far more).
 RECORDED = ("c_ext_config_basic", "c_ext_pybind11_config", "c_ext_handle_binding", "ros2_binding_demo")

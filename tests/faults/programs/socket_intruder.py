@@ -12,7 +12,7 @@ import sys
 import time
 
 NOBODY = 65534
-K_MAGIC, K_VERSION = 0x5752544C, 2
+K_MAGIC, K_VERSION = 0x5752544C, 3
 
 
 def hello_bytes(pid):
