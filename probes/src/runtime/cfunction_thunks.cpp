@@ -365,6 +365,10 @@ void emitCFunctionEvent(wire::RecordType type, std::uint64_t mlMeth, std::uint32
     if (slot == nullptr) {
         return;
     }
+    if (type != wire::RecordType::CCall || !options().stacks) { // no stack: the inline fixed-size push
+        pushFixedRecord(slot, wire::CCall{{type, sizeof(wire::CCall), 0}, nowNs(), mlMeth, nameId, ownerId});
+        return;
+    }
     wire::CCall rec{};
     rec.tsNs = nowNs();
     rec.mlMeth = mlMeth;
@@ -373,9 +377,7 @@ void emitCFunctionEvent(wire::RecordType type, std::uint64_t mlMeth, std::uint32
     alignas(8) std::byte buf[kMaxEventBytes];
     wire::RecordWriter w(buf, sizeof buf);
     w.append(type, rec);
-    if (type == wire::RecordType::CCall) {
-        appendStackIfWanted(w);
-    }
+    appendStackIfWanted(w);
     pushRecords(slot, w);
 }
 
