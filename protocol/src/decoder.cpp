@@ -184,7 +184,7 @@ bool validateRecord(std::span<const std::byte> rec, std::string* why) {
         const auto r = load<Goodbye>(rec);
         ok = checkExact(rec, fixed, &inner);
         if (ok && (r.flags & ~static_cast<std::uint32_t>(kGoodbyeExitStatusKnown | kGoodbyeDetached |
-                                                          kGoodbyeTransportLost)) != 0) {
+                                                          kGoodbyeTransportLost | kGoodbyeFatalSignal)) != 0) {
             inner = "undefined flags " + num(r.flags);
             ok = false;
         }

@@ -4,6 +4,7 @@
 #include "cfunction_thunks.h"
 
 #include "emit.h"
+#include "fatal_signals.h"
 #include "interner.h"
 #include "metadata_arena.h"
 #include "native_stack.h"
@@ -93,6 +94,14 @@ std::atomic<int> g_exitStatus{-1};
 pthread_mutex_t g_doneMutex = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t g_doneCond = PTHREAD_COND_INITIALIZER;
 bool g_senderDone = false;
+// Fatal-signal flush (flushFromSignal): what a handler asked of the sender, and what it can wait
+// on without a lock.
+std::atomic<bool> g_senderFinished{false}; // the sender ended the session (set with g_senderDone)
+std::atomic<int> g_fatalSignal{0};           // the Goodbye says the process dies of this signal
+std::atomic<std::uint32_t> g_flushRequests{0};
+std::atomic<std::uint32_t> g_flushesDone{0};
+thread_local bool t_isSender __attribute__((tls_model("initial-exec"))) = false;
+pid_t g_sessionPid = 0; // the process the session traces (not a vfork child sharing its memory)
 std::atomic<bool> g_transportReported{false};
 // Tracer -> probe stream: the bootstrap reads the Welcome with it, the sender the control records.
 // A new one per session (attach again after a detach); the previous one is left behind, never
@@ -408,6 +417,10 @@ void sendGoodbye(bool detached) noexcept {
     bye.exitStatus = g_exitStatusKnown.load() ? g_exitStatus.load() : -1;
     bye.flags = (g_exitStatusKnown.load() ? wire::kGoodbyeExitStatusKnown : 0u) |
                 (detached ? wire::kGoodbyeDetached : 0u);
+    if (const int signal = g_fatalSignal.load(); signal != 0) {
+        bye.exitStatus = signal; // dying of it, whatever main or exit() said before
+        bye.flags = wire::kGoodbyeFatalSignal;
+    }
     alignas(8) std::byte buf[sizeof bye];
     wire::RecordWriter w(buf, sizeof buf);
     w.append(wire::RecordType::Goodbye, bye);
@@ -417,6 +430,7 @@ void sendGoodbye(bool detached) noexcept {
 void markSenderDone() noexcept {
     pthread_mutex_lock(&g_doneMutex);
     g_senderDone = true;
+    g_senderFinished.store(true, std::memory_order_release);
     pthread_cond_broadcast(&g_doneCond);
     pthread_mutex_unlock(&g_doneMutex);
 }
@@ -432,9 +446,10 @@ void endSession(bool sendBye, bool detached, bool restoreHooks) noexcept {
     if (restoreHooks) {
         native::uninstall();
     }
-#else
-    (void)restoreHooks;
 #endif
+    if (restoreHooks) {
+        restoreFatalSignalHandlers();
+    }
     if (sendBye && drainRound(true)) {
         sendGoodbye(detached);
     }
@@ -479,6 +494,7 @@ bool handOverForExec() noexcept {
 
 void* senderMain(void*) {
     ++detail::t_probeDepth; // nothing this thread does is traced
+    t_isSender = true;      // a fatal signal here cannot wait for itself to flush
     pthread_setname_np(pthread_self(), "layertrace-send");
     wire::StreamDecoder& control = controlDecoder(); // past the Welcome already (readWelcome)
     for (;;) {
@@ -518,10 +534,14 @@ void* senderMain(void*) {
             endSession(true, true, true);
             return nullptr;
         }
-        if (!drainRound()) {
+        // A fatal-signal handler waiting for a flush: this round sends everything pushed before
+        // it asked (read before the ring snapshot), held back by nothing.
+        const std::uint32_t flushRequested = g_flushRequests.load(std::memory_order_acquire);
+        if (!drainRound(flushRequested != g_flushesDone.load(std::memory_order_relaxed))) {
             endSession(false, false, true);
             return nullptr;
         }
+        g_flushesDone.store(flushRequested, std::memory_order_release);
         calibrateEventClock();
     }
 }
@@ -729,6 +749,8 @@ void resetForNewSession() {
     g_transportReported.store(false);
     g_metadataLost.store(false);
     g_stalledRounds = 0;
+    g_fatalSignal.store(0);
+    g_senderFinished.store(false);
     pthread_mutex_lock(&g_doneMutex);
     g_senderDone = false;
     pthread_mutex_unlock(&g_doneMutex);
@@ -811,6 +833,8 @@ bool start(const std::string& socketPath, bool attached) {
         std::fprintf(stderr, "layertrace-probe: cannot start the sender thread; not tracing\n");
         return false;
     }
+    g_sessionPid = getpid();
+    installFatalSignalHandlers();
     // Attached: the interpreter is running; the Python hooks go on from this (the probe's own)
     // thread once it holds the GIL. Nothing is installed into a process that is exiting.
     if (attached && g_processExiting.load()) {
@@ -859,6 +883,21 @@ void finish() noexcept {
 }
 
 pid_t g_launchedPid = 0; // the process `layertrace run` launched with this probe preloaded
+
+// Waits (async-signal-safe) until `done()` or one second has passed.
+template <class Done>
+void waitBrieflyFor(Done done) noexcept {
+    timespec start{}, now{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (!done()) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 1 || (now.tv_sec - start.tv_sec == 1 && now.tv_nsec >= start.tv_nsec)) {
+            return;
+        }
+        const timespec pause{0, 200'000};
+        nanosleep(&pause, nullptr);
+    }
+}
 
 // libc's _exit, looked up once from the constructor: a vfork child calling _exit (exec failed)
 // should not be the first to run dlsym, with the parent's other threads sharing its memory.
@@ -958,6 +997,34 @@ void execFailed(const char* path, int err) noexcept {
     pthread_mutex_unlock(&g_execMutex);
     reportOnce(wire::ReportLevel::Warning, std::string("exec-failed:") + path + ":" + std::to_string(err),
                std::string("exec of ") + path + " failed (" + std::strerror(err) + "): tracing goes on in this program");
+}
+
+void flushFromSignal(int signal, bool endSession) noexcept {
+    if (t_isSender || g_sessionPid == 0 || getpid() != g_sessionPid) {
+        return;
+    }
+    const auto senderFinished = [] { return g_senderFinished.load(std::memory_order_acquire); };
+    int tracing = static_cast<int>(Phase::Tracing);
+    if (endSession) {
+        // The first fatal signal ends the session; any other (a second thread crashing, or one
+        // during exit while the sender already drains) waits for that same end.
+        if (g_phase.compare_exchange_strong(tracing, static_cast<int>(Phase::Stopping))) {
+            g_fatalSignal.store(signal);
+            g_finishRequested.store(true, std::memory_order_release);
+        }
+        if (phase() == Phase::Stopping) {
+            waitBrieflyFor(senderFinished);
+        }
+        return;
+    }
+    if (phase() != Phase::Tracing) {
+        return;
+    }
+    const std::uint32_t ticket = g_flushRequests.fetch_add(1, std::memory_order_acq_rel) + 1;
+    waitBrieflyFor([&] {
+        return static_cast<std::int32_t>(g_flushesDone.load(std::memory_order_acquire) - ticket) >= 0 ||
+               senderFinished();
+    });
 }
 
 int claimAttach() noexcept {

@@ -106,6 +106,16 @@ void appendStackIfWanted(wire::RecordWriter& w) noexcept;
 bool appendMetadata(const wire::RecordWriter& records) noexcept;
 std::uint32_t internString(std::string_view text) noexcept;
 
+// ---- fatal signals (fatal_signals.cpp calls these from its handler) -------------------------
+
+// Async-signal-safe (atomics, getpid, clock_gettime and nanosleep only): asks the sender thread
+// to send every ring now and waits for it, never longer than one second (the sender may be stuck
+// behind a dead tracer or a lock the crashed thread held). With `endSession` the session ends
+// as at exit: the sender drains, sends a Goodbye carrying kGoodbyeFatalSignal and `signal`, and
+// closes. Without it (a handler of the program's comes next and may recover) tracing goes on.
+// Does nothing on the sender thread itself, outside a session or in a vfork child.
+void flushFromSignal(int signal, bool endSession) noexcept;
+
 // ---- Python side (python_hooks.cpp) --------------------------------------------------------
 
 // Resolves the C API of the interpreter running in this process and checks its version.

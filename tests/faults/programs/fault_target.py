@@ -112,6 +112,56 @@ def scenario_loop(args, out):
     return 0
 
 
+# --- crash: checked calls, then a real fault inside a traced native call (ft_crash). --------------
+FAULTS = {"segv": 0, "bus": 1, "ill": 2, "fpe": 3, "abrt": 4}
+
+
+def scenario_crash(args, out):
+    lib = load_faults(args)
+    lib.ft_crash.argtypes = [ctypes.c_int]
+    lib.ft_crash.restype = ctypes.c_int
+    if args.faulthandler:
+        import faulthandler
+        faulthandler.enable()  # installed over the probe's handlers: it chains to them
+    for i in range(args.calls):
+        mix_checked(lib, i)
+    out.write(calls=args.calls, crashing=args.fault)
+    sys.stdout.flush()
+    lib.ft_crash(FAULTS[args.fault])
+    out.write(survived=True)  # never: the fault kills the process
+    return 4
+
+
+# --- recover: faults the program catches itself (a SIGSEGV handler that siglongjmps back). --------
+def scenario_recover(args, out):
+    lib = load_faults(args)
+    for name in ("ft_survive_fault", "ft_fault_and_recover"):
+        getattr(lib, name).argtypes = [ctypes.c_int64]
+        getattr(lib, name).restype = ctypes.c_int64
+    # --installed: the handler stays installed from the start (an attached probe finds it there
+    # and chains to it); otherwise each fault installs it over the probe's for one call.
+    if args.installed and lib.ft_install_recovering_handler() != 0:
+        raise Wrong("sigaction failed")
+    recover = lib.ft_fault_and_recover if args.installed else lib.ft_survive_fault
+    stop = install_stop_flag() if args.forever else []
+    done = faults = 0
+    while (not stop) if args.forever else done < args.calls:
+        mix_checked(lib, done)
+        if done % args.every == 0:
+            got = recover(done)
+            if got != ft_mix_expected(done):
+                raise Wrong(f"a recovered fault returned {got}, expected {ft_mix_expected(done)}")
+            faults += 1
+        done += 1
+        if done == 1:
+            announce_ready(args)
+        if args.pace:
+            time.sleep(args.pace)
+    out.write(calls=done, faults=faults)
+    announce_ready(args, "done")
+    return 0
+
+
 # --- fork: calls in the parent, in a fork child (no exec), and in an exec'd child. ----------------
 def scenario_fork(args, out):
     lib = load_faults(args)
@@ -286,7 +336,8 @@ def scenario_signals(args, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["loop", "fork", "threads", "recurse", "unwind", "signals"])
+    parser.add_argument("scenario", choices=["loop", "crash", "recover", "fork", "threads", "recurse", "unwind",
+                                                   "signals"])
     parser.add_argument("--result", required=True, help="JSON outcome file")
     parser.add_argument("--ready", help="FIFO to write 'ready PID' (and 'done PID') to")
     parser.add_argument("--faults-lib", default=os.environ.get("FAULTS_LIB", ""))
@@ -295,6 +346,11 @@ def main(argv=None):
     parser.add_argument("--forever", action="store_true")
     parser.add_argument("--progress", type=int, default=0, help="loop --forever: say 'progress' every N calls")
     parser.add_argument("--end", choices=["normal", "raise", "os_exit", "segv"], default="normal")
+    parser.add_argument("--fault", choices=sorted(FAULTS), default="segv", help="crash: which fault")
+    parser.add_argument("--faulthandler", action="store_true", help="crash: enable Python's faulthandler first")
+    parser.add_argument("--installed", action="store_true", help="recover: one handler installed at the start")
+    parser.add_argument("--every", type=int, default=10, help="recover: a caught fault every N calls")
+    parser.add_argument("--pace", type=float, default=0.0, help="recover: seconds to sleep between calls")
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--max-iterations", type=int, default=1 << 62, help="threads: per-thread budget")

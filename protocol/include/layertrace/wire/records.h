@@ -118,12 +118,13 @@ enum GoodbyeFlags : std::uint32_t {
     kGoodbyeExitStatusKnown = 1u << 0, // exitStatus is main()'s return value or exit()'s argument
     kGoodbyeDetached = 1u << 1,        // the tracer asked to detach; the process goes on
     kGoodbyeTransportLost = 1u << 2,   // reserved for recordings: the probe could not finish
+    kGoodbyeFatalSignal = 1u << 3,     // the process is dying of signal `exitStatus` (fatal-signal flush)
 };
 
 struct Goodbye {
     RecordHeader header;
     std::uint64_t totalDropped; // events dropped on all threads over the whole session
-    std::int32_t exitStatus;    // valid with kGoodbyeExitStatusKnown; -1 otherwise
+    std::int32_t exitStatus;    // valid with kGoodbyeExitStatusKnown (the signal with kGoodbyeFatalSignal); else -1
     std::uint32_t flags;        // GoodbyeFlags
 };
 
