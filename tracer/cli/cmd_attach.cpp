@@ -192,6 +192,10 @@ int attachMain(int argc, char** argv, const std::string& version) {
     if (!result.connected) {
         return static_cast<int>(AttachFailure::InjectionFailed);
     }
+    if (result.termSignal != 0) {
+        printKilledBySignal(result, "PID " + std::to_string(cli.pid), std::cerr);
+        return 0;
+    }
     std::cerr << "layertrace: " << (result.targetExited ? "PID " + std::to_string(cli.pid) + " exited"
                                                         : "detached from PID " + std::to_string(cli.pid) +
                                                               "; it goes on untraced")

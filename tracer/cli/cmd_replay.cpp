@@ -89,6 +89,7 @@ int replayMain(int argc, char** argv) {
     if (!r.streamError.empty()) {
         std::cerr << "layertrace: recorded stream error: " << r.streamError << '\n';
     }
+    printKilledBySignal(r, "the recorded program", std::cerr);
     printLosses(r, LossContext::Replay, std::cerr);
     return 0;
 }

@@ -1,6 +1,9 @@
 // See losses.h. docs/reliability.md explains each line; tests/faults checks them.
 #include "losses.h"
 
+#include <csignal>
+#include <cstring>
+
 namespace layertrace::tracer::cli {
 
 void printLosses(const SessionResult& result, LossContext context, std::ostream& err) {
@@ -20,6 +23,13 @@ void printLosses(const SessionResult& result, LossContext context, std::ostream&
     if (result.goodbyeMissing) {
         err << "layertrace: the " << who << " exited without the probe's Goodbye (os._exit, a crash or SIGKILL): up to "
             << result.possiblyMissing << " events buffered in the probe may be missing at the end of the trace\n";
+    }
+}
+
+void printKilledBySignal(const SessionResult& result, const std::string& who, std::ostream& err) {
+    if (result.termSignal != 0 && result.termSignal != SIGINT && result.termSignal != SIGTERM) {
+        err << "layertrace: " << who << " was killed by signal " << result.termSignal << " ("
+            << strsignal(result.termSignal) << ")\n";
     }
 }
 

@@ -205,10 +205,7 @@ int summarize(const SessionResult& result) {
     if (!result.streamError.empty()) {
         std::cerr << "layertrace: " << result.streamError << '\n';
     }
-    if (result.termSignal != 0 && result.termSignal != SIGINT && result.termSignal != SIGTERM) {
-        std::cerr << "layertrace: the program was killed by signal " << result.termSignal << " ("
-                  << strsignal(result.termSignal) << ")\n";
-    }
+    cli::printKilledBySignal(result, "the program", std::cerr);
     if (!result.connected) {
         std::cerr << "layertrace: no events arrived: the probe never connected (a static binary, a program that "
                      "is not Python, or the probe turned itself off; see its reports above)\n";

@@ -600,6 +600,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::Goodbye>(data, size);
         m_goodbye = true;
         m_goodbyeStatus = r.exitStatus;
+        m_goodbyeFatalSignal = (r.flags & wire::kGoodbyeFatalSignal) != 0 ? r.exitStatus : 0;
         // The probe's own total includes drops that no later Dropped record reported (a thread
         // that dropped its last events and then ended).
         m_goodbyeDropped = r.totalDropped;

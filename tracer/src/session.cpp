@@ -653,6 +653,11 @@ void Session::Impl::startReader() {
             pollfd pfd{self->pidfd, POLLIN, 0};
             self->result.attached = true;
             self->result.targetExited = ::poll(&pfd, 1, detached ? 0 : 2000) > 0;
+            // No wait status for a process that is not our child: its probe's Goodbye says when
+            // it was dying of a signal (the fatal-signal flush).
+            if (self->result.targetExited) {
+                self->result.termSignal = assembler.goodbyeFatalSignal();
+            }
         } else {
             int status = 0;
             while (::waitpid(self->pid, &status, 0) < 0 && errno == EINTR) {

@@ -48,6 +48,8 @@ public:
     std::uint64_t droppedTotal() const { return m_dropped > m_goodbyeDropped ? m_dropped : m_goodbyeDropped; }
     bool sawGoodbye() const { return m_goodbye; }
     std::int32_t goodbyeExitStatus() const { return m_goodbyeStatus; }
+    // The signal the process was dying of when its probe said Goodbye (fatal-signal flush), or 0.
+    int goodbyeFatalSignal() const { return m_goodbyeFatalSignal; }
     // Exits not delivered because their enter never arrived (dropped, or begun before attach).
     std::uint64_t orphanExits() const { return m_orphanExits; }
     // Threads the stream carried records of (each had a ring in the probe).
@@ -156,6 +158,7 @@ private:
     std::uint64_t m_dropped = 0;
     bool m_goodbye = false;
     std::int32_t m_goodbyeStatus = -1;
+    int m_goodbyeFatalSignal = 0;
     std::uint64_t m_goodbyeDropped = 0;
     std::uint64_t m_orphanExits = 0; // exits whose enter was dropped or predates tracing
 };

@@ -44,7 +44,7 @@ struct ProbeReport {
 
 struct SessionResult {
     int exitStatus = 0;           // the program's status; 128+N when killed by signal N
-    int termSignal = 0;           // N when a signal killed the program, else 0
+    int termSignal = 0;           // N when a signal killed the program (attached: its probe said so), else 0
     bool connected = false;       // the probe connected and completed the handshake
     std::uint64_t events = 0;     // TraceEvents delivered
     std::uint64_t dropped = 0;    // events the probe dropped (sum of Dropped records)
