@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -781,6 +784,75 @@ TEST(Probe, DetachStopsTracingAndTheProgramGoesOn) {
     EXPECT_FALSE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeExitStatusKnown);
     // It stopped early: far fewer than the 600,000 call/return events of the whole loop.
     EXPECT_LT(r.ofType(RecordType::PyCall).size(), 200000u);
+}
+
+// Calls into a library through ctypes (ffi_call), the function's address on the first line of
+// stdout, then `after` (Python).
+std::string callFixtureScript(int calls, const std::string& after) {
+    return "import ctypes, _ctypes\n"
+           "lib = ctypes.CDLL('" LAYERTRACE_UNLOAD_FIXTURE "')\n"
+           "f = lib.fixture_twice\n"
+           "print(ctypes.cast(f, ctypes.c_void_p).value, flush=True)\n"
+           "total = 0\n"
+           "for i in range(" + std::to_string(calls) + "):\n    total += f(i)\n" + after;
+}
+
+std::size_t ffiCallsTo(const RunResult& r, std::uint64_t target, std::size_t before = SIZE_MAX) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < r.records.size() && i < before; ++i) {
+        n += r.records[i].type() == RecordType::FfiCall && r.records[i].as<wire::FfiCall>().target == target;
+    }
+    return n;
+}
+
+TEST(Probe, ModuleUnmapFollowsTheEventsRecordedBeforeTheDlclose) {
+    // The dlclose comes right after the last call: both in the same sender round, where the
+    // unmap (metadata) used to be sent ahead of the ring holding the calls.
+    for (int round = 0; round < 3; ++round) {
+        RunOptions o;
+        o.script = callFixtureScript(2000, "handle = lib._handle\n"
+                                           "del f, lib\n"
+                                           "_ctypes.dlclose(handle)\n"
+                                           "print(total)\n");
+        o.welcome = welcome(wire::TraceMode::Anchored, false, true);
+        const RunResult r = runTraced(o);
+        ASSERT_TRUE(r.streamClean) << describe(r);
+        ASSERT_EQ(r.exitCode, 0) << describe(r);
+        const std::uint64_t target = std::stoull(r.out.substr(0, r.out.find('\n')));
+        std::uint32_t moduleId = 0;
+        for (const Record* m : r.ofType(RecordType::ModuleMap)) {
+            if (m->view().text().find("probe_unload_fixture") != std::string_view::npos) {
+                moduleId = m->as<wire::ModuleMap>().moduleId;
+            }
+        }
+        ASSERT_NE(moduleId, 0u) << "no ModuleMap for the fixture";
+        std::size_t unmapAt = SIZE_MAX;
+        for (std::size_t i = 0; i < r.records.size(); ++i) {
+            if (r.records[i].type() == RecordType::ModuleUnmap &&
+                r.records[i].as<wire::ModuleUnmap>().moduleId == moduleId) {
+                unmapAt = i;
+            }
+        }
+        ASSERT_NE(unmapAt, SIZE_MAX) << "no ModuleUnmap for the fixture";
+        EXPECT_EQ(ffiCallsTo(r, target), 2000u);
+        EXPECT_EQ(ffiCallsTo(r, target, unmapAt), 2000u) << "calls arrived after their library's unmap";
+    }
+}
+
+TEST(Probe, FatalSignalFlushesTheRingsAndSaysGoodbye) {
+    RunOptions o;
+    o.script = callFixtureScript(2000, "ctypes.string_at(0)\n"); // SIGSEGV: reading address 0
+    o.welcome = welcome(wire::TraceMode::Anchored, false, true);
+    const RunResult r = runTraced(o);
+    EXPECT_EQ(r.exitCode, 128 + SIGSEGV) << describe(r); // died of the signal, as without the probe
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    const auto bye = r.ofType(RecordType::Goodbye);
+    ASSERT_EQ(bye.size(), 1u);
+    EXPECT_EQ(&r.records.back(), bye[0]);
+    EXPECT_EQ(bye[0]->as<wire::Goodbye>().flags, wire::kGoodbyeFatalSignal);
+    EXPECT_EQ(bye[0]->as<wire::Goodbye>().exitStatus, SIGSEGV);
+    const std::uint64_t target = std::stoull(r.out.substr(0, r.out.find('\n')));
+    EXPECT_EQ(ffiCallsTo(r, target), 2000u); // lossless: every call up to the crash
 }
 
 TEST(Probe, ForkedChildDoesNotWriteIntoTheSession) {

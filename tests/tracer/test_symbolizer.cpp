@@ -56,7 +56,7 @@ TEST(Symbolizer, StrippedLibffiThroughDynsym) {
     EXPECT_TRUE(sym.file.empty());
 }
 
-TEST(Symbolizer, UnknownAddressesAndUnmapKeepsNamingUntilRemapped) {
+TEST(Symbolizer, UnknownAddressesUnmapAndRemap) {
     Symbolizer s;
     ModuleInfo& m = s.addModule(4, FIXTURE_PLAIN, kBias);
     const Symbol none = s.lookup(0x1000);
@@ -64,12 +64,17 @@ TEST(Symbolizer, UnknownAddressesAndUnmapKeepsNamingUntilRemapped) {
     EXPECT_EQ(none.display(), "?");
     const std::uint64_t add = s.addressOf(m, "plain_add");
     s.removeModule(4);
-    // Events recorded before the dlclose may arrive after its ModuleUnmap (the probe sends
-    // metadata ahead of a round's events): they still name the function.
+    // The probe sends a ModuleUnmap after every event recorded before the dlclose: an address
+    // in an unmapped object names nothing.
+    EXPECT_EQ(s.lookup(add).module, nullptr);
+    EXPECT_EQ(s.moduleAt(add), nullptr);
+    EXPECT_EQ(s.moduleById(4), &m); // still known by id for events that refer to it
+    // The same object mapped again at the same place is live again.
+    EXPECT_EQ(&s.addModule(6, FIXTURE_PLAIN, kBias), &m);
     EXPECT_EQ(s.lookup(add).module, &m);
     EXPECT_EQ(s.lookup(add).name, "plain_add");
-    EXPECT_EQ(s.moduleById(4), &m); // still known by id for events that refer to it
-    // An object mapped later at the same place takes precedence over the unmapped one.
+    // Another object mapped later at the same place names its addresses.
+    s.removeModule(6);
     ModuleInfo& later = s.addModule(5, LIBFFI_SO, kBias);
     ASSERT_NE(s.moduleAt(add), nullptr);
     EXPECT_EQ(s.moduleAt(add), &later);

@@ -138,7 +138,10 @@ ModuleInfo& Symbolizer::addModule(std::uint32_t id, const std::string& path, std
             continue;
         }
         bool renamed = false;
-        e.unmapped = false; // mapped again at the same place
+        if (e.unmapped) {
+            e.unmapped = false; // mapped again at the same place
+            m_cache.clear();    // lookups made while it was unmapped found nothing there
+        }
         if (id != 0) {
             e.info->id = id;
             if (e.info->path != path) {
@@ -171,10 +174,10 @@ ModuleInfo& Symbolizer::addModule(std::uint32_t id, const std::string& path, std
 }
 
 void Symbolizer::removeModule(std::uint32_t id) {
-    // Keep the entry and its addresses: the probe sends a ModuleUnmap with its metadata, ahead of
-    // the events its threads recorded in the same sender round, so events from before a dlclose
-    // (an ffi_call into the library, say) can arrive after it. An object mapped later at the same
-    // place takes precedence (entryAt).
+    // Keep the entry (recorded events may still refer to it by id, and the same object may be
+    // mapped again at the same place: addModule revives it) but stop matching addresses to it.
+    // The probe sends a ModuleUnmap only after every event recorded before the dlclose
+    // (docs/probe.md, "Ordering"), so no later event needs its addresses.
     for (auto& e : m_entries) {
         if (e.info->id == id) {
             e.unmapped = true;
@@ -184,17 +187,12 @@ void Symbolizer::removeModule(std::uint32_t id) {
 }
 
 const Symbolizer::Entry* Symbolizer::entryAt(std::uint64_t address) const {
-    const Entry* unmapped = nullptr;
     for (const auto& e : m_entries) {
-        if (address < e.start || address >= e.end) {
-            continue;
-        }
-        if (!e.unmapped) {
+        if (!e.unmapped && address >= e.start && address < e.end) {
             return &e;
         }
-        unmapped = &e; // the latest unmapped object there
     }
-    return unmapped;
+    return nullptr;
 }
 
 ModuleInfo* Symbolizer::moduleById(std::uint32_t id) {

@@ -308,6 +308,38 @@ bool sendRingBatch(std::uint32_t tid, const RecordRing& ring, std::uint64_t from
 
 enum class MetadataResult { Complete, Stalled, Failed };
 
+// ModuleUnmap records are held back from the metadata batch and sent after ring batches: events
+// a thread recorded before a dlclose (an ffi_call into the library, say) must reach the tracer
+// while the library still names their addresses. Everything else a ring event may refer to still
+// goes first. An unmap reserved before a round's ring snapshot follows that round's rings; one
+// reserved after it (while the sender was snapshotting) may come after events the snapshot
+// missed, so it waits for the next round's rings. Sender only.
+struct DeferredUnmap {
+    std::uint64_t arenaPos; // where it was reserved: before or after a round's snapshot
+    wire::ModuleUnmap record;
+};
+constexpr std::size_t kDeferredUnmaps = 1024; // per round; more wait (with the rings) for the next
+DeferredUnmap g_deferredUnmaps[kDeferredUnmaps];
+std::size_t g_deferredUnmapCount = 0;
+std::uint64_t g_snapshotArenaEnd = 0; // the arena's reserved end just before the ring snapshot
+
+// Sends the unmaps reserved before this round's snapshot (all of them in the final round: no
+// event comes after it); keeps the rest for the next round.
+bool sendDeferredUnmaps(bool final) noexcept {
+    alignas(8) std::byte batch[kDeferredUnmaps * sizeof(wire::ModuleUnmap)];
+    std::size_t sent = 0, kept = 0;
+    for (std::size_t i = 0; i < g_deferredUnmapCount; ++i) {
+        if (final || g_deferredUnmaps[i].arenaPos < g_snapshotArenaEnd) {
+            std::memcpy(batch + sent * sizeof(wire::ModuleUnmap), &g_deferredUnmaps[i].record, sizeof(wire::ModuleUnmap));
+            ++sent;
+        } else {
+            g_deferredUnmaps[kept++] = g_deferredUnmaps[i];
+        }
+    }
+    g_deferredUnmapCount = kept;
+    return sendBatch(wire::kProcessTid, batch, sent * sizeof(wire::ModuleUnmap), static_cast<std::uint32_t>(sent));
+}
+
 // Sends committed metadata up to `end`. Waits (briefly) for producers that reserved space but
 // have not committed yet, since later events may refer to what they write; Stalled when one is
 // still writing (preempted mid-record).
@@ -328,6 +360,20 @@ MetadataResult sendMetadata(std::uint64_t end) noexcept {
                 break;
             }
             sched_yield();
+            continue;
+        }
+        wire::RecordHeader header;
+        std::memcpy(&header, g_arena.at(pos), sizeof header);
+        if (header.type == wire::RecordType::ModuleUnmap && size == sizeof(wire::ModuleUnmap)) {
+            if (g_deferredUnmapCount == kDeferredUnmaps) {
+                stalled = true; // more unmaps than one round holds: the rest after these rings
+                break;
+            }
+            DeferredUnmap& d = g_deferredUnmaps[g_deferredUnmapCount++];
+            d.arenaPos = pos;
+            std::memcpy(&d.record, g_arena.at(pos), sizeof d.record);
+            d.record.header.reserved = 0;
+            pos += static_cast<std::uint64_t>(size);
             continue;
         }
         if (used + static_cast<std::size_t>(size) > kBatchBytes) {
@@ -355,6 +401,7 @@ int g_stalledRounds = 0; // sender only
 bool drainRound(bool final = false) noexcept {
     // 1. Snapshot every ring first, 2. then send metadata reserved up to now: a definition a
     // thread looked up before writing an event is always sent before that event.
+    g_snapshotArenaEnd = g_arena.reservedEnd();
     for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
         s->snapshotState = s->state.load(std::memory_order_acquire);
         s->snapshotHead = s->snapshotState == static_cast<int>(ThreadSlotState::Free) ? s->ring.tail() : s->ring.head();
@@ -400,7 +447,7 @@ bool drainRound(bool final = false) noexcept {
             s->state.compare_exchange_strong(expected, static_cast<int>(ThreadSlotState::Free));
         }
     }
-    return true;
+    return sendDeferredUnmaps(final && phase() != Phase::Tracing); // the session's last round
 }
 
 std::uint64_t totalDropped() noexcept {
@@ -749,6 +796,7 @@ void resetForNewSession() {
     g_transportReported.store(false);
     g_metadataLost.store(false);
     g_stalledRounds = 0;
+    g_deferredUnmapCount = 0;
     g_fatalSignal.store(0);
     g_senderFinished.store(false);
     pthread_mutex_lock(&g_doneMutex);

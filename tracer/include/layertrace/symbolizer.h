@@ -79,7 +79,7 @@ private:
         std::unique_ptr<ModuleInfo> info;
         std::uint64_t start = 0, end = 0;
         ::Dwfl_Module* dwflModule = nullptr;
-        bool unmapped = false; // a ModuleUnmap came: it still names addresses nothing mapped covers
+        bool unmapped = false; // a ModuleUnmap came: it names no address until mapped there again
     };
     const Entry* entryAt(std::uint64_t address) const;
     ::Dwfl_Module* reportToDwfl(Entry& e);
