@@ -67,6 +67,12 @@ class Fifo:
             if ready:
                 self.buffer += os.read(self.fd, 4096)
 
+    def forget_pending(self):
+        """Drops every line written so far, so the next wait_for sees only later ones."""
+        while select.select([self.fd], [], [], 0)[0]:
+            self.buffer += os.read(self.fd, 4096)
+        self.buffer = b""
+
     def close(self):
         os.close(self.fd)
         os.close(self.keep)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import (Fifo, OutputWatch, base_trace_args, check_nesting, count, parse_jsonl, read_result, reap,
-                      run_layertrace, target_argv)
+                      run_layertrace, scaled, target_argv)
 
 TOKEN = "projector-token-0123456789abcdef"
 REFUSED = 9  # docs/cli/exit-codes.md
@@ -285,3 +285,54 @@ def test_stopped_viewer_never_blocks_the_session(layertrace, faults_lib, python,
     assert total_lost > 0 and len(viewed) + total_lost == len(served), (len(viewed), total_lost, len(served))
     assert f"{total_lost} events not sent to viewers that fell behind" in server.stderr()
 
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_serve_attach_to_a_running_target(layertrace, faults_lib, python, tmp_path, round_):
+    """`serve attach PID`: a viewer sees the attached target's events (the session's own output),
+    and detaching (Ctrl-C to serve) leaves the target running with correct results. The target is
+    throttled (a paced loop): an unthrottled one makes hundreds of MB of trace in seconds."""
+    fifo = Fifo(tmp_path / "ready")
+    result = tmp_path / "result.json"
+    served_path, viewed_path = tmp_path / "served.jsonl", tmp_path / "viewed.jsonl"
+    with open(tmp_path / "target.err", "w") as target_err:
+        target = subprocess.Popen(target_argv(python, "loop", result, "--forever", "--pace", "0.001", "--progress", 100,
+                                              "--faults-lib", faults_lib, ready=fifo.path),
+                                  stdout=target_err, stderr=target_err)
+    try:
+        fifo.wait_for("ready")
+        server = Server(layertrace, ["--listen", "127.0.0.1:0", "--wait-viewers", 1,
+                                     "attach", target.pid, "--format", "jsonl", "--mode", "anchored", "--no-stacks",
+                                     "--probe", f"{faults_lib.name}:ft_*", "--text-output", served_path],
+                        tmp_path, env=env_without_token(LAYERTRACE_TOKEN=TOKEN))
+        with open(viewed_path, "w") as out, open(tmp_path / "viewer.err", "w") as viewer_err:
+            viewer = start_view(layertrace, server.address(), out, viewer_err)
+            OutputWatch(viewed_path, b'"native_enter"').wait_for(300 * (1 + round_), 120,
+                                                                 alive=lambda: viewer.poll() is None,
+                                                                 what="hooked calls at the viewer")
+            server.proc.send_signal(signal.SIGINT)  # Ctrl-C: attach detaches, serve ends
+            assert server.wait() == 0, server.stderr()
+            assert viewer.wait(timeout=scaled(60)) == 0, (tmp_path / "viewer.err").read_text()
+        # Detached: the target goes on, untraced and right (two more progress reports after it).
+        assert target.poll() is None, (tmp_path / "target.err").read_text()[-2000:]
+        fifo.forget_pending()
+        fifo.wait_for("progress")
+        fifo.wait_for("progress")
+        target.send_signal(signal.SIGTERM)
+        status = target.wait(timeout=scaled(60))
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+        fifo.close()
+    assert status == 0, (tmp_path / "target.err").read_text()[-2000:]
+    outcome = read_result(result)
+    assert outcome["correct"], outcome
+    assert f"detached from PID {target.pid}" in server.stderr(), server.stderr()
+    # The viewer printed exactly what the session printed: the attached target's hooked calls.
+    served = served_path.read_text()
+    assert viewed_path.read_text() == served
+    events, _ = parse_jsonl(served)
+    traced = count(events, "native_enter", "ft_mix")
+    assert 300 * (1 + round_) <= traced and traced + 200 <= outcome["calls"], (traced, outcome)
+    assert all(e["tid"] == target.pid for e in events if e.get("symbol") == "ft_mix")

@@ -86,13 +86,22 @@ def scenario_loop(args, out):
     done = 0
     if args.forever:
         stop = install_stop_flag()
+        crash = []
+        if args.crash_on_usr1:  # SIGUSR1: the next iteration dies in a traced call (ft_crash: SIGSEGV)
+            lib.ft_crash.argtypes = [ctypes.c_int]
+            signal.signal(signal.SIGUSR1, lambda _signum, _frame: crash.append(True))
         while not stop:
+            if crash:
+                out.write(calls=done, crashing="segv")
+                lib.ft_crash(FAULTS["segv"])
             mix_checked(lib, done)
             done += 1
             if done == 1:
                 announce_ready(args)
             if args.progress and done % args.progress == 0:
                 announce_ready(args, "progress")  # "progress PID": another --progress calls done
+            if args.pace:
+                time.sleep(args.pace)  # a throttled target: a steady, small stream of events
         out.write(calls=done, stopped_by=stop[0])
         print(f"stopped after {done} iterations, all correct", flush=True)
     else:
@@ -155,6 +164,8 @@ def scenario_recover(args, out):
         done += 1
         if done == 1:
             announce_ready(args)
+        if args.progress and done % args.progress == 0:
+            announce_ready(args, "progress")
         if args.pace:
             time.sleep(args.pace)
     out.write(calls=done, faults=faults)
@@ -344,13 +355,14 @@ def main(argv=None):
     parser.add_argument("--demos", default=os.environ.get("LAYERTRACE_DEMOS_DIR", ""))
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--forever", action="store_true")
-    parser.add_argument("--progress", type=int, default=0, help="loop --forever: say 'progress' every N calls")
+    parser.add_argument("--progress", type=int, default=0, help="loop --forever, recover: say 'progress' every N calls")
     parser.add_argument("--end", choices=["normal", "raise", "os_exit", "segv"], default="normal")
     parser.add_argument("--fault", choices=sorted(FAULTS), default="segv", help="crash: which fault")
     parser.add_argument("--faulthandler", action="store_true", help="crash: enable Python's faulthandler first")
     parser.add_argument("--installed", action="store_true", help="recover: one handler installed at the start")
     parser.add_argument("--every", type=int, default=10, help="recover: a caught fault every N calls")
-    parser.add_argument("--pace", type=float, default=0.0, help="recover: seconds to sleep between calls")
+    parser.add_argument("--pace", type=float, default=0.0, help="loop, recover: seconds to sleep between calls")
+    parser.add_argument("--crash-on-usr1", action="store_true", help="loop --forever: SIGUSR1 makes it crash")
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--max-iterations", type=int, default=1 << 62, help="threads: per-thread budget")
