@@ -656,7 +656,7 @@ void Session::Impl::startReader() {
             // No wait status for a process that is not our child: its probe's Goodbye says when
             // it was dying of a signal (the fatal-signal flush).
             if (self->result.targetExited) {
-                self->result.termSignal = assembler.goodbyeFatalSignal();
+                self->result.termSignal = image->assembler.goodbyeFatalSignal();
             }
         } else {
             int status = 0;
