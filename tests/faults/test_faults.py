@@ -57,7 +57,8 @@ def test_tracer_sigkill_mid_stream(layertrace, faults_lib, python, tmp_path, rou
     # damage (exit 7) in its last stderr line.
     assert replay.returncode == 7, replay.stderr
     assert replay.stderr.splitlines()[-1].startswith(f"layertrace: {rec}: offset "), replay.stderr
-    assert "ends without its final record" in replay.stderr
+    # Killed between blocks, or in the middle of writing one: either way the damage is named.
+    assert "ends without its final record" in replay.stderr or "the writer stopped mid-block" in replay.stderr
     replayed, _ = parse_jsonl(replay.stdout)
     assert replayed, "the partial recording replayed nothing"
     key = lambda e: (e["kind"], e.get("tid"), e.get("symbol"), e.get("depth"))
