@@ -376,7 +376,8 @@ TEST(Probe, DetachRestoresTheOriginalMethods) {
     o.welcome = welcome(wire::TraceMode::Anchored, false);
     o.detachAfterBytes = 16 * 1024;
     const RunResult r = runTraced(o);
-    ASSERT_TRUE(r.streamClean) << describe(r);
+    ASSERT_TRUE(r.streamClean) << describe(r) << " records " << r.records.size() << " last type "
+                               << (r.records.empty() ? -1 : int(r.records.back().type()));
     EXPECT_EQ(r.exitCode, 0);
     EXPECT_EQ(r.out, "True True 4\n") << describe(r);
     const auto bye = r.ofType(RecordType::Goodbye);

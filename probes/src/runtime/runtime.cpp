@@ -914,10 +914,13 @@ bool start(const std::string& socketPath, bool attached) {
 // never hold the exit up for more than a second.
 void finish() noexcept {
     int expected = static_cast<int>(Phase::Tracing);
-    if (!g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Stopping))) {
+    if (g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Stopping))) {
+        g_finishRequested.store(true, std::memory_order_release);
+    } else if (expected != static_cast<int>(Phase::Stopping)) {
         return;
     }
-    g_finishRequested.store(true, std::memory_order_release);
+    // Stopping already: the sender is ending the session (a detach restoring the hooks, for one);
+    // exiting under it would cut the stream before its Goodbye, so wait for it the same way.
     timespec deadline{};
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 1;
