@@ -366,7 +366,10 @@ PyMethodDef g_bootstrapDef = {"_layertrace_thread_profile", threadBootstrap, MET
 // Runs on the main thread with the GIL held, at the first cpython.run_* audit event (or attach).
 // By default C function calls come from per-def thunks (cfunction_thunks.h), so anchored mode
 // needs no profile function at all; `--c-calls all` keeps the profile function for them.
-void installProfilers() noexcept {
+// Not noexcept: on the attach thread the import of threading runs Python code, and when the
+// interpreter starts finalizing meanwhile CPython ends this thread with pthread_exit (a forced
+// unwind), which a noexcept frame would turn into std::terminate: an abort of the program.
+void installProfilers() {
     if (!options().allCCalls) {
         cthunks::install();
         if (!g_fullMode) {

@@ -1090,18 +1090,30 @@ int claimAttach() noexcept {
 
 void abandonAttach() noexcept { g_phase.store(static_cast<int>(Phase::Off), std::memory_order_release); }
 
-void startAttached(const char* socketPath) noexcept {
-    pthread_mutex_lock(&g_doneMutex);
-    g_attachRunning = true;
-    pthread_mutex_unlock(&g_doneMutex);
+// Not noexcept, and nothing between here and PyGILState_Ensure is: when the interpreter starts
+// finalizing while this thread waits for the GIL, CPython ends the thread with pthread_exit, a
+// forced unwind that would hit std::terminate (and abort the program) at a noexcept frame. The
+// unwind runs this guard instead, so the exiting process does not wait for us.
+void startAttached(const char* socketPath) {
+    struct AttachRunning {
+        AttachRunning() {
+            pthread_mutex_lock(&g_doneMutex);
+            g_attachRunning = true;
+            pthread_mutex_unlock(&g_doneMutex);
+        }
+        ~AttachRunning() {
+            pthread_mutex_lock(&g_doneMutex);
+            g_attachRunning = false;
+            pthread_cond_broadcast(&g_doneCond);
+            pthread_mutex_unlock(&g_doneMutex);
+        }
+        AttachRunning(const AttachRunning&) = delete;
+        AttachRunning& operator=(const AttachRunning&) = delete;
+    } running;
     if (g_processExiting.load() || !start(socketPath, true)) {
         int expected = static_cast<int>(Phase::Attaching);
         g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Off)); // attachable again
     }
-    pthread_mutex_lock(&g_doneMutex);
-    g_attachRunning = false;
-    pthread_cond_broadcast(&g_doneCond);
-    pthread_mutex_unlock(&g_doneMutex);
 }
 
 namespace {

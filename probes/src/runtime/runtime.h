@@ -169,6 +169,6 @@ void abandonAttach() noexcept;
 // The attach thread's work: re-arms the runtime for a new session, connects (Hello with
 // kHelloAttached), then installs the Python and native hooks. On failure the probe stays inert
 // and can be attached again.
-void startAttached(const char* socketPath) noexcept;
+void startAttached(const char* socketPath); // not noexcept: see runtime.cpp
 
 } // namespace layertrace::probe::runtime
