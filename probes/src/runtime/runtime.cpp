@@ -751,6 +751,7 @@ bool g_prepared = false; // memory and the thread key exist (once per process)
 // waits for it (briefly), and it installs nothing once the exit has begun.
 std::atomic<bool> g_processExiting{false};
 bool g_attachRunning = false; // g_doneMutex
+pid_t g_attachRunningPid = 0;  // g_doneMutex: the process whose attach thread it is (not a fork child)
 
 bool prepareOnce() {
     if (g_prepared) {
@@ -989,18 +990,27 @@ __attribute__((constructor)) void probeConstructor() {
     start(path, false);
 }
 
-__attribute__((destructor)) void probeDestructor() {
+// The process is exiting: an attach that has not installed its hooks yet installs none, and one
+// installing them gets a second to finish. Also as an exit handler registered by the attach
+// thread (so it runs before the handlers registered earlier, among them the destructors of the
+// probe's static objects such as the hook engine's tables: exit() runs them before any
+// destructor function, and an attach thread still using them crashed the exiting program).
+void stopAttachForExit() noexcept {
     g_processExiting.store(true);
     timespec deadline{};
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 1;
     pthread_mutex_lock(&g_doneMutex);
-    while (g_attachRunning) {
+    while (g_attachRunning && g_attachRunningPid == getpid()) {
         if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
             break;
         }
     }
     pthread_mutex_unlock(&g_doneMutex);
+}
+
+__attribute__((destructor)) void probeDestructor() {
+    stopAttachForExit();
     finish();
 }
 
@@ -1099,6 +1109,7 @@ void startAttached(const char* socketPath) {
         AttachRunning() {
             pthread_mutex_lock(&g_doneMutex);
             g_attachRunning = true;
+            g_attachRunningPid = getpid();
             pthread_mutex_unlock(&g_doneMutex);
         }
         ~AttachRunning() {
@@ -1110,6 +1121,10 @@ void startAttached(const char* socketPath) {
         AttachRunning(const AttachRunning&) = delete;
         AttachRunning& operator=(const AttachRunning&) = delete;
     } running;
+    static std::atomic<bool> exitHandlerRegistered{false};
+    if (!exitHandlerRegistered.exchange(true)) {
+        std::atexit([] { stopAttachForExit(); });
+    }
     if (g_processExiting.load() || !start(socketPath, true)) {
         int expected = static_cast<int>(Phase::Attaching);
         g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Off)); // attachable again
