@@ -41,6 +41,13 @@ namespace layertrace::probe::python {
     X(PyType_IsSubtype)                                                                             \
     X(Py_AddPendingCall)
 
+// Resolved when present, never required: without them 3.11 full mode falls back to the profile
+// function for Python events (frame_hook.cpp).
+#define LAYERTRACE_PY_OPTIONAL_FUNCTIONS(X)                                                         \
+    X(_PyInterpreterState_GetEvalFrameFunc)                                                         \
+    X(_PyInterpreterState_SetEvalFrameFunc)                                                         \
+    X(_PyEval_EvalFrameDefault)
+
 #define LAYERTRACE_PY_DATA(X)                                                                       \
     X(PyCFunction_Type, PyTypeObject)                                                               \
     X(PyCMethod_Type, PyTypeObject)                                                                 \
@@ -57,6 +64,7 @@ namespace layertrace::probe::python {
 struct Api {
 #define LAYERTRACE_PY_MEMBER(name) decltype(&::name) name = nullptr;
     LAYERTRACE_PY_FUNCTIONS(LAYERTRACE_PY_MEMBER)
+    LAYERTRACE_PY_OPTIONAL_FUNCTIONS(LAYERTRACE_PY_MEMBER)
 #undef LAYERTRACE_PY_MEMBER
 #define LAYERTRACE_PY_DATA_MEMBER(name, type) type* name = nullptr;
     LAYERTRACE_PY_DATA(LAYERTRACE_PY_DATA_MEMBER)

@@ -13,6 +13,7 @@
 #undef Py_BUILD_CORE
 
 #include "cfunction_thunks.h"
+#include "frame_hook.h"
 #include "interner.h"
 #include "reentrancy.h"
 #include "runtime.h"
@@ -47,6 +48,10 @@ bool resolve(const char** missing) noexcept {
     }
     LAYERTRACE_PY_DATA(LAYERTRACE_PY_RESOLVE_DATA)
 #undef LAYERTRACE_PY_RESOLVE_DATA
+#define LAYERTRACE_PY_RESOLVE_OPTIONAL(name)                                                       \
+    api.name = reinterpret_cast<decltype(api.name)>(dlsym(RTLD_DEFAULT, #name));
+    LAYERTRACE_PY_OPTIONAL_FUNCTIONS(LAYERTRACE_PY_RESOLVE_OPTIONAL)
+#undef LAYERTRACE_PY_RESOLVE_OPTIONAL
     api.Py_Version = static_cast<const unsigned long*>(dlsym(RTLD_DEFAULT, "Py_Version"));
     return true;
 }
@@ -63,11 +68,14 @@ std::atomic<bool> g_installed{false}; // profile functions installed (first cpyt
 std::atomic<bool> g_active{false};    // profile functions should keep emitting
 bool g_monitoring = false;            // 3.12+: sys.monitoring callbacks instead of profile functions
 bool g_fullMode = false;              // PyCall/PyReturn wanted; set before the hooks go on
+bool g_frameHookEvents = false;       // 3.11 full mode: PyCall/PyReturn come from frame_hook.cpp
 IdTable g_codes;                      // PyCodeObject* -> code id (strong references kept)
 IdTable g_codeContents;               // hash of a code object's names, file, first line -> code id
 std::atomic<std::uint32_t> g_codeSession{0}; // bumped with every new pair of tables (never 0 once armed)
 std::atomic<std::uint32_t> g_nextCodeId{1};
 PyObject* g_threadBootstrap = nullptr; // the callable given to threading.setprofile
+
+} // namespace
 
 // Sends PyCode (and its strings) for `code` once; returns its id. GIL held. The code object is
 // kept alive (one reference) so its address can never be reused by another code object.
@@ -118,6 +126,8 @@ std::uint32_t internCode(PyObject* code, std::uint32_t* firstLine) noexcept {
     IdTable::publish(slot, id);
     return id;
 }
+
+namespace {
 
 // UTF-8 of a str read straight from its 3.11 layout: no GIL, no error indicator, no allocation.
 // The caller guarantees the string stays alive (a live frame's code object holds it), and a str
@@ -310,8 +320,10 @@ int profile(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
         api._PyEval_SetProfile(api.PyThreadState_Get(), nullptr, nullptr);
         return 0;
     }
-    if (!g_fullMode && (what == PyTrace_CALL || what == PyTrace_RETURN)) {
-        return 0; // anchored: Python frames are read from the frame chain when a stack needs them
+    if ((!g_fullMode || g_frameHookEvents) && (what == PyTrace_CALL || what == PyTrace_RETURN)) {
+        // Anchored: Python frames are read from the frame chain when a stack needs them. Full
+        // mode on 3.11: the eval-frame function reports them.
+        return 0;
     }
     if (cthunks::reporting() && (what == PyTrace_C_CALL || what == PyTrace_C_RETURN || what == PyTrace_C_EXCEPTION)) {
         return 0; // full mode: the thunks report extension functions; builtins are left out
@@ -363,16 +375,32 @@ PyObject* threadBootstrap(PyObject*, PyObject* args) {
 PyMethodDef g_bootstrapDef = {"_layertrace_thread_profile", threadBootstrap, METH_VARARGS,
                               "layertrace: installs the C profile function on a new thread"};
 
+// Full mode on 3.11: Python calls from the PEP 523 eval-frame function (frame_hook.h). False,
+// with a Report, when it could not go in: the profile function reports them then.
+bool installFrameHook() noexcept {
+    std::string why;
+    if (frame_hook::install(&why)) {
+        return true;
+    }
+    reportOnce(wire::ReportLevel::Warning, "python:frame-hook", why + ": Python calls come from the profile function (slower)");
+    return false;
+}
+
 // Runs on the main thread with the GIL held, at the first cpython.run_* audit event (or attach).
-// By default C function calls come from per-def thunks (cfunction_thunks.h), so anchored mode
-// needs no profile function at all; `--c-calls all` keeps the profile function for them.
+// By default C function calls come from per-def thunks (cfunction_thunks.h) and full mode's
+// Python calls from the eval-frame function, so neither mode needs a profile function;
+// `--c-calls all` keeps the profile function for C calls.
 // Not noexcept: on the attach thread the import of threading runs Python code, and when the
 // interpreter starts finalizing meanwhile CPython ends this thread with pthread_exit (a forced
 // unwind), which a noexcept frame would turn into std::terminate: an abort of the program.
 void installProfilers() {
+    g_frameHookEvents = false;
     if (!options().allCCalls) {
+        // The default: no profile function at all, unless full mode's eval-frame function could
+        // not go in (then the profile function reports Python calls, the thunks C calls).
         cthunks::install();
-        if (!g_fullMode) {
+        g_frameHookEvents = g_fullMode && installFrameHook();
+        if (!g_fullMode || g_frameHookEvents) {
             g_active.store(true, std::memory_order_relaxed);
             return;
         }
@@ -399,6 +427,12 @@ void installProfilers() {
         api.PyErr_Clear();
         reportOnce(wire::ReportLevel::Warning, "python:threading",
                    "threading.setprofile failed: Python events of threads started later are not traced");
+    }
+    // --c-calls all in full mode: Python calls still from the eval-frame function (put in after
+    // the import above, which is the probe's, not the program's); the profile function then
+    // reports C calls only.
+    if (options().allCCalls && g_fullMode) {
+        g_frameHookEvents = installFrameHook();
     }
     g_active.store(true, std::memory_order_relaxed);
     int threads = 0;
@@ -672,6 +706,7 @@ void pythonDisarm(bool restoreOriginals) noexcept {
     g_armed.store(false);
     g_active.store(false);
     cthunks::uninstall(restoreOriginals);
+    frame_hook::stop();
 }
 
 // Reads the calling thread's Python frames, innermost first, without the GIL. Why this is safe:

@@ -122,6 +122,10 @@ void flushFromSignal(int signal, bool endSession) noexcept;
 // Returns the version hex (0 when no Python is present) and leaves Python hooks armed (audit
 // hook registered) only if the version is supported; otherwise records why in *why.
 std::uint32_t pythonPrepare(std::string* why);
+// Full mode: sends PyCode (and its strings) for a code object once and returns its id (0 when
+// the table is full), keeping a reference so that its address names it for good. GIL held;
+// an exception in flight is kept (frame_hook.cpp and the profile function).
+std::uint32_t internCode(struct _object* code, std::uint32_t* firstLine) noexcept;
 // Registers the audit hook that installs the profile functions at the first cpython.run_*.
 bool pythonArm(std::string* why);
 // Detach/stop: profile functions remove themselves at their next call; the audit hook goes inert;
