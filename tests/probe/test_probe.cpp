@@ -170,6 +170,79 @@ TEST(Probe, PythonExceptionsMarkReturns) {
     EXPECT_EQ(raised, 1);
 }
 
+// Counts of "+name" tokens in a thread's call sequence.
+long callsOf(const std::vector<std::string>& calls, const std::string& name) {
+    return std::count(calls.begin(), calls.end(), "+" + name);
+}
+
+// Full mode on 3.11 hooks frame evaluation (PEP 523): the calls the specialising interpreter
+// would inline into its running loop (CALL_PY_EXACT_ARGS, CALL_PY_WITH_DEFAULTS,
+// BINARY_SUBSCR_GETITEM, all warm after 2000 rounds) must each still be reported, and nest.
+TEST(Probe, FullModeReportsCallsTheInterpreterWouldInline) {
+    RunOptions o;
+    o.script = "class Box:\n"
+               "    def __getitem__(self, k):\n        return k\n"
+               "def exact(x):\n    return x\n"
+               "def defaults(x, y=1):\n    return x + y\n"
+               "def loop(n):\n"
+               "    b, s = Box(), 0\n"
+               "    for i in range(n):\n        s += exact(i) + defaults(i) + b[i]\n"
+               "    return s\n"
+               "print(loop(2000))\n";
+    o.welcome = welcome(wire::TraceMode::Full, false, true);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, std::to_string(3 * (1999 * 2000 / 2) + 2000) + "\n");
+    const auto calls = pythonCalls(r, r.hello.pid);
+    EXPECT_EQ(callsOf(calls, "exact"), 2000);
+    EXPECT_EQ(callsOf(calls, "defaults"), 2000);
+    EXPECT_EQ(callsOf(calls, "Box.__getitem__"), 2000);
+    std::vector<std::string> open;
+    for (const auto& c : calls) {
+        if (c[0] == '+') {
+            open.push_back(c.substr(1));
+        } else {
+            ASSERT_FALSE(open.empty()) << "return without a call: " << c;
+            ASSERT_EQ(open.back(), c.substr(1)) << "returns close the innermost call";
+            open.pop_back();
+        }
+    }
+}
+
+// A generator is called each time it is resumed and returns at each yield (as a profile function
+// reports it): creating one is no call; throw() resumes it, an exception leaving it is a raised
+// return; the exception in flight reaches the caller intact.
+TEST(Probe, FullModeGeneratorsResumeAsCalls) {
+    RunOptions o;
+    o.script = "def gen():\n"
+               "    try:\n        yield 1\n    except KeyError:\n        yield 2\n"
+               "    yield 3\n"
+               "def run():\n"
+               "    g = gen()\n"
+               "    out = [next(g), g.throw(KeyError), next(g)]\n"
+               "    try:\n        g.throw(ValueError('v'))\n"
+               "    except ValueError as e:\n        out.append(str(e))\n"
+               "    return out\n"
+               "print(run())\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.out, "[1, 2, 3, 'v']\n");
+    std::vector<std::string> genEvents;
+    const auto names = r.codeNames();
+    for (const auto& rec : r.records) {
+        if (rec.tid != r.hello.pid) {
+            continue;
+        }
+        if (rec.type() == RecordType::PyCall && names.at(rec.as<wire::PyCall>().codeId) == "gen") {
+            genEvents.push_back("+");
+        } else if (rec.type() == RecordType::PyReturn && names.at(rec.as<wire::PyReturn>().codeId) == "gen") {
+            genEvents.push_back(rec.as<wire::PyReturn>().raised ? "-raised" : "-");
+        }
+    }
+    EXPECT_EQ(genEvents, (std::vector<std::string>{"+", "-", "+", "-", "+", "-", "+", "-raised"}));
+}
+
 // --c-calls all: every C function call, the interpreter's builtins too (3.11: a profile function).
 TEST(Probe, CFunctionDispatchResolvesToItsObject) {
     RunOptions o;
@@ -854,6 +927,41 @@ TEST(Probe, FatalSignalFlushesTheRingsAndSaysGoodbye) {
     EXPECT_EQ(bye[0]->as<wire::Goodbye>().exitStatus, SIGSEGV);
     const std::uint64_t target = std::stoull(r.out.substr(0, r.out.find('\n')));
     EXPECT_EQ(ffiCallsTo(r, target), 2000u); // lossless: every call up to the crash
+}
+
+// Python: prints whether the interpreter evaluates frames with its default function.
+const char* const kPrintEvalFunction =
+    "import ctypes\n"
+    "def eval_function():\n"
+    "    api = ctypes.pythonapi\n"
+    "    api.PyInterpreterState_Get.restype = ctypes.c_void_p\n"
+    "    get = api._PyInterpreterState_GetEvalFrameFunc\n"
+    "    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_void_p]\n"
+    "    default = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value\n"
+    "    return 'default' if get(api.PyInterpreterState_Get()) == default else 'hooked'\n";
+
+// Full mode's eval-frame function is in while tracing and out after a detach (it takes itself
+// out at the next Python call, with the GIL); the frames inside it at the detach return safely.
+TEST(Probe, DetachGivesTheInterpreterItsEvalFunctionBack) {
+    RunOptions o;
+    o.script = std::string(kPrintEvalFunction) +
+               "def f(x):\n    return x + 1\n"
+               "def loop():\n"
+               "    s = 0\n"
+               "    for i in range(300000):\n        s = f(s)\n"
+               "    return s\n"
+               "print(eval_function())\n"
+               "print(loop())\n"
+               "print(eval_function())\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    o.detachAfterBytes = 32 * 1024;
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "hooked\n300000\ndefault\n");
+    const auto bye = r.ofType(RecordType::Goodbye);
+    ASSERT_EQ(bye.size(), 1u);
+    EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
 }
 
 TEST(Probe, ForkedChildDoesNotWriteIntoTheSession) {
