@@ -954,11 +954,14 @@ TEST(Probe, DetachGivesTheInterpreterItsEvalFunctionBack) {
                "print(loop())\n"
                "print(eval_function())\n";
     o.welcome = welcome(wire::TraceMode::Full, false);
-    o.detachAfterBytes = 32 * 1024;
+    // Well past what importing ctypes sends (so the first check runs traced), well short of
+    // the loop's 600,000 events (so the detach comes during the loop).
+    o.detachAfterBytes = 1024 * 1024;
     const RunResult r = runTraced(o);
     ASSERT_TRUE(r.streamClean) << describe(r);
     EXPECT_EQ(r.exitCode, 0);
     EXPECT_EQ(r.out, "hooked\n300000\ndefault\n");
+    EXPECT_LT(r.ofType(RecordType::PyCall).size(), 200000u) << "detached during the loop";
     const auto bye = r.ofType(RecordType::Goodbye);
     ASSERT_EQ(bye.size(), 1u);
     EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);

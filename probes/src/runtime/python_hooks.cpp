@@ -1,10 +1,11 @@
 // Python 3.11 instrumentation: an audit hook registered before Py_Initialize installs, at the
 // first cpython.run_* event (the first line of the user's script), the C function thunks of the
 // extension modules (cfunction_thunks.h: CCall/CReturn/CRaise without a profile function) and,
-// only in full mode or with --c-calls all, a C profile function on every thread, which emits
-// PyCall/PyReturn (full mode) and CCall/CReturn/CRaise for every builtin (--c-calls all), and
-// interns code objects and strings. Python frames for stacks are read from the thread's own
-// frame chain. 3.12+: sys.monitoring callbacks instead.
+// in full mode, the PEP 523 eval-frame function (frame_hook.h: PyCall/PyReturn without a profile
+// function). A C profile function goes on every thread only with --c-calls all (CCall/CReturn/
+// CRaise for every builtin) or when the eval-frame function could not go in (then it reports
+// PyCall/PyReturn). Code objects and strings are interned here. Python frames for stacks are
+// read from the thread's own frame chain. 3.12+: sys.monitoring callbacks instead.
 #include "python_api.h"
 
 // The frame chain walk needs the 3.11 interpreter frame layout, which is internal.
