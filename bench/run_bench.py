@@ -62,6 +62,8 @@ def tracers(layertrace):
                              "layertrace run --mode anchored --no-stacks --c-calls all (3.11: a profile function)"),
         "lt_anchored_stacks": (lt("--mode", "anchored"), 20, "layertrace run --mode anchored (native+Python stacks)"),
         "lt_full_nostacks": (lt("--mode", "full", "--no-stacks"), 5, "layertrace run --mode full --no-stacks"),
+        "lt_full_allc": (lt("--mode", "full", "--no-stacks", "--c-calls", "all"), 5,
+                         "layertrace run --mode full --no-stacks --c-calls all (3.11: a profile function for C calls)"),
         "lt_full": (lt("--mode", "full"), 20, "layertrace run --mode full (default: stacks on)"),
         "uftrace": (lambda tmp: ["uftrace", "record", "--no-libcall", "-d", str(tmp / "uftrace.data"),
                                  "-P", "ffi_call@libffi.so.8"], 1,
