@@ -41,9 +41,10 @@ def attach_full(layertrace, target):
         reader.start()
         target.send("go")
         worker_tid[0] = int(target.wait_for("worker ").split()[3])
+        # Events from both threads: the Python hooks are in (they go in after the handshake).
+        enough.wait(timeout=60)
         target.send("eval")
         during = target.wait_for("eval ")
-        enough.wait(timeout=60)
         tracer.send_signal(signal.SIGINT)
         reader.join(timeout=TIMEOUT)
         err = tracer.stderr.read()
