@@ -139,6 +139,7 @@ inline Sample makeSample(int repeat = 3) {
         natx.stackUnmerged = false;
         natx.durationNs = 420;
         natx.unwound = i == 1;
+        natx.lost = i == 2; // an exit the tracer made (format 3)
         add(natx);
         TraceEvent ret;
         ret.tid = 4242;
@@ -190,6 +191,7 @@ inline Sample makeSample(int repeat = 3) {
     s.result.discardedExits = 5;
     s.result.goodbyeMissing = true;
     s.result.possiblyMissing = 43690;
+    s.result.lostExits = 7;
     return s;
 }
 
@@ -289,6 +291,7 @@ inline void expectSameEvent(const TraceEvent& a, const TraceEvent& b) {
     EXPECT_EQ(a.stackMerged, b.stackMerged);
     EXPECT_EQ(a.stackUnmerged, b.stackUnmerged);
     EXPECT_EQ(a.unwound, b.unwound);
+    EXPECT_EQ(a.lost, b.lost);
     EXPECT_EQ(a.sourceFile, b.sourceFile);
     EXPECT_EQ(a.sourceLine, b.sourceLine);
 }

@@ -33,7 +33,7 @@ TEST(ChromeExport, NestsPerThreadWithFlowsAndThreadNames) {
     std::map<double, std::vector<std::string>> open; // tid -> names
     std::map<double, std::string> threadNames;
     std::map<double, int> flowStarts, flowEnds;
-    std::size_t b = 0, e = 0;
+    std::size_t b = 0, e = 0, lost = 0;
     std::set<std::string> categories;
     for (const auto& ev : events) {
         const std::string ph = ev.find("ph")->asString();
@@ -47,6 +47,8 @@ TEST(ChromeExport, NestsPerThreadWithFlowsAndThreadNames) {
             ASSERT_FALSE(open[tid].empty()) << "E without B on tid " << tid;
             EXPECT_EQ(open[tid].back(), ev.find("name")->asString());
             open[tid].pop_back();
+            const json::Value* args = ev.find("args");
+            lost += args != nullptr && args->find("lost") != nullptr && args->find("lost")->asBool() ? 1 : 0;
         } else if (ph == "s") {
             ++flowStarts[ev.find("id")->asNumber()];
         } else if (ph == "f") {
@@ -62,6 +64,8 @@ TEST(ChromeExport, NestsPerThreadWithFlowsAndThreadNames) {
     EXPECT_EQ(b, countKinds(s, isEnter));
     EXPECT_EQ(e, b); // the CCall left open on thread 4243 is closed at the end
     EXPECT_EQ(exporter->stats().closedAtEnd, 1u);
+    EXPECT_EQ(lost, 1u); // the sample's one exit the tracer made
+    EXPECT_EQ(exporter->stats().lostExits, 1u);
     EXPECT_EQ(flowStarts.size(), 6u); // app -> ffi and ffi -> native, three times
     EXPECT_EQ(flowStarts, flowEnds);
     EXPECT_EQ(exporter->stats().flows, 6u);
@@ -106,6 +110,7 @@ TEST(SpeedscopeExport, OneEventedProfilePerThreadThatNests) {
         EXPECT_LE(last, p.find("endValue")->asNumber());
     }
     EXPECT_EQ(opens, countKinds(s, isEnter));
+    EXPECT_EQ(exporter->stats().lostExits, 1u); // closes carry no arguments: counted only
     EXPECT_NE(out.str().find("sd_score_item [native libstruct_demo.so]"), std::string::npos);
 }
 

@@ -133,6 +133,7 @@ TEST(RecordingRoundTrip, EveryFieldSurvives) {
     EXPECT_EQ(sink.result.discardedExits, s.result.discardedExits);
     EXPECT_EQ(sink.result.goodbyeMissing, s.result.goodbyeMissing);
     EXPECT_EQ(sink.result.possiblyMissing, s.result.possiblyMissing);
+    EXPECT_EQ(sink.result.lostExits, s.result.lostExits);
 }
 
 TEST(RecordingRoundTrip, InterpreterFromTheModuleMapWhenNotGiven) {

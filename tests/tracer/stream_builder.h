@@ -45,6 +45,11 @@ public:
     StreamBuilder& moduleMap(std::uint32_t id, const std::string& path, std::uint64_t base) {
         return check(wire::appendModuleMap(m_writer, id, base, 0, path));
     }
+    StreamBuilder& moduleUnmap(std::uint32_t id) {
+        wire::ModuleUnmap r{};
+        r.moduleId = id;
+        return record(r, wire::RecordType::ModuleUnmap);
+    }
     StreamBuilder& threadInfo(std::uint32_t tid, const std::string& name) {
         return check(wire::appendThreadInfo(m_writer, tid, name));
     }

@@ -11,6 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 using namespace layertrace;
 using namespace layertrace::tracer;
 using test::StreamBuilder;
@@ -280,28 +283,180 @@ TEST(Assembler, AnchoredPathUsesStackPythonFrames) {
     EXPECT_EQ(paths[0].rfind("app user.py:main -> wrapper mypkg/bindings.py:transform -> ext ", 0), 0u) << paths[0];
 }
 
+// Every thread's events nest strictly: each exit closes the innermost open call, at its depth.
+void expectStrictNesting(const std::vector<TraceEvent>& events) {
+    std::map<std::uint32_t, std::vector<const TraceEvent*>> open;
+    for (const TraceEvent& e : events) {
+        auto& stack = open[e.tid];
+        if (isEnter(e.kind)) {
+            EXPECT_EQ(e.depth, stack.size()) << "enter #" << e.seq;
+            stack.push_back(&e);
+        } else if (isExit(e.kind)) {
+            ASSERT_FALSE(stack.empty()) << "exit #" << e.seq << " with nothing open";
+            EXPECT_EQ(e.depth, stack.size() - 1) << "exit #" << e.seq;
+            EXPECT_EQ(e.symbol, stack.back()->symbol) << "exit #" << e.seq << " names another call";
+            stack.pop_back();
+        }
+    }
+}
+
 TEST(Assembler, DroppedUnwoundAndUnmatchedExits) {
     Fixture fx;
     StreamBuilder s;
     fx.preamble(s, 9);
     s.nativeEnter(10, 4, fx.a.plainTwice, 0)
         .nativeEnter(11, 2, fx.a.plainAdd, 0)
-        // plain_add was left by longjmp without an exit; plain_twice's exit closes both.
+        // plain_add was left by longjmp without an exit; plain_twice's exit closes both, and
+        // plain_add's exit is made (lost) before it.
         .nativeExit(30, 4, fx.a.plainTwice, 0, /*unwound=*/true)
         .dropped(17)
         .nativeExit(40, 2, fx.a.plainAdd, 0); // nothing open: its enter was lost, so it is not delivered
     fx.feed(s.bytes());
     const auto& ev = fx.sink.events;
-    ASSERT_EQ(ev.size(), 4u);
-    EXPECT_TRUE(ev[2].unwound);
-    EXPECT_EQ(ev[2].depth, 0u);
-    EXPECT_EQ(ev[2].durationNs, 20u);
-    EXPECT_FALSE(ev[2].ret.has_value());
-    EXPECT_EQ(ev[3].kind, EventKind::Dropped);
-    EXPECT_EQ(ev[3].dropped, 17u);
+    ASSERT_EQ(ev.size(), 5u);
+    EXPECT_EQ(ev[2].kind, EventKind::NativeExit);
+    EXPECT_TRUE(ev[2].lost);
+    EXPECT_EQ(ev[2].symbol, "plain_add");
+    EXPECT_EQ(ev[2].depth, 1u);
+    EXPECT_EQ(ev[2].tsNs, 30u);
+    EXPECT_EQ(ev[2].durationNs, 19u);
+    EXPECT_FALSE(ev[2].unwound);
+    EXPECT_TRUE(ev[3].unwound);
+    EXPECT_FALSE(ev[3].lost);
+    EXPECT_EQ(ev[3].depth, 0u);
+    EXPECT_EQ(ev[3].durationNs, 20u);
+    EXPECT_FALSE(ev[3].ret.has_value());
+    EXPECT_EQ(ev[4].kind, EventKind::Dropped);
+    EXPECT_EQ(ev[4].dropped, 17u);
     EXPECT_EQ(fx.sink.dropped, 17u);
     EXPECT_EQ(fx.assembler->droppedTotal(), 17u);
     EXPECT_EQ(fx.assembler->orphanExits(), 1u);
+    EXPECT_EQ(fx.assembler->lostExits(), 1u);
+    expectStrictNesting(ev);
+}
+
+TEST(Assembler, DroppedInnerExitsBecomeLostExitsBeforeTheOuterExit) {
+    Fixture fx;
+    StreamBuilder s;
+    fx.preamble(s, 7);
+    s.pyCall(100, 10, 5)
+        .pyCall(110, 11, 3)
+        .ffiCall(120, 1, fx.a.plainTwice, fx.a.ctypesCaller, {})
+        .nativeEnter(130, 4, fx.a.plainTwice, fx.a.ffiCall + 0x40)
+        .nativeEnter(140, 2, fx.a.plainAdd, fx.a.plainTwice + 8)
+        // The probe dropped plain_add's and plain_twice's exits, ffi_call's return and transform's.
+        .dropped(4)
+        .pyReturn(200, 10);
+    fx.feed(s.bytes());
+    const auto& ev = fx.sink.events;
+    ASSERT_EQ(ev.size(), 11u);
+    EXPECT_EQ(ev[5].kind, EventKind::Dropped);
+    const EventKind lostKinds[] = {EventKind::NativeExit, EventKind::NativeExit, EventKind::FfiReturn,
+                                   EventKind::PyReturn};
+    const char* lostSymbols[] = {"plain_add", "plain_twice", "ffi_call", "transform"};
+    for (std::size_t i = 0; i < 4; ++i) {
+        const TraceEvent& e = ev[6 + i];
+        SCOPED_TRACE("lost exit " + std::to_string(i));
+        EXPECT_EQ(e.kind, lostKinds[i]);
+        EXPECT_TRUE(e.lost);
+        EXPECT_EQ(e.symbol, lostSymbols[i]);
+        EXPECT_EQ(e.depth, 4 - i);
+        EXPECT_EQ(e.tsNs, 200u); // when the outer exit showed they were over
+        EXPECT_EQ(e.tid, 7u);
+        EXPECT_EQ(e.seq, 6 + i);
+        EXPECT_EQ(e.role, ev[4 - i].role); // named like its enter
+        EXPECT_EQ(e.module, ev[4 - i].module);
+    }
+    EXPECT_EQ(ev[6].durationNs, 60u);
+    EXPECT_EQ(ev[6].address, fx.a.plainAdd);
+    EXPECT_EQ(ev[6].pyFile, fx.bindings); // the innermost open Python frame, as a real exit
+    EXPECT_EQ(ev[8].target.symbol, "plain_twice");
+    EXPECT_EQ(ev[9].pyFile, fx.bindings);
+    EXPECT_EQ(ev[9].role, Role::Wrapper);
+    EXPECT_EQ(ev[10].kind, EventKind::PyReturn);
+    EXPECT_FALSE(ev[10].lost);
+    EXPECT_EQ(ev[10].symbol, "main");
+    EXPECT_EQ(ev[10].depth, 0u);
+    EXPECT_EQ(fx.assembler->lostExits(), 4u);
+    EXPECT_EQ(fx.assembler->orphanExits(), 0u);
+    expectStrictNesting(ev);
+}
+
+TEST(Assembler, OrphanExitsAreStillDiscardedAndCounted) {
+    Fixture fx;
+    StreamBuilder s;
+    fx.preamble(s, 3);
+    s.dropped(3)
+        .nativeExit(10, 2, fx.a.plainAdd, 0)
+        .ffiReturn(11, fx.a.plainAdd, StreamBuilder::value(FfiType::SInt32, 1))
+        .pyReturn(12, 10)
+        .nativeEnter(20, 4, fx.a.plainTwice, 0)
+        .nativeExit(21, 2, fx.a.plainAdd, 0) // plain_twice is open, but this is not its exit
+        .nativeExit(22, 4, fx.a.plainTwice, 0);
+    fx.feed(s.bytes());
+    const auto& ev = fx.sink.events;
+    ASSERT_EQ(ev.size(), 3u);
+    EXPECT_EQ(ev[0].kind, EventKind::Dropped);
+    EXPECT_EQ(ev[2].kind, EventKind::NativeExit);
+    EXPECT_FALSE(ev[2].lost);
+    EXPECT_EQ(fx.assembler->orphanExits(), 4u);
+    EXPECT_EQ(fx.assembler->lostExits(), 0u);
+    expectStrictNesting(ev);
+}
+
+TEST(Assembler, CallsOpenAtTheEndOfTheStreamGetLostExits) {
+    Fixture fx;
+    StreamBuilder s;
+    fx.preamble(s, 5);
+    s.pyCall(100, 10, 5).nativeEnter(110, 4, fx.a.plainTwice, 0);
+    fx.preamble(s, 6);
+    s.nativeEnter(50, 2, fx.a.plainAdd, 0).nativeExit(60, 2, fx.a.plainAdd, 0).nativeEnter(70, 2, fx.a.plainAdd, 0);
+    fx.feed(s.bytes());
+    const auto& ev = fx.sink.events;
+    ASSERT_EQ(ev.size(), 8u);
+    std::size_t lost = 0;
+    for (const TraceEvent& e : ev) {
+        if (e.lost) {
+            ++lost;
+            EXPECT_EQ(e.tsNs, e.tid == 5 ? 110u : 70u) << "closed at its thread's last event";
+        }
+    }
+    EXPECT_EQ(lost, 3u);
+    EXPECT_EQ(fx.assembler->lostExits(), 3u);
+    expectStrictNesting(ev);
+    for (std::uint32_t tid : {5u, 6u}) {
+        EXPECT_EQ(std::count_if(ev.begin(), ev.end(), [&](const TraceEvent& e) { return e.tid == tid && isEnter(e.kind); }),
+                  std::count_if(ev.begin(), ev.end(), [&](const TraceEvent& e) { return e.tid == tid && isExit(e.kind); }));
+    }
+}
+
+TEST(Assembler, AnExitIsNamedByItsEnterAfterTheCachesWereCleared) {
+    Fixture fx;
+    StreamBuilder s;
+    fx.preamble(s, 4);
+    // A module map between enter and exit clears the description cache; the call keeps its own.
+    s.cCall(wire::RecordType::CCall, 10, fx.a.fixtureMethod, 7, 8)
+        .nativeEnter(11, 3, fx.a.fixtureImpl, fx.a.fixtureMethod + 8)
+        .moduleMap(6, CTYPES_EXT, kCtypesBase + 0x100000000)
+        .nativeExit(12, 3, fx.a.fixtureImpl, 0)
+        .moduleUnmap(6)
+        .cCall(wire::RecordType::CReturn, 13, fx.a.fixtureMethod, 7, 8);
+    fx.feed(s.bytes());
+    const auto& ev = fx.sink.events;
+    ASSERT_EQ(ev.size(), 4u);
+    for (std::size_t exit : {2u, 3u}) {
+        const TraceEvent& enter = ev[3 - exit];
+        const TraceEvent& e = ev[exit];
+        SCOPED_TRACE("exit " + std::to_string(exit));
+        EXPECT_EQ(e.symbol, enter.symbol);
+        EXPECT_EQ(e.module, enter.module);
+        EXPECT_EQ(e.modulePath, enter.modulePath);
+        EXPECT_EQ(e.role, enter.role);
+        EXPECT_EQ(e.reason, enter.reason);
+        EXPECT_EQ(e.pyName, enter.pyName);
+    }
+    EXPECT_EQ(ev[3].pyName, "fixture_ext.method");
+    expectStrictNesting(ev);
 }
 
 TEST(Assembler, FfiValueFormatting) {

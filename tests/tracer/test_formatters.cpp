@@ -180,6 +180,36 @@ TEST(Paths, UnfinishedCallsAreEmittedAtTheEndAndLongPathsTruncated) {
     EXPECT_EQ(paths[0][4].symbol, "6 more hops");
 }
 
+TEST(Formats, LostExitsAreMarkedInEveryFormat) {
+    TraceEvent enter = event(EventKind::NativeEnter, Role::Native, "libx.so", "f", 0);
+    TraceEvent lost = event(EventKind::NativeExit, Role::Native, "libx.so", "f", 0);
+    lost.lost = true;
+    lost.durationNs = 2000;
+    EXPECT_TRUE(json::parse(eventToJson(lost)).find("lost")->asBool());
+    lost.lost = false;
+    EXPECT_EQ(json::parse(eventToJson(lost)).find("lost"), nullptr);
+    lost.lost = true;
+
+    std::ostringstream out;
+    auto tree = makeFormatter(OutputFormat::Tree, out);
+    tree->onEvent(enter);
+    tree->onEvent(lost);
+    EXPECT_EQ(out.str(), "[1] native  libx.so:f {\n"
+                         "[1] } lost  2.00 us  libx.so:f\n");
+
+    std::vector<std::string> lines;
+    PathBuilder pb([&](std::uint32_t, const std::vector<Hop>& h) { lines.push_back(formatPath(h)); });
+    pb.onEvent(enter);
+    pb.onEvent(event(EventKind::NativeEnter, Role::Native, "libx.so", "g", 1));
+    pb.onEvent(event(EventKind::NativeExit, Role::Native, "libx.so", "g", 1));
+    pb.onEvent(lost);
+    pb.onEvent(event(EventKind::NativeEnter, Role::Native, "libx.so", "h", 0));
+    pb.onEvent(event(EventKind::NativeExit, Role::Native, "libx.so", "h", 0));
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[0], "native libx.so:f -> native libx.so:g -> unknown ...:1 exits lost");
+    EXPECT_EQ(lines[1], "native libx.so:h") << "the count is per path";
+}
+
 TEST(Paths, CatalogPatternsMatchInOrder) {
     // A fixed catalog (the real one changes with the demos): Part IV's shape.
     const Catalog cat = Catalog::parse(R"J({"schema": 1, "demos": [{"name": "p4", "run": {"argv": ["{python}", "user.py"]},

@@ -56,6 +56,9 @@ int exportMain(int argc, char** argv, const std::string& version) {
     if (s.closedAtEnd != 0) {
         std::cerr << " (" << s.closedAtEnd << " still open at the end, closed there)";
     }
+    if (s.lostExits != 0) {
+        std::cerr << " (" << s.lostExits << " closed by exits the tracer made: their own exit was lost)";
+    }
     std::cerr << (output.empty() ? "" : " to " + output) << '\n';
     return 0;
 }

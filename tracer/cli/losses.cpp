@@ -20,6 +20,11 @@ void printLosses(const SessionResult& result, LossContext context, std::ostream&
         err << "layertrace: " << result.discardedExits << " exits" << when
             << " were not shown because their enter was dropped or came before tracing began\n";
     }
+    if (result.lostExits != 0) {
+        err << "layertrace: " << result.lostExits << " calls" << when
+            << " were closed without their own exit (dropped, skipped by longjmp, or still running at the end):"
+               " their exits are marked lost\n";
+    }
     if (result.goodbyeMissing) {
         err << "layertrace: the " << who << " exited without the probe's Goodbye (os._exit, a crash or SIGKILL): up to "
             << result.possiblyMissing << " events buffered in the probe may be missing at the end of the trace\n";

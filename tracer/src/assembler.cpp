@@ -54,7 +54,17 @@ std::string number(double d) {
     return buf;
 }
 
-bool isPythonEvent(EventKind k) { return k == EventKind::PyCall || k == EventKind::PyReturn; }
+// The exit a lost one stands in for.
+EventKind exitOf(EventKind enter) {
+    switch (enter) {
+    case EventKind::PyCall: return EventKind::PyReturn;
+    case EventKind::CCall: return EventKind::CReturn;
+    case EventKind::InitEnter: return EventKind::InitExit;
+    case EventKind::FfiCall: return EventKind::FfiReturn;
+    case EventKind::ClosureEnter: return EventKind::ClosureExit;
+    default: return EventKind::NativeExit;
+    }
+}
 
 } // namespace
 
@@ -146,23 +156,36 @@ const ModuleInfo& Assembler::codeModule(Code& code) {
     return *code.module;
 }
 
-bool Assembler::describePython(TraceEvent& ev, std::uint32_t codeId) {
-    const auto it = m_codes.find(codeId);
+const Assembler::DescriptionRef& Assembler::describePython(std::uint32_t codeId) {
+    auto it = m_codes.find(codeId);
     if (it == m_codes.end()) {
-        return false;
+        Code unknown;
+        unknown.name = "<code " + std::to_string(codeId) + ">";
+        unknown.known = false;
+        it = m_codes.emplace(codeId, std::move(unknown)).first; // a later PyCode record replaces it
     }
-    const ModuleInfo& m = codeModule(it->second);
-    ev.symbol = it->second.qualname.empty() ? it->second.name : it->second.qualname;
-    ev.module = m.name;
-    ev.modulePath = m.path;
-    ev.pyFile = it->second.file;
-    ev.role = m.role;
-    ev.reason = m.reason;
-    return true;
+    Code& code = it->second;
+    if (code.description != nullptr && code.describedAt == m_pythonGeneration) {
+        return code.description;
+    }
+    auto d = std::make_shared<Description>();
+    d->symbol = code.qualname.empty() ? code.name : code.qualname;
+    if (code.known) {
+        const ModuleInfo& m = codeModule(code); // may announce role changes: read after it
+        d->module = m.name;
+        d->modulePath = m.path;
+        d->role = m.role;
+        d->reason = m.reason;
+        d->pythonFile = code.file;
+    }
+    code.description = std::move(d);
+    code.describedAt = m_pythonGeneration;
+    return code.description;
 }
 
 void Assembler::announceRoleChanges() {
     for (const std::string& path : m_classifier.takeRoleChanges()) {
+        ++m_pythonGeneration; // Python descriptions read roles: made again when next used
         m_sink.onModule(m_classifier.pythonFiles().at(path));
     }
 }
@@ -225,7 +248,7 @@ Assembler::Description Assembler::describeNative(std::uint64_t address, const st
     return d;
 }
 
-const Assembler::Description& Assembler::described(const DescriptionKey& key) {
+const Assembler::DescriptionRef& Assembler::described(const DescriptionKey& key) {
     if (const auto it = m_descriptions.find(key); it != m_descriptions.end()) {
         return it->second;
     }
@@ -233,8 +256,16 @@ const Assembler::Description& Assembler::described(const DescriptionKey& key) {
     const auto hook = m_hooks.find(static_cast<std::uint32_t>(key.naming));
     const bool hooked = key.how != Naming::PyCFunction && key.how != Naming::Plain && hook != m_hooks.end();
     switch (key.how) {
-    case Naming::Plain:
-    case Naming::Init: d = describeNative(key.address, {}, key.calledFromInterpreter); break;
+    case Naming::Plain: d = describeNative(key.address, {}, key.calledFromInterpreter); break;
+    case Naming::Init:
+        d = describeNative(key.address, {}, false);
+        if (d.modulePath.empty()) {
+            // An extension's PyInit_* runs before its object is in any module map we saw.
+            d.modulePath = str(static_cast<std::uint32_t>(key.naming));
+            d.module = baseName(d.modulePath);
+        }
+        break;
+    case Naming::Closure: d = describeClosure(key.address, key.naming, key.context); break;
     case Naming::Hook:
         d = describeNative(key.address, hooked ? hook->second.symbol : std::string(), key.calledFromInterpreter);
         break;
@@ -270,7 +301,48 @@ const Assembler::Description& Assembler::described(const DescriptionKey& key) {
         break;
     }
     }
-    return m_descriptions.emplace(key, std::move(d)).first->second;
+    return m_descriptions.emplace(key, std::make_shared<const Description>(std::move(d))).first->second;
+}
+
+Assembler::Description Assembler::describeClosure(std::uint64_t closure, std::uint64_t userFunc,
+                                                  std::uint64_t caller) {
+    Description d;
+    d.role = Role::Ffi;
+    // The hop is libffi's closure trampoline; it runs the extension's dispatcher (userFunc:
+    // _ctypes' closure_fcn, cffi's invoke_callback), which calls Python. Name the trampoline
+    // after the object that provides it: libffi, or the extension that bundles libffi.
+    // The probe's dispatcher is called by libffi's closure code, so `caller` normally lies in
+    // libffi (or in the extension bundling it); the trampoline itself is usually anonymous.
+    const Symbol& from = m_symbolizer.lookup(caller ? caller - 1 : 0);
+    const Symbol& at = m_symbolizer.lookup(closure);
+    const ModuleInfo* ffi = nullptr;
+    for (const Symbol* cand : {&from, &at}) {
+        if (ffi == nullptr && cand->module != nullptr &&
+            (cand->module->role == Role::Ffi || cand->module->elf.bundlesFfi)) {
+            ffi = cand->module;
+        }
+    }
+    if (const ModuleInfo* user = m_symbolizer.moduleAt(userFunc); ffi == nullptr && user && user->elf.bundlesFfi) {
+        ffi = user;
+    }
+    for (const ModuleInfo* m : m_symbolizer.modules()) {
+        if (ffi == nullptr && m->role == Role::Ffi) {
+            ffi = m;
+        }
+    }
+    if (ffi != nullptr) {
+        d.module = ffi->name;
+        d.modulePath = ffi->path;
+    }
+    // Named after libffi's own closure entry when it is visible (ffi_closure_unix64_inner in
+    // an unstripped libffi), else "ffi_closure": the trampoline has no symbol of its own.
+    d.symbol = from.name.rfind("ffi_closure", 0) == 0 ? from.name
+               : at.name.rfind("ffi_closure", 0) == 0 ? at.name
+                                                      : std::string("ffi_closure");
+    const std::string dispatcher = codeRef(userFunc, false).symbol;
+    d.reason = "FFI closure: native code calling back into Python through " +
+               (dispatcher.empty() ? std::string("its dispatcher") : dispatcher);
+    return d;
 }
 
 void Assembler::apply(TraceEvent& ev, const Description& d) {
@@ -288,7 +360,7 @@ void Assembler::innermostPython(const ThreadState& t, TraceEvent& ev) const {
     for (std::size_t i = t.open; i-- > 0;) {
         const Frame& f = t.frames[i];
         if (f.python) {
-            ev.pyFile = f.file;
+            ev.pyFile = f.description->pythonFile;
             ev.pyLine = f.line;
             return;
         }
@@ -317,10 +389,11 @@ TraceEvent& Assembler::startEvent(ThreadState& t, EventKind kind, std::uint64_t 
     return ev;
 }
 
-void Assembler::enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python) {
+void Assembler::enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python, DescriptionRef description) {
     TraceEvent& ev = t.pending;
     ev.tid = tid;
     ev.depth = static_cast<std::uint32_t>(t.open);
+    t.lastTsNs = ev.tsNs;
     // Direct call from Python into native code: no native frame is open above the innermost
     // Python frame (or none at all, in anchored mode where Python frames are not tracked).
     const bool direct = !python && (t.open == 0 || t.frames[t.open - 1].python);
@@ -336,48 +409,50 @@ void Assembler::enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool
     f.tsNs = ev.tsNs;
     f.depth = ev.depth;
     f.python = python;
-    if (python) {
-        f.file = ev.pyFile;
-    } else {
-        f.file.clear();
-    }
     f.line = ev.pyLine;
-    f.role = ev.role;
-    f.module = ev.module;
-    f.modulePath = ev.modulePath;
-    f.symbol = ev.symbol;
-    f.reason = ev.reason;
+    f.description = std::move(description);
     t.hasPending = true;
     t.pendingDirect = direct;
+}
+
+void Assembler::closeLost(std::uint32_t tid, ThreadState& t, std::uint64_t tsNs) {
+    const Frame& f = t.frames[t.open - 1];
+    TraceEvent& ev = t.lost;
+    ev.clear();
+    ev.kind = exitOf(f.kind);
+    ev.tid = tid;
+    ev.tsNs = tsNs;
+    ev.depth = f.depth;
+    ev.durationNs = tsNs >= f.tsNs ? tsNs - f.tsNs : 0;
+    ev.lost = true;
+    apply(ev, *f.description);
+    if (f.python) {
+        ev.pyFile = f.description->pythonFile;
+    } else {
+        innermostPython(t, ev);
+        if (ev.kind == EventKind::FfiReturn) {
+            ev.target = codeRef(f.key, false);
+        } else {
+            ev.address = f.key;
+        }
+    }
+    --t.open;
+    ++m_lostExits;
+    deliver(ev);
 }
 
 void Assembler::exit(std::uint32_t tid, ThreadState& t, std::uint64_t key, EventKind enterKind) {
     TraceEvent& ev = t.pending;
     ev.tid = tid;
-    // Find the matching open frame; frames above it were left without an exit record (longjmp,
-    // an exception through a frame whose exit was not hooked): they are closed silently.
-    bool matched = false;
+    std::size_t match = t.open;
     for (std::size_t i = t.open; i-- > 0;) {
         const Frame& f = t.frames[i];
         if (f.kind == enterKind && (f.key == key || key == 0)) {
-            ev.depth = f.depth;
-            // An exit names the same code as its enter (FfiReturn carries no entry hook; a glue
-            // function's exit does not know it was called by the interpreter).
-            ev.role = f.role;
-            ev.module = f.module;
-            ev.modulePath = f.modulePath;
-            ev.symbol = f.symbol;
-            ev.reason = f.reason;
-            ev.durationNs = ev.tsNs >= f.tsNs ? ev.tsNs - f.tsNs : 0;
-            if (!isPythonEvent(ev.kind)) {
-                innermostPython(t, ev);
-            }
-            t.open = i;
-            matched = true;
+            match = i;
             break;
         }
     }
-    if (!matched) {
+    if (match == t.open) {
         // Its enter never reached us: the probe dropped it (and counted the drop), or the call
         // was already running when tracing began (attach). Delivering the exit alone would break
         // the nesting every consumer relies on, so it goes the way of its enter.
@@ -385,9 +460,24 @@ void Assembler::exit(std::uint32_t tid, ThreadState& t, std::uint64_t key, Event
         t.hasPending = false;
         return;
     }
-    if (!isPythonEvent(ev.kind) && ev.pyFile.empty()) {
+    t.lastTsNs = ev.tsNs;
+    // Calls above the match were left without an exit record (dropped by the probe, or a longjmp
+    // past frames whose exit is not hooked): each gets a lost exit first, so every consumer sees
+    // strict nesting.
+    while (t.open > match + 1) {
+        closeLost(tid, t, ev.tsNs);
+    }
+    const Frame& f = t.frames[match];
+    ev.depth = f.depth;
+    apply(ev, *f.description);
+    if (f.python) {
+        ev.pyFile = f.description->pythonFile;
+    }
+    ev.durationNs = ev.tsNs >= f.tsNs ? ev.tsNs - f.tsNs : 0;
+    if (!f.python) {
         innermostPython(t, ev);
     }
+    t.open = match;
     t.hasPending = true;
     t.pendingDirect = false;
 }
@@ -525,6 +615,9 @@ void Assembler::endBatch(std::uint32_t tid) {
 void Assembler::finish() {
     for (auto& [tid, t] : m_threads) {
         flush(t);
+        while (t.open > 0) {
+            closeLost(tid, t, t.lastTsNs);
+        }
     }
 }
 
@@ -564,7 +657,12 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     }
     case RecordType::PyCode: {
         const auto r = fixed<wire::PyCode>(data, size);
-        m_codes[r.codeId] = Code{str(r.nameId), str(r.qualnameId), str(r.fileId), r.firstLine};
+        Code& code = m_codes[r.codeId];
+        code = Code{};
+        code.name = str(r.nameId);
+        code.qualname = str(r.qualnameId);
+        code.file = str(r.fileId);
+        code.firstLine = r.firstLine;
         return;
     }
     case RecordType::HookInfo: {
@@ -610,18 +708,17 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     case RecordType::PyCall: {
         const auto r = fixed<wire::PyCall>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::PyCall, r.tsNs);
-        if (!describePython(ev, r.codeId)) {
-            ev.symbol = "<code " + std::to_string(r.codeId) + ">";
-        }
+        const DescriptionRef& d = describePython(r.codeId);
+        apply(ev, *d);
+        ev.pyFile = d->pythonFile;
         ev.pyLine = static_cast<int>(r.line);
-        enter(tid, t, r.codeId, true);
+        enter(tid, t, r.codeId, true, d);
         return;
     }
     case RecordType::PyReturn: {
         const auto r = fixed<wire::PyReturn>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::PyReturn, r.tsNs);
         ev.raised = r.raised != 0;
-        describePython(ev, r.codeId);
         exit(tid, t, r.codeId, EventKind::PyCall);
         return;
     }
@@ -635,9 +732,10 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         TraceEvent& ev = startEvent(t, kind, r.tsNs);
         ev.raised = kind == EventKind::CRaise;
         ev.address = r.mlMeth;
-        apply(ev, described({r.mlMeth, std::uint64_t(r.ownerId) << 32 | r.nameId, Naming::PyCFunction, false}));
         if (kind == EventKind::CCall) {
-            enter(tid, t, r.mlMeth, false);
+            DescriptionRef d = described({r.mlMeth, std::uint64_t(r.ownerId) << 32 | r.nameId, Naming::PyCFunction, false});
+            apply(ev, *d);
+            enter(tid, t, r.mlMeth, false, std::move(d));
         } else {
             exit(tid, t, r.mlMeth, EventKind::CCall);
         }
@@ -647,13 +745,10 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::InitEnter>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::InitEnter, r.tsNs);
         ev.address = r.function;
-        apply(ev, described({r.function, 0, Naming::Init, false}));
+        DescriptionRef d = described({r.function, r.pathId, Naming::Init, false});
+        apply(ev, *d);
         ev.pyName = str(r.nameId);
-        if (ev.modulePath.empty()) {
-            ev.modulePath = str(r.pathId);
-            ev.module = baseName(ev.modulePath);
-        }
-        enter(tid, t, r.function, false);
+        enter(tid, t, r.function, false, std::move(d));
         return;
     }
     case RecordType::InitExit: {
@@ -661,7 +756,6 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         TraceEvent& ev = startEvent(t, EventKind::InitExit, r.tsNs);
         ev.raised = r.raised != 0;
         ev.address = r.function;
-        apply(ev, described({r.function, 0, Naming::Init, false}));
         exit(tid, t, r.function, EventKind::InitEnter);
         return;
     }
@@ -675,7 +769,8 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto hook = m_hooks.find(r.entry);
         const std::uint64_t entryAddress = hook != m_hooks.end() ? hook->second.address : 0;
         ev.address = entryAddress;
-        apply(ev, described({entryAddress, r.entry, Naming::FfiEntry, false}));
+        DescriptionRef d = described({entryAddress, r.entry, Naming::FfiEntry, false});
+        apply(ev, *d);
         ev.caller = codeRef(r.caller, true);
         ev.target = codeRef(r.target, false);
         for (std::size_t i = 0; i < r.argCount; ++i) {
@@ -683,13 +778,12 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
             std::memcpy(&v, data + sizeof r + i * sizeof v, sizeof v);
             ev.args.push_back(formatFfiValue(v));
         }
-        enter(tid, t, r.target, false);
+        enter(tid, t, r.target, false, std::move(d));
         return;
     }
     case RecordType::FfiReturn: {
         const auto r = fixed<wire::FfiReturn>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::FfiReturn, r.tsNs);
-        ev.role = Role::Ffi;
         ev.target = codeRef(r.target, false);
         ev.ret = formatFfiValue(r.value);
         exit(tid, t, r.target, EventKind::FfiCall);
@@ -699,49 +793,16 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::ClosureEnter>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::ClosureEnter, r.tsNs);
         ev.address = r.closure;
-        ev.role = Role::Ffi;
-        // The hop is libffi's closure trampoline; it runs the extension's dispatcher (userFunc:
-        // _ctypes' closure_fcn, cffi's invoke_callback), which calls Python. Name the trampoline
-        // after the object that provides it: libffi, or the extension that bundles libffi.
         ev.target = codeRef(r.userFunc, false);
         ev.caller = codeRef(r.caller, true);
-        // The probe's dispatcher is called by libffi's closure code, so `caller` normally lies in
-        // libffi (or in the extension bundling it); the trampoline itself is usually anonymous.
-        const Symbol& from = m_symbolizer.lookup(r.caller ? r.caller - 1 : 0);
-        const Symbol& at = m_symbolizer.lookup(r.closure);
-        const ModuleInfo* ffi = nullptr;
-        for (const Symbol* cand : {&from, &at}) {
-            if (ffi == nullptr && cand->module != nullptr &&
-                (cand->module->role == Role::Ffi || cand->module->elf.bundlesFfi)) {
-                ffi = cand->module;
-            }
-        }
-        if (const ModuleInfo* user = m_symbolizer.moduleAt(r.userFunc); ffi == nullptr && user && user->elf.bundlesFfi) {
-            ffi = user;
-        }
-        for (const ModuleInfo* m : m_symbolizer.modules()) {
-            if (ffi == nullptr && m->role == Role::Ffi) {
-                ffi = m;
-            }
-        }
-        if (ffi != nullptr) {
-            ev.module = ffi->name;
-            ev.modulePath = ffi->path;
-        }
-        // Named after libffi's own closure entry when it is visible (ffi_closure_unix64_inner in
-        // an unstripped libffi), else "ffi_closure": the trampoline has no symbol of its own.
-        ev.symbol = from.name.rfind("ffi_closure", 0) == 0 ? from.name
-                    : at.name.rfind("ffi_closure", 0) == 0 ? at.name
-                                                           : std::string("ffi_closure");
-        ev.reason = "FFI closure: native code calling back into Python through " +
-                    (ev.target.symbol.empty() ? std::string("its dispatcher") : ev.target.symbol);
-        enter(tid, t, r.closure, false);
+        DescriptionRef d = described({r.closure, r.userFunc, Naming::Closure, false, r.caller});
+        apply(ev, *d);
+        enter(tid, t, r.closure, false, std::move(d));
         return;
     }
     case RecordType::ClosureExit: {
         const auto r = fixed<wire::ClosureExit>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::ClosureExit, r.tsNs);
-        ev.role = Role::Ffi;
         ev.address = r.closure;
         exit(tid, t, r.closure, EventKind::ClosureEnter);
         return;
@@ -750,16 +811,16 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::NativeEnter>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::NativeEnter, r.tsNs);
         ev.address = r.function;
-        apply(ev, described({r.function, r.hookId, Naming::Hook, inInterpreter(r.caller ? r.caller - 1 : 0)}));
+        DescriptionRef d = described({r.function, r.hookId, Naming::Hook, inInterpreter(r.caller ? r.caller - 1 : 0)});
+        apply(ev, *d);
         ev.caller = codeRef(r.caller, true);
-        enter(tid, t, r.function, false);
+        enter(tid, t, r.function, false, std::move(d));
         return;
     }
     case RecordType::NativeExit: {
         const auto r = fixed<wire::NativeExit>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::NativeExit, r.tsNs);
         ev.address = r.function;
-        apply(ev, described({r.function, r.hookId, Naming::Hook, false}));
         ev.unwound = r.unwound != 0;
         ev.raised = ev.unwound;
         if (!ev.unwound) {

@@ -85,6 +85,10 @@ public:
             if (ev.unwound) {
                 args += ",\"unwound\":true";
             }
+            if (ev.lost) {
+                args += ",\"lost\":true";
+                ++m_stats.lostExits;
+            }
             args += "}";
             beginEvent();
             m_line = "{\"ph\":\"E\",\"name\":" + json::quoted(o.name) + ",\"cat\":" + json::quoted(o.cat) +

@@ -46,9 +46,12 @@ public:
             t.open.push_back(frame);
             ++m_stats.enters;
         } else if (isExit(ev.kind) && !t.open.empty()) {
+            // speedscope's close events carry no arguments: a lost exit closes its frame like
+            // any other, and is only counted (the CLI summary says how many).
             t.events.push_back(Ev{false, t.open.back(), at});
             t.open.pop_back();
             ++m_stats.exits;
+            m_stats.lostExits += ev.lost ? 1 : 0;
         }
     }
 

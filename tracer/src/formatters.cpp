@@ -135,7 +135,9 @@ public:
                 line += " = ";
                 appendValueText(line, *ev.ret);
             }
-            if (ev.unwound) {
+            if (ev.lost) {
+                line += " lost";
+            } else if (ev.unwound) {
                 line += " unwound";
             } else if (ev.raised) {
                 line += " raised";
@@ -403,12 +405,18 @@ void PathBuilder::emit(std::uint32_t tid, ThreadPaths& t) {
     if (t.truncated != 0) {
         setHop(nextSlot(m_line, n), Role::Unknown, "...", std::to_string(t.truncated) + " more hops", {});
     }
+    if (t.lostExits != 0) {
+        // Some calls of this path were closed by the tracer, not by their own exit: the hops
+        // entered after one of those may belong to a different call than they seem to.
+        setHop(nextSlot(m_line, n), Role::Unknown, "...", std::to_string(t.lostExits) + " exits lost", {});
+    }
     m_line.resize(n); // the callback sees exactly this path's hops
     m_callback(tid, m_line);
     t.chainLength = 0;
     t.active = false;
     t.hopCount = 0;
     t.truncated = 0;
+    t.lostExits = 0;
 }
 
 void PathBuilder::onEvent(const TraceEvent& ev) {
@@ -474,8 +482,11 @@ void PathBuilder::onEvent(const TraceEvent& ev) {
         }
         return;
     }
-    if (isExit(ev.kind) && t.active && ev.depth <= t.depth) {
-        emit(ev.tid, t);
+    if (isExit(ev.kind) && t.active) {
+        t.lostExits += ev.lost ? 1 : 0;
+        if (ev.depth <= t.depth) {
+            emit(ev.tid, t);
+        }
     }
 }
 
@@ -537,6 +548,9 @@ void appendEventJson(std::string& out, const TraceEvent& ev) {
     }
     if (ev.unwound) {
         out += ",\"unwound\":true";
+    }
+    if (ev.lost) {
+        out += ",\"lost\":true";
     }
     if (ev.kind == EventKind::Dropped) {
         appendNumber(out, "dropped", ev.dropped);

@@ -74,6 +74,7 @@ inline constexpr std::uint32_t kEvPyName = 1u << 12;
 inline constexpr std::uint32_t kEvCaller = 1u << 13;
 inline constexpr std::uint32_t kEvTarget = 1u << 14;
 inline constexpr std::uint32_t kEvSource = 1u << 15; // sourceFile, sourceLine (DWARF of `address`)
+inline constexpr std::uint32_t kEvLost = 1u << 16;   // format 3: an exit the tracer made (TraceEvent::lost)
 
 // CRC-32 (IEEE 802.3, reflected, as zlib and gzip compute it).
 inline std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0) {

@@ -307,6 +307,7 @@ TraceEvent decodeEvent(ByteSource& s, DecodeState& st) {
     }
     ev.raised = (flags & kEvRaised) != 0;
     ev.unwound = (flags & kEvUnwound) != 0;
+    ev.lost = (flags & kEvLost) != 0;
     ev.stackMerged = (flags & kEvMerged) != 0;
     ev.stackUnmerged = (flags & kEvUnmerged) != 0;
     return ev;
@@ -380,6 +381,9 @@ SessionResult decodeFinished(ByteSource& s) {
     if (s.remaining() != 0) { // trailing fields of format 2; a format 1 record ends here
         r.discardedExits = s.varint("discarded exit count");
         r.possiblyMissing = s.varint("possibly missing count");
+    }
+    if (s.remaining() != 0) { // trailing field of format 3
+        r.lostExits = s.varint("lost exit count");
     }
     return r;
 }
@@ -757,7 +761,8 @@ void RecordingReader::dump(std::ostream& out) {
             case static_cast<std::uint64_t>(RecordType::Finished): {
                 const SessionResult res = decodeFinished(r.payload);
                 out << " exit " << res.exitStatus << " events " << res.events << " dropped " << res.dropped
-                    << " discarded_exits " << res.discardedExits << (res.connected ? " connected" : " not-connected");
+                    << " discarded_exits " << res.discardedExits << " lost_exits " << res.lostExits
+                    << (res.connected ? " connected" : " not-connected");
                 if (res.goodbyeMissing) {
                     out << " no-goodbye possibly_missing " << res.possiblyMissing;
                 }

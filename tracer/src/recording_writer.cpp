@@ -79,7 +79,7 @@ static_assert(sizeof(StackFrame) == 136, "StackFrame changed: record the new fie
 static_assert(sizeof(CodeRef) == 144, "CodeRef changed: record the new field");
 static_assert(sizeof(ModuleInfo) == 200, "ModuleInfo changed: record the new field");
 static_assert(sizeof(ElfFacts) == 80, "ElfFacts changed: record the new field");
-static_assert(sizeof(SessionResult) == 88, "SessionResult changed: record the new field");
+static_assert(sizeof(SessionResult) == 96, "SessionResult changed: record the new field");
 
 bool sameFrame(const StackFrame& a, const StackFrame& b) {
     return a.ip == b.ip && a.line == b.line && a.python == b.python && a.role == b.role && a.offset == b.offset &&
@@ -281,6 +281,7 @@ struct RecordingWriter::Impl {
         flags |= ev.durationNs != 0 ? kEvDuration : 0;
         flags |= ev.raised ? kEvRaised : 0;
         flags |= ev.unwound ? kEvUnwound : 0;
+        flags |= ev.lost ? kEvLost : 0;
         flags |= ev.stackMerged ? kEvMerged : 0;
         flags |= ev.stackUnmerged ? kEvUnmerged : 0;
         flags |= ev.dropped != 0 ? kEvDropped : 0;
@@ -657,6 +658,7 @@ void RecordingWriter::onFinished(const SessionResult& result) {
         b.varint(static_cast<std::uint64_t>(result.termSignal < 0 ? 0 : result.termSignal));
         b.varint(result.discardedExits); // format 2
         b.varint(result.possiblyMissing);
+        b.varint(result.lostExits); // format 3
         m_impl->appendRecord(RecordType::Finished);
     }
     m_impl->shutdown();

@@ -48,6 +48,7 @@ void accountLosses(SessionResult& result, const Assembler& assembler, std::size_
     result.events = assembler.eventCount();
     result.dropped = assembler.droppedTotal();
     result.discardedExits = assembler.orphanExits();
+    result.lostExits = assembler.lostExits();
     // A stream that broke midway is reported as such (everything after the break is lost, not
     // only the rings); a failed handshake delivered nothing to lose.
     result.goodbyeMissing = programEnded && result.connected && !result.handshakeFailed &&

@@ -115,6 +115,7 @@ void TraceEvent::clear() {
     stackMerged = false;
     stackUnmerged = false;
     unwound = false;
+    lost = false;
     sourceFile.clear();
     sourceLine = 0;
 }

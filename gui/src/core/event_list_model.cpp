@@ -62,7 +62,10 @@ QVariant EventListModel::data(const QModelIndex& index, int role) const {
     case ColTime:
         return QString::number(double(ev.tsNs - std::min(ev.tsNs, m_t0)) / 1e6, 'f', 3);
     case ColThread: return ev.tid;
-    case ColKind: return QString::fromUtf8(kindName(ev.kind));
+    case ColKind:
+        // A lost exit was made by the tracer, not recorded: say so where exits are listed.
+        return ev.lost ? QStringLiteral("%1 (lost)").arg(QString::fromUtf8(kindName(ev.kind)))
+                       : QString::fromUtf8(kindName(ev.kind));
     case ColLayer:
         return QStringLiteral("%1 · %2").arg(QString::fromUtf8(roleName(ev.role)),
                                             bandLayerTag(bandOf(ev.role, ViewMode::Summary), ViewMode::Summary));

@@ -129,6 +129,9 @@ QString TraceDocument::describe(std::uint64_t absolute) const {
         row(QStringLiteral("Duration"), ns(duration));
     if (ev.raised)
         row(QStringLiteral("Raised"), QStringLiteral("yes"));
+    if (ev.lost)
+        row(QStringLiteral("Lost"), QStringLiteral("the call's own exit was not recorded (dropped by the probe, skipped by "
+                                                   "a longjmp, or the trace ended first); the tracer closed it here"));
     h += QStringLiteral("</table>");
     if (!ev.args.empty() || ev.ret) {
         h += QStringLiteral("<p style='margin-bottom:0'><b>FFI values</b></p><table cellspacing='2'>");

@@ -22,30 +22,24 @@ def parse_jsonl(text, allow_partial_last=False):
 
 
 def check_nesting(events, balanced=True):
-    """Per thread every enter is at the current depth and every exit closes its enter, never
-    below zero; with `balanced`, every thread ends at depth 0 (a program that exited inside
-    calls, or a detach, leaves threads inside calls). Returns the final depth per thread.
+    """Per thread every enter is at the current depth and every exit closes the innermost open
+    call, at its depth, never below zero; with `balanced`, every thread ends at depth 0 (the
+    tracer closes what is open at the end, so only a cut stream, e.g. a killed tracer, leaves
+    threads inside calls). Returns the final depth per thread.
 
-    After a `dropped` marker on a thread (the probe lost events there), an exit may close more
-    than one open call: the exits of the calls above it were among the lost events, and the
-    tracer closes those calls with it (docs/cli/run.md). It still never closes a call that is
-    not open, and on a thread without drops every exit closes exactly the innermost call."""
+    Exits the probe lost (dropped, skipped by a longjmp, not yet made when the trace ended) are
+    in the stream too, made by the tracer and marked `"lost": true` (docs/cli/run.md): they count
+    as exits here, so the nesting is strict whatever the probe dropped."""
     depth = {}
-    lossy = set()
     for e in events:
         tid = e["tid"]
-        if e["kind"] == "dropped":
-            lossy.add(tid)
-        elif e["kind"] in ENTER:
+        if e["kind"] in ENTER:
             assert e["depth"] == depth.get(tid, 0), f"enter at wrong depth: {e}"
             depth[tid] = depth.get(tid, 0) + 1
         elif e["kind"] in EXIT:
             open_calls = depth.get(tid, 0)
             assert open_calls > 0, f"exit without enter: {e}"
-            if tid in lossy:
-                assert 0 <= e["depth"] < open_calls, f"exit of a call that is not open: {e}"
-            else:
-                assert e["depth"] == open_calls - 1, f"exit at wrong depth: {e}"
+            assert e["depth"] == open_calls - 1, f"exit at wrong depth: {e}"
             depth[tid] = e["depth"]
     if balanced:
         assert all(d == 0 for d in depth.values()), f"unbalanced threads: {depth}"

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -38,7 +39,8 @@ public:
     void record(std::uint32_t tid, const std::byte* data, std::size_t size);
     // End of a batch: events waiting for a possible Stack record are delivered.
     void endBatch(std::uint32_t tid);
-    // End of stream: deliver everything still pending.
+    // End of stream: deliver everything still pending, and close the calls still open with lost
+    // exits (the program ended or was detached inside them), so every enter has its exit.
     void finish();
 
     // Event numbers (`seq`) start at `firstSeq`: a session's later image (the program exec'd
@@ -52,6 +54,8 @@ public:
     int goodbyeFatalSignal() const { return m_goodbyeFatalSignal; }
     // Exits not delivered because their enter never arrived (dropped, or begun before attach).
     std::uint64_t orphanExits() const { return m_orphanExits; }
+    // Exits delivered with `lost` set: made for calls whose own exit never came (see closeLost).
+    std::uint64_t lostExits() const { return m_lostExits; }
     // Threads the stream carried records of (each had a ring in the probe).
     std::size_t threadsSeen() const { return m_threads.size() - m_threads.count(wire::kProcessTid); }
     // Sizes of the per-code caches: bounded by the distinct addresses and call sites the trace
@@ -61,10 +65,26 @@ public:
     std::size_t frameSlots(std::uint32_t tid) const;
 
 private:
+    // What a piece of code is, as events show it: the naming shared by a call's enter, its exit
+    // and a lost exit standing in for it. Symbolizing, demangling and classifying are done once
+    // per distinct (address, naming), or once per Python code object and role, and the strings
+    // copied into each event. Shared, because an open call keeps the one it was entered with
+    // after the cache that made it was cleared (an object mapped or unmapped mid-call).
+    struct Description {
+        Role role = Role::Unknown;
+        std::string module, modulePath, symbol, reason, sourceFile;
+        int sourceLine = 0;
+        std::string pyName;     // CCall family
+        std::string pythonFile; // Python code: its file (events' py_file)
+    };
+    using DescriptionRef = std::shared_ptr<const Description>;
     struct Code {
         std::string name, qualname, file;
         std::uint32_t firstLine = 0;
+        bool known = true;                  // false: named by no PyCode record yet ("<code N>")
         const ModuleInfo* module = nullptr; // the classifier's entry for `file`, once looked up
+        DescriptionRef description;         // valid while describedAt == m_pythonGeneration
+        std::uint64_t describedAt = 0;
     };
     struct Hook {
         std::string symbol;
@@ -72,47 +92,43 @@ private:
         wire::HookKind kind = wire::HookKind::TargetSymbol;
         std::uint64_t address = 0;
     };
+    // An open call. Everything its exit shows comes from here, so an exit names the same code as
+    // its enter (FfiReturn carries no entry hook; a glue function's exit does not know it was
+    // called by the interpreter) and a lost exit can be made without its record.
     struct Frame {
         EventKind kind;
-        std::uint64_t key;
+        std::uint64_t key; // code id, or the address the exit record carries
         std::uint64_t tsNs;
         std::uint32_t depth;
         bool python;
-        std::string file; // Python frames
-        int line;
-        Role role;
-        std::string module, modulePath, symbol, reason;
+        int line; // the enter's Python line
+        DescriptionRef description;
     };
     struct ThreadState {
-        // frames[0, open) are the open calls; the slots above keep their strings' storage, so
-        // entering a call copies into existing buffers instead of allocating.
+        // frames[0, open) are the open calls; the slots above are reused, so entering a call
+        // allocates nothing once the thread reached its deepest nesting.
         std::vector<Frame> frames;
         std::size_t open = 0;
         // The last event, held back for a possible Stack record; refilled in place per record.
         TraceEvent pending;
         bool hasPending = false;
         bool pendingDirect = false; // pending enter came straight from Python (wrapper evidence)
+        TraceEvent lost;            // refilled for each lost exit this thread delivers
+        std::uint64_t lastTsNs = 0; // of its latest call or return: when the trace ended for it
         std::string name;
     };
-    // What the code at an address is, as events show it. Symbolizing, demangling and classifying
-    // are done once per distinct (address, naming) and the strings copied into each event.
-    struct Description {
-        Role role = Role::Unknown;
-        std::string module, modulePath, symbol, reason, sourceFile;
-        int sourceLine = 0;
-        std::string pyName; // CCall family
-    };
-    enum class Naming : std::uint8_t { Plain, Hook, FfiEntry, PyCFunction, Init };
+    enum class Naming : std::uint8_t { Plain, Hook, FfiEntry, PyCFunction, Init, Closure };
     struct DescriptionKey {
         std::uint64_t address;
         std::uint64_t naming; // hook id, or (owner string id << 32 | name string id)
         Naming how;
         bool calledFromInterpreter;
+        std::uint64_t context = 0; // Closure: the return address into libffi's closure code
         bool operator==(const DescriptionKey&) const = default;
     };
     struct DescriptionKeyHash {
         std::size_t operator()(const DescriptionKey& k) const {
-            return std::hash<std::uint64_t>()(k.address * 31 + k.naming) ^ (static_cast<std::size_t>(k.how) << 1) ^
+            return std::hash<std::uint64_t>()(k.address * 31 + k.naming + k.context * 0x9E3779B97F4A7C15ull) ^ (static_cast<std::size_t>(k.how) << 1) ^
                    static_cast<std::size_t>(k.calledFromInterpreter);
         }
     };
@@ -120,11 +136,13 @@ private:
     std::string str(std::uint32_t id) const;
     const ModuleInfo& pythonModule(const std::string& file);
     const ModuleInfo& codeModule(Code& code);
-    // PyCall/PyReturn: the code's name, file and its file's current role; false for an unknown id.
-    bool describePython(TraceEvent& ev, std::uint32_t codeId);
+    // PyCall/PyReturn: the code's name, file and its file's current role ("<code N>" for an id no
+    // PyCode record named).
+    const DescriptionRef& describePython(std::uint32_t codeId);
     void announceRoleChanges();
     Description describeNative(std::uint64_t address, const std::string& preferredSymbol, bool calledFromInterpreter);
-    const Description& described(const DescriptionKey& key);
+    const DescriptionRef& described(const DescriptionKey& key);
+    Description describeClosure(std::uint64_t closure, std::uint64_t userFunc, std::uint64_t caller);
     const CodeRef& codeRef(std::uint64_t address, bool returnAddress);
     // Classification inputs changed (an object mapped or unmapped, a new ml_meth, a new hook).
     void forgetDescriptions();
@@ -133,8 +151,13 @@ private:
     ThreadState& thread(std::uint32_t tid);
     TraceEvent& startEvent(ThreadState& t, EventKind kind, std::uint64_t tsNs);
     static void apply(TraceEvent& ev, const Description& d);
-    void enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python);
+    // The pending event enters a call described by `description`, or exits the innermost open call
+    // of `enterKind` and `key` (0: any).
+    void enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python, DescriptionRef description);
     void exit(std::uint32_t tid, ThreadState& t, std::uint64_t key, EventKind enterKind);
+    // Closes the innermost open call with a lost exit at `tsNs`: its own exit was dropped by the
+    // probe, skipped by a longjmp, or never came before the trace ended.
+    void closeLost(std::uint32_t tid, ThreadState& t, std::uint64_t tsNs);
     void innermostPython(const ThreadState& t, TraceEvent& ev) const;
     void flush(ThreadState& t);
     void deliver(TraceEvent& ev);
@@ -150,7 +173,8 @@ private:
     std::map<std::uint32_t, ThreadState> m_threads;
     std::uint32_t m_lastTid = 0;
     ThreadState* m_lastThread = nullptr; // records come in batches of one thread
-    std::unordered_map<DescriptionKey, Description, DescriptionKeyHash> m_descriptions;
+    std::unordered_map<DescriptionKey, DescriptionRef, DescriptionKeyHash> m_descriptions;
+    std::uint64_t m_pythonGeneration = 1; // bumped when a Python file's role may have changed
     std::unordered_map<std::uint64_t, CodeRef> m_codeRefs; // address * 2 + (is a return address)
     std::unordered_set<std::string> m_directCallsNoted;    // "file\0what" already told to the classifier
     std::string m_scratchKey;
@@ -161,6 +185,7 @@ private:
     int m_goodbyeFatalSignal = 0;
     std::uint64_t m_goodbyeDropped = 0;
     std::uint64_t m_orphanExits = 0; // exits whose enter was dropped or predates tracing
+    std::uint64_t m_lostExits = 0;   // exits made for calls whose own exit never came
 };
 
 } // namespace layertrace::tracer

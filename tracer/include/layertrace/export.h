@@ -23,6 +23,7 @@ struct ExportStats {
     std::uint64_t enters = 0;   // B / O events
     std::uint64_t exits = 0;    // E / C events (including ones closed at the end)
     std::uint64_t closedAtEnd = 0; // calls still open when the trace ended, closed at its last timestamp
+    std::uint64_t lostExits = 0;   // exits the tracer made for calls whose own exit never came (TraceEvent::lost)
     std::uint64_t flows = 0;    // Chrome flow arrows (one per role change between a caller and its callee)
     std::uint64_t instants = 0; // Chrome instant events (thread start/exit, dropped, module load)
     std::uint64_t threads = 0;

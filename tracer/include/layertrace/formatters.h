@@ -68,6 +68,7 @@ private:
         std::size_t hopCount = 0;
         std::size_t chainLength = 0; // leading hops that are the Python frames before the crossing
         std::size_t truncated = 0;
+        std::size_t lostExits = 0; // exits of the path's calls that the tracer made (TraceEvent::lost)
     };
     void add(ThreadPaths& t, Role role, std::string_view module, std::string_view symbol, std::string_view modulePath);
     void emit(std::uint32_t tid, ThreadPaths& t);

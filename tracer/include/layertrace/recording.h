@@ -18,7 +18,7 @@ namespace layertrace::tracer {
 
 // Format constants a reader or a test may need (the rest is private to the implementation).
 namespace recording {
-inline constexpr std::uint16_t kFormatVersion = 2;     // what this build writes (2: loss accounting in `finished`)
+inline constexpr std::uint16_t kFormatVersion = 3;     // what this build writes (2: loss accounting in `finished`; 3: lost exits)
 inline constexpr std::uint16_t kMinReadableVersion = 1; // oldest version this build reads
 inline constexpr std::uint32_t kFileHeaderSize = 64;
 inline constexpr std::uint32_t kBlockHeaderSize = 24;

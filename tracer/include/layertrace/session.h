@@ -57,6 +57,7 @@ struct SessionResult {
     bool goodbyeMissing = false;
     std::uint64_t discardedExits = 0; // exits not delivered: their enter was dropped or began before attach
     std::uint64_t possiblyMissing = 0; // goodbyeMissing: at most this many events were still in the probe
+    std::uint64_t lostExits = 0; // exits delivered with `lost`: the call's own exit never came (TraceEvent::lost)
 };
 
 struct InjectionReport; // attach.h

@@ -115,6 +115,10 @@ struct TraceEvent {
     bool stackMerged = false;      // stack holds native frames with eval frames replaced by Python ones
     bool stackUnmerged = false;    // counts did not line up: native and Python frames kept side by side
     bool unwound = false;          // NativeExit left by a C++ exception or longjmp
+    // An exit the probe never sent, made by the tracer so that every call is closed: the call's
+    // own exit was dropped (an outer call's exit arrived first), skipped by a longjmp, or had not
+    // happened when the trace ended. tsNs is when that became known.
+    bool lost = false;
     std::string sourceFile;        // native kinds: source file of `address` from DWARF, if any
     int sourceLine = 0;
 
