@@ -51,6 +51,25 @@ TEST(EventListModel, PassesModelTesterThroughAppendsAndEvictions) {
     EXPECT_TRUE(checker.failures().isEmpty()) << checker.failures().join('\n').toStdString();
 }
 
+TEST(EventListModel, LostExitsAreShownAsSuch) {
+    TraceDocument doc;
+    std::vector<TraceEvent> events(3);
+    events[0].kind = EventKind::NativeEnter;
+    events[0].symbol = "f";
+    events[1].kind = EventKind::NativeExit;
+    events[1].symbol = "f";
+    events[1].lost = true;
+    events[2] = events[1];
+    events[2].lost = false;
+    for (std::size_t i = 0; i < events.size(); ++i)
+        events[i].seq = i;
+    doc.appendBatch(std::move(events));
+    EXPECT_EQ(doc.eventList()->index(1, EventListModel::ColKind).data().toString(), QStringLiteral("native_exit (lost)"));
+    EXPECT_EQ(doc.eventList()->index(2, EventListModel::ColKind).data().toString(), QStringLiteral("native_exit"));
+    EXPECT_TRUE(doc.describe(1).contains(QStringLiteral("exit was not recorded"))) << doc.describe(1).toStdString();
+    EXPECT_FALSE(doc.describe(2).contains(QStringLiteral("Lost")));
+}
+
 TEST(EventListModel, FilterRunsOffThreadAndFollowsNewRows) {
     TraceDocument doc;
     ModelChecker checker(doc.eventList());

@@ -54,52 +54,71 @@ QString refusalLine(const QString& stderrText) {
     return m.hasMatch() ? m.captured(1) : QString();
 }
 
-// `layertrace serve` of c_ext_ctypes_add on loopback, recording to `served`; returns its address
-// ("" when it printed none) and leaves its stderr so far in `serveErr`.
-QString startServe(QProcess& serve, const QString& tokenFile, const QString& served, const QString& waitViewers,
-                   QString* serveErr) {
-    serve.setWorkingDirectory(QString::fromStdString(tracer::Catalog::defaultDemosDir()) +
-                              QStringLiteral("/c_ext_ctypes_add"));
-    // Lossless: none dropped on a loaded machine (anchored, without stacks, every builtin's call
-    // too with --c-calls all: about 95,000 events).
-    serve.start(QStringLiteral(LAYERTRACE_CLI_BIN),
-                {QStringLiteral("serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-                 QStringLiteral("--token-file"), tokenFile, QStringLiteral("--wait-viewers"), waitViewers,
-                 QStringLiteral("run"), QStringLiteral("--mode"), QStringLiteral("anchored"), QStringLiteral("--no-stacks"),
-                 QStringLiteral("--lossless"), QStringLiteral("--c-calls"), QStringLiteral("all"),
-                 QStringLiteral("--text-output"), QStringLiteral("/dev/null"), QStringLiteral("-o"), served, QStringLiteral("--"), QString::fromStdString(tracer::defaultPython()),
-                 QStringLiteral("user.py")});
-    if (!serve.waitForStarted(10000))
-        return {};
-    QString address;
-    waitFor([&] {
-        *serveErr += QString::fromUtf8(serve.readAllStandardError());
-        const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("listening on (\\S+)")).match(*serveErr);
-        address = m.captured(1);
-        return m.hasMatch() || serve.state() == QProcess::NotRunning;
-    }, 60000);
-    return address;
-}
-
 bool writeToken(const QString& path) {
     QFile f(path);
     return f.open(QIODevice::WriteOnly) && f.write(kToken.toUtf8() + "\n") > 0;
 }
 
-} // namespace
+// Every test here: a temporary directory with the token file, and `layertrace serve` of
+// c_ext_ctypes_add on loopback recording to `served` (skipped where live tracing cannot run).
+class Remote : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string why;
+        if (!liveTracingAvailable(&why))
+            GTEST_SKIP() << why;
+        ASSERT_TRUE(m_dir.isValid());
+        m_tokenFile = m_dir.filePath(QStringLiteral("token"));
+        ASSERT_TRUE(writeToken(m_tokenFile));
+        served = m_dir.filePath(QStringLiteral("served.ltr"));
+    }
 
-TEST(Remote, WindowShowsEveryServedEventAndAWrongTokenExitsLikeView) {
-    std::string why;
-    if (!liveTracingAvailable(&why))
-        GTEST_SKIP() << why;
-    QTemporaryDir dir;
-    ASSERT_TRUE(dir.isValid());
-    const QString tokenFile = dir.filePath(QStringLiteral("token"));
-    ASSERT_TRUE(writeToken(tokenFile));
-    const QString served = dir.filePath(QStringLiteral("served.ltr"));
+    void TearDown() override {
+        if (serve.state() != QProcess::NotRunning) {
+            serve.kill(); // a program that never started; its connection threads end with the socket
+            serve.waitForFinished(10000);
+        }
+    }
+
+    // Starts serve, which runs the demo once `waitViewers` viewers passed the token check; returns
+    // its address ("" when it printed none) and leaves its stderr so far in `serveErr`.
+    QString startServe(const QString& waitViewers) {
+        serve.setWorkingDirectory(QString::fromStdString(tracer::Catalog::defaultDemosDir()) +
+                                  QStringLiteral("/c_ext_ctypes_add"));
+        // Lossless: none dropped on a loaded machine (anchored, without stacks, every builtin's call
+        // too with --c-calls all: about 95,000 events).
+        serve.start(QStringLiteral(LAYERTRACE_CLI_BIN),
+                    {QStringLiteral("serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                     QStringLiteral("--token-file"), m_tokenFile, QStringLiteral("--wait-viewers"), waitViewers,
+                     QStringLiteral("run"), QStringLiteral("--mode"), QStringLiteral("anchored"), QStringLiteral("--no-stacks"),
+                     QStringLiteral("--lossless"), QStringLiteral("--c-calls"), QStringLiteral("all"),
+                     QStringLiteral("--text-output"), QStringLiteral("/dev/null"), QStringLiteral("-o"), served, QStringLiteral("--"), QString::fromStdString(tracer::defaultPython()),
+                     QStringLiteral("user.py")});
+        if (!serve.waitForStarted(10000))
+            return {};
+        QString address;
+        waitFor([&] {
+            serveErr += QString::fromUtf8(serve.readAllStandardError());
+            const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("listening on (\\S+)")).match(serveErr);
+            address = m.captured(1);
+            return m.hasMatch() || serve.state() == QProcess::NotRunning;
+        }, 60000);
+        return address;
+    }
+
     QProcess serve;
     QString serveErr;
-    const QString address = startServe(serve, tokenFile, served, QStringLiteral("1"), &serveErr);
+    QString served; // what serve recorded (-o)
+
+private:
+    QTemporaryDir m_dir;
+    QString m_tokenFile;
+};
+
+} // namespace
+
+TEST_F(Remote, WindowShowsEveryServedEventAndAWrongTokenExitsLikeView) {
+    const QString address = startServe(QStringLiteral("1"));
     ASSERT_FALSE(address.isEmpty()) << serveErr.toStdString();
 
     // A wrong token: the GUI exits as `layertrace view` does, and serve goes on waiting.
@@ -140,17 +159,8 @@ TEST(Remote, WindowShowsEveryServedEventAndAWrongTokenExitsLikeView) {
 
 // Closing the window while the served program has not started (serve waits for a second viewer,
 // so nothing arrives) returns at once instead of waiting for the server's next record.
-TEST(Remote, ClosingWhileTheServerIsQuietReturnsAtOnce) {
-    std::string why;
-    if (!liveTracingAvailable(&why))
-        GTEST_SKIP() << why;
-    QTemporaryDir dir;
-    ASSERT_TRUE(dir.isValid());
-    const QString tokenFile = dir.filePath(QStringLiteral("token"));
-    ASSERT_TRUE(writeToken(tokenFile));
-    QProcess serve;
-    QString serveErr;
-    const QString address = startServe(serve, tokenFile, dir.filePath(QStringLiteral("served.ltr")), QStringLiteral("2"), &serveErr);
+TEST_F(Remote, ClosingWhileTheServerIsQuietReturnsAtOnce) {
+    const QString address = startServe(QStringLiteral("2"));
     ASSERT_FALSE(address.isEmpty()) << serveErr.toStdString();
     {
         MainWindow w;
@@ -168,6 +178,4 @@ TEST(Remote, ClosingWhileTheServerIsQuietReturnsAtOnce) {
         EXPECT_TRUE(w.document().sourceState().startsWith(QStringLiteral("stopped watching"))) << w.document().sourceState().toStdString();
         EXPECT_EQ(w.document().totalEvents(), 0u);
     }
-    serve.kill(); // the program never started; the left connection thread ends with the socket
-    serve.waitForFinished(10000);
 }

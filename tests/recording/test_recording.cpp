@@ -421,9 +421,11 @@ TEST(RecordingDump, ShowsHeaderBlocksAndRecords) {
     std::ostringstream out;
     RecordingReader(path).dump(out);
     const std::string text = out.str();
-    EXPECT_NE(text.find("header @0: format 2, min reader 1, header size 64"), std::string::npos) << text;
-    EXPECT_NE(text.find("finished (52 bytes) exit 3 events 9 dropped 17 discarded_exits 5 connected no-goodbye "
-                        "possibly_missing 43690"),
+    EXPECT_NE(text.find("header @0: format " + std::to_string(recording::kFormatVersion) + ", min reader 1, header size 64"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("finished (53 bytes) exit 3 events 9 dropped 17 discarded_exits 5 lost_exits 7 connected "
+                        "no-goodbye possibly_missing 43690"),
               std::string::npos)
         << text;
     EXPECT_NE(text.find("block 0 @64:"), std::string::npos) << text;

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <memory>
 #include <string>
 
 namespace layertrace::tracer::test {
@@ -67,31 +68,48 @@ void expectWholeSample(const Sample& s, const ReplaySink& got) {
     EXPECT_EQ(got.result.events, s.result.events);
 }
 
-TEST(Remote, ViewerReceivesEveryField) {
-    const Sample s = makeSample(50);
-    RemoteServer server(loopbackOptions());
-    server.setInfo(s.info);
-    auto viewer = viewAsync(server);
-    server.waitForViewers(1);
-    play(s, server);
-    server.finish(std::chrono::seconds(30));
-    expectWholeSample(s, viewer.get());
-    EXPECT_EQ(server.stats().viewersServed, 1u);
-    EXPECT_EQ(server.stats().eventsNotSent, 0u);
+// Every test here: the synthetic sample `s` served by `server` (made by serve()) on loopback.
+class Remote : public ::testing::Test {
+protected:
+    void serve(int repeat, ServeOptions options = loopbackOptions()) {
+        s = makeSample(repeat);
+        m_server = std::make_unique<RemoteServer>(std::move(options));
+        m_server->setInfo(s.info);
+    }
+    RemoteServer& server() { return *m_server; }
+
+    // A viewer connected before the session starts gets all of it.
+    void expectAViewerGetsTheWholeSession() {
+        auto viewer = viewAsync(server());
+        server().waitForViewers(1);
+        play(s, server());
+        server().finish(std::chrono::seconds(30));
+        expectWholeSample(s, viewer.get());
+    }
+
+    Sample s;
+
+private:
+    std::unique_ptr<RemoteServer> m_server;
+};
+
+TEST_F(Remote, ViewerReceivesEveryField) {
+    serve(50);
+    expectAViewerGetsTheWholeSession();
+    EXPECT_EQ(server().stats().viewersServed, 1u);
+    EXPECT_EQ(server().stats().eventsNotSent, 0u);
 }
 
-TEST(Remote, MissingOrWrongTokenIsRefusedAndTheServerGoesOn) {
-    const Sample s = makeSample(5);
+TEST_F(Remote, MissingOrWrongTokenIsRefusedAndTheServerGoesOn) {
     std::vector<std::string> log;
     ServeOptions o = loopbackOptions();
     o.log = [&](const std::string& line) { log.push_back(line); };
-    RemoteServer server(o);
-    server.setInfo(s.info);
+    serve(5, o);
     for (const std::string& bad : {std::string(), std::string(kToken) + "x", std::string(kToken).substr(1), std::string("x")}) {
         SCOPED_TRACE("token '" + bad + "'");
         ReplaySink sink;
         try {
-            connectRemote("127.0.0.1", portOf(server), bad, sink);
+            connectRemote("127.0.0.1", portOf(server()), bad, sink);
             ADD_FAILURE() << "a bad token was accepted";
         } catch (const RemoteRefusedError& e) {
             EXPECT_EQ(e.exitCode(), 9);
@@ -101,17 +119,13 @@ TEST(Remote, MissingOrWrongTokenIsRefusedAndTheServerGoesOn) {
         EXPECT_EQ(sink.finishedCalls, 0); // nothing of the session arrived
         EXPECT_TRUE(sink.events.empty() && sink.modules.empty());
     }
-    auto viewer = viewAsync(server);
-    server.waitForViewers(1);
-    play(s, server);
-    server.finish(std::chrono::seconds(30));
-    expectWholeSample(s, viewer.get());
-    EXPECT_EQ(server.stats().viewersRefused, 4u);
+    expectAViewerGetsTheWholeSession();
+    EXPECT_EQ(server().stats().viewersRefused, 4u);
     EXPECT_EQ(std::count_if(log.begin(), log.end(), [](const std::string& l) { return l.find("refused") == 0; }), 4);
 }
 
 // A peer that is no viewer: its bytes are never interpreted beyond the hello's magic.
-TEST(Remote, GarbageHelloGetsNothing) {
+TEST_F(Remote, GarbageHelloGetsNothing) {
     RemoteServer server(loopbackOptions());
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -131,30 +145,26 @@ TEST(Remote, GarbageHelloGetsNothing) {
     EXPECT_EQ(server.stats().viewersServed, 0u);
 }
 
-TEST(Remote, LateViewerGetsModulesThenHistory) {
-    const Sample s = makeSample(20);
+TEST_F(Remote, LateViewerGetsModulesThenHistory) {
     ServeOptions o = loopbackOptions();
     o.historyEvents = 1000;
-    RemoteServer server(o);
-    server.setInfo(s.info);
-    play(s, server); // the whole session, the end included, before anyone connects
-    auto viewer = viewAsync(server);
-    server.waitForViewers(1);
+    serve(20, o);
+    play(s, server()); // the whole session, the end included, before anyone connects
+    auto viewer = viewAsync(server());
+    server().waitForViewers(1);
     const ReplaySink got = viewer.get();
-    server.finish(std::chrono::seconds(5));
+    server().finish(std::chrono::seconds(5));
     expectWholeSample(s, got);
 }
 
-TEST(Remote, TrimmedHistoryIsAnnounced) {
-    const Sample s = makeSample(20);
+TEST_F(Remote, TrimmedHistoryIsAnnounced) {
     ServeOptions o = loopbackOptions();
     o.historyEvents = 5;
-    RemoteServer server(o);
-    server.setInfo(s.info);
-    play(s, server);
-    auto viewer = viewAsync(server);
+    serve(20, o);
+    play(s, server());
+    auto viewer = viewAsync(server());
     const ReplaySink got = viewer.get();
-    server.finish(std::chrono::seconds(5));
+    server().finish(std::chrono::seconds(5));
     ASSERT_EQ(got.events.size(), 5u);
     for (std::size_t i = 0; i < 5; ++i) {
         expectSameEvent(s.events[s.events.size() - 5 + i], got.events[i]);
@@ -167,7 +177,7 @@ TEST(Remote, TrimmedHistoryIsAnnounced) {
     EXPECT_EQ(got.finishedCalls, 1);
 }
 
-TEST(Remote, NonLoopbackNeedsAToken) {
+TEST_F(Remote, NonLoopbackNeedsAToken) {
     ServeOptions o;
     o.listen = {"0.0.0.0", 0};
     try {
@@ -183,23 +193,21 @@ TEST(Remote, NonLoopbackNeedsAToken) {
 
 // Without history (the default) a late viewer gets the start and the module map, is told how many
 // events it missed, and then the live events.
-TEST(Remote, WithoutHistoryALateViewerStartsAtItsJoin) {
-    const Sample s = makeSample(20);
-    RemoteServer server(loopbackOptions());
-    server.setInfo(s.info);
+TEST_F(Remote, WithoutHistoryALateViewerStartsAtItsJoin) {
+    serve(20);
     Sample before = s;
     before.events.resize(10);
     before.reports.clear();
     before.dropped.clear();
-    play(before, server, false);
-    auto viewer = viewAsync(server);
-    server.waitForViewers(1);
+    play(before, server(), false);
+    auto viewer = viewAsync(server());
+    server().waitForViewers(1);
     for (std::size_t i = 10; i < s.events.size(); ++i) {
-        server.onEvent(s.events[i]);
+        server().onEvent(s.events[i]);
     }
-    server.onFinished(s.result);
+    server().onFinished(s.result);
     const ReplaySink got = viewer.get();
-    server.finish(std::chrono::seconds(5));
+    server().finish(std::chrono::seconds(5));
     EXPECT_EQ(got.modules.size(), s.modules.size());
     ASSERT_EQ(got.events.size(), s.events.size() - 10);
     expectSameEvent(s.events[10], got.events.front());
@@ -207,7 +215,7 @@ TEST(Remote, WithoutHistoryALateViewerStartsAtItsJoin) {
     EXPECT_NE(got.reports[0].message.find("the session's first 10 events are no longer kept"), std::string::npos);
 }
 
-TEST(Remote, NoServerIsATransportError) {
+TEST_F(Remote, NoServerIsATransportError) {
     std::uint16_t port = 0;
     {
         RemoteServer server(loopbackOptions());
@@ -217,7 +225,7 @@ TEST(Remote, NoServerIsATransportError) {
     EXPECT_THROW(connectRemote("127.0.0.1", port, kToken, sink), TransportError);
 }
 
-TEST(Remote, HostPortParsing) {
+TEST_F(Remote, HostPortParsing) {
     EXPECT_EQ(parseHostPort("10.0.0.1:7450", "127.0.0.1").host, "10.0.0.1");
     EXPECT_EQ(parseHostPort("[::1]:80", "127.0.0.1").host, "::1");
     EXPECT_EQ(parseHostPort(":81", "127.0.0.1").port, 81);

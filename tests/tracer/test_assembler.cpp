@@ -300,6 +300,13 @@ void expectStrictNesting(const std::vector<TraceEvent>& events) {
     }
 }
 
+// The exits the assembler made (lost) and threw away (orphans), and the nesting that results.
+void expectExitAccounting(const Fixture& fx, std::uint64_t lost, std::uint64_t orphans) {
+    EXPECT_EQ(fx.assembler->lostExits(), lost);
+    EXPECT_EQ(fx.assembler->orphanExits(), orphans);
+    expectStrictNesting(fx.sink.events);
+}
+
 TEST(Assembler, DroppedUnwoundAndUnmatchedExits) {
     Fixture fx;
     StreamBuilder s;
@@ -330,9 +337,7 @@ TEST(Assembler, DroppedUnwoundAndUnmatchedExits) {
     EXPECT_EQ(ev[4].dropped, 17u);
     EXPECT_EQ(fx.sink.dropped, 17u);
     EXPECT_EQ(fx.assembler->droppedTotal(), 17u);
-    EXPECT_EQ(fx.assembler->orphanExits(), 1u);
-    EXPECT_EQ(fx.assembler->lostExits(), 1u);
-    expectStrictNesting(ev);
+    expectExitAccounting(fx, 1, 1);
 }
 
 TEST(Assembler, DroppedInnerExitsBecomeLostExitsBeforeTheOuterExit) {
@@ -377,9 +382,7 @@ TEST(Assembler, DroppedInnerExitsBecomeLostExitsBeforeTheOuterExit) {
     EXPECT_FALSE(ev[10].lost);
     EXPECT_EQ(ev[10].symbol, "main");
     EXPECT_EQ(ev[10].depth, 0u);
-    EXPECT_EQ(fx.assembler->lostExits(), 4u);
-    EXPECT_EQ(fx.assembler->orphanExits(), 0u);
-    expectStrictNesting(ev);
+    expectExitAccounting(fx, 4, 0);
 }
 
 TEST(Assembler, OrphanExitsAreStillDiscardedAndCounted) {
@@ -399,9 +402,7 @@ TEST(Assembler, OrphanExitsAreStillDiscardedAndCounted) {
     EXPECT_EQ(ev[0].kind, EventKind::Dropped);
     EXPECT_EQ(ev[2].kind, EventKind::NativeExit);
     EXPECT_FALSE(ev[2].lost);
-    EXPECT_EQ(fx.assembler->orphanExits(), 4u);
-    EXPECT_EQ(fx.assembler->lostExits(), 0u);
-    expectStrictNesting(ev);
+    expectExitAccounting(fx, 0, 4);
 }
 
 TEST(Assembler, CallsOpenAtTheEndOfTheStreamGetLostExits) {
@@ -422,8 +423,7 @@ TEST(Assembler, CallsOpenAtTheEndOfTheStreamGetLostExits) {
         }
     }
     EXPECT_EQ(lost, 3u);
-    EXPECT_EQ(fx.assembler->lostExits(), 3u);
-    expectStrictNesting(ev);
+    expectExitAccounting(fx, 3, 0);
     for (std::uint32_t tid : {5u, 6u}) {
         EXPECT_EQ(std::count_if(ev.begin(), ev.end(), [&](const TraceEvent& e) { return e.tid == tid && isEnter(e.kind); }),
                   std::count_if(ev.begin(), ev.end(), [&](const TraceEvent& e) { return e.tid == tid && isExit(e.kind); }));
@@ -456,7 +456,7 @@ TEST(Assembler, AnExitIsNamedByItsEnterAfterTheCachesWereCleared) {
         EXPECT_EQ(e.pyName, enter.pyName);
     }
     EXPECT_EQ(ev[3].pyName, "fixture_ext.method");
-    expectStrictNesting(ev);
+    expectExitAccounting(fx, 0, 0);
 }
 
 TEST(Assembler, FfiValueFormatting) {
