@@ -365,6 +365,7 @@ struct Session::Impl {
     // Losses of the images before the current one (the result adds the current image's).
     std::uint64_t earlierImagesDropped = 0;
     std::uint64_t earlierImagesOrphanExits = 0;
+    std::uint64_t earlierImagesLostExits = 0;
     // The last image that connected sent everything and exec'd a program that never connected:
     // its stream is complete without a Goodbye.
     bool lastImageEndedAtExec = false;
@@ -400,6 +401,7 @@ struct Session::Impl {
             const std::uint64_t nextSeq = image->assembler.eventCount();
             earlierImagesDropped += image->assembler.droppedTotal();
             earlierImagesOrphanExits += image->assembler.orphanExits();
+            earlierImagesLostExits += image->assembler.lostExits();
             image = std::make_unique<Image>(classifierOptions, *sink);
             image->assembler.continueSequence(nextSeq);
         }
@@ -462,7 +464,8 @@ struct Session::Impl {
             streamEnded = true;
             if (feeder.pendingExec()) {
                 // Not the end of the session: what is pending waits for no Stack record any more,
-                // but calls left open by the exec stay open (they never return).
+                // and calls left open by the exec (they never return) are closed with lost exits,
+                // so the new image's calls nest from depth 0 for every consumer.
                 assembler.finish();
                 execPath = feeder.pendingExec();
             } else {
@@ -674,6 +677,7 @@ void Session::Impl::startReader() {
         }
         self->result.dropped += self->earlierImagesDropped;
         self->result.discardedExits += self->earlierImagesOrphanExits;
+        self->result.lostExits += self->earlierImagesLostExits;
         self->sink->onFinished(self->result);
     });
 }
