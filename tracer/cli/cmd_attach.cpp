@@ -40,6 +40,7 @@ attach options: --format tree|path|jsonl, --mode full|anchored, --probe LIB:GLOB
   --lossless, --c-calls extensions|all, --app PATH, --wrapper GLOB, -o/--output FILE, --text-output FILE,
   --color auto|always|never, filters (--tid N, --layer L, --role R, --module GLOB,
   --function GLOB, --hide GLOB, --only-crossings) as for run (docs/cli/run.md), --duration SECONDS
+  (of tracing, counted once attached)
 See docs/cli/attach.md and docs/cli/ps.md.
 )";
 
@@ -157,7 +158,10 @@ int attachMain(int argc, char** argv, const std::string& version) {
                  injected.probeWasLoaded ? ", probe already loaded" : "");
 
     // Wait for --duration, a stop signal, or the end of the session (target exit, lost probe).
-    const auto deadline = attachStart + std::chrono::duration<double>(cli.duration);
+    // The duration is time traced, so it counts from here: counted from the start of the
+    // attach, a slow injection (a loaded machine, many threads) ate a short --duration and
+    // left a trace with almost nothing in it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(cli.duration);
     for (;;) {
         int timeout = -1;
         if (cli.duration > 0) {
