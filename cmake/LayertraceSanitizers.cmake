@@ -5,6 +5,14 @@ function(layertrace_sanitize target)
   if(LAYERTRACE_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                              -fno-sanitize-recover=undefined)
-    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+    # A sanitized static library's objects call into the ASan/UBSan runtime, so every executable
+    # linking it (benchmarks, test peers) needs the runtime too, whether or not it is sanitized
+    # itself: the link flags travel with the library.
+    get_target_property(type ${target} TYPE)
+    if(type STREQUAL "STATIC_LIBRARY")
+      target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+    else()
+      target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+    endif()
   endif()
 endfunction()
