@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace layertrace::probe::test {
 
@@ -179,6 +180,9 @@ RunResult runTraced(const RunOptions& options) {
                 const wire::Detach detach{{wire::RecordType::Detach, sizeof(wire::Detach), 0}};
                 send(conn, &detach, sizeof detach, MSG_NOSIGNAL);
                 detached = true;
+            }
+            if (options.readPauseMs > 0 && welcomed) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(options.readPauseMs));
             }
             pollfd p{conn, POLLIN, 0};
             const int n = poll(&p, 1, static_cast<int>(remainingMs(deadline)));

@@ -32,6 +32,7 @@ struct RunOptions {
     long closeAfterBytes = -1;                 // >= 0: the tracer vanishes after that many bytes
     long detachAfterBytes = -1;                // >= 0: the tracer sends Detach after that many bytes
     long stallAfterBytes = -1;                 // >= 0: the tracer stops reading (but stays connected)
+    int readPauseMs = 0;                       // > 0: a slow tracer, pausing before each read of 64 KiB
     int timeoutSeconds = 120;
 };
 

@@ -981,6 +981,28 @@ TEST(Probe, DetachGivesTheInterpreterItsEvalFunctionBack) {
     EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
 }
 
+// A detach whose final drain is still going out (a slow tracer) when the program exits: the
+// exit waits for it like for its own drain (at most about a second), so the stream ends on a
+// record boundary with the Goodbye instead of being cut inside a batch.
+TEST(Probe, ExitDuringADetachWaitsForItsGoodbye) {
+    RunOptions o;
+    o.script = "def f(x):\n    return x + 1\n"
+               "s = 0\n"
+               "for i in range(300000):\n    s = f(s)\n"
+               "print(s)\n";
+    o.welcome = welcome(wire::TraceMode::Full, false);
+    o.detachAfterBytes = 32 * 1024;
+    o.readPauseMs = 5; // about 13 MB/s: the 1 MiB ring is full when the Detach arrives, and its
+                       // last drain takes ~100 ms of the exit's 1 s
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "300000\n");
+    const auto bye = r.ofType(RecordType::Goodbye);
+    ASSERT_EQ(bye.size(), 1u);
+    EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
+}
+
 // Full mode on 3.11 puts no profile function on any thread (none for threads started later
 // either): the interpreter keeps specialising (a profile function would switch it to the
 // tracing dispatch); Python calls come from the eval-frame function. With --c-calls all the
@@ -1018,6 +1040,31 @@ TEST(Probe, FullModeKeepsTheSpecialisingInterpreter) {
         adds += allNames.at(rec->as<wire::PyCall>().codeId) == "add";
     }
     EXPECT_EQ(adds, 1000) << "each Python call reported once";
+}
+
+// --lossless: the program's exit waits until the last event is sent, however slow the tracer
+// (here its last ring of events takes about two seconds to go out, twice the 1 s exit budget of
+// a lossy session), so the trace holds every call and ends with the Goodbye.
+TEST(Probe, LosslessExitWaitsForEveryEvent) {
+    RunOptions o;
+    o.script = "def f(x):\n    return x + 1\n"
+               "s = 0\n"
+               "for i in range(20000):\n    s = f(s)\n"
+               "print(s)\n";
+    o.welcome = welcome(wire::TraceMode::Full, false, /*lossless=*/true);
+    o.readPauseMs = 100; // at most 64 KiB a read: about 640 KB/s
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    EXPECT_EQ(r.exitCode, 0);
+    EXPECT_EQ(r.out, "20000\n");
+    const auto names = r.codeNames();
+    std::size_t calls = 0;
+    for (const Record* rec : r.ofType(RecordType::PyCall)) {
+        calls += names.at(rec->as<wire::PyCall>().codeId) == "f" ? 1 : 0;
+    }
+    EXPECT_EQ(calls, 20000u);
+    EXPECT_TRUE(r.ofType(RecordType::Dropped).empty());
+    ASSERT_EQ(r.ofType(RecordType::Goodbye).size(), 1u);
 }
 
 TEST(Probe, ForkedChildDoesNotWriteIntoTheSession) {

@@ -878,6 +878,7 @@ bool start(const std::string& socketPath, bool attached) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (rc != 0) {
         g_phase.store(static_cast<int>(Phase::Off));
+        markSenderDone(); // an exit racing this must not wait for a sender that never ran
         close(g_socket);
         std::fprintf(stderr, "layertrace-probe: cannot start the sender thread; not tracing\n");
         return false;
@@ -912,7 +913,12 @@ bool start(const std::string& socketPath, bool attached) {
 }
 
 // Process exit (or library unload): stop producers, let the sender drain and say Goodbye, but
-// never hold the exit up for more than a second.
+// never hold the exit up for more than a second -- unless the session is --lossless: then the
+// program already waits for a slow tracer during its run, and its exit waits too, until the
+// last event is sent (a tracer that stops reading for 5 s fails the sender's send timeout, which
+// ends the wait). A session already Stopping (a detach whose last drain is still going out to a
+// slow tracer) gets the same wait: exiting under it would cut the stream inside a batch, without
+// its Goodbye.
 void finish() noexcept {
     int expected = static_cast<int>(Phase::Tracing);
     if (g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Stopping))) {
@@ -922,12 +928,15 @@ void finish() noexcept {
     }
     // Stopping already: the sender is ending the session (a detach restoring the hooks, for one);
     // exiting under it would cut the stream before its Goodbye, so wait for it the same way.
+    const bool waitForEverything = optionsStorage().lossless;
     timespec deadline{};
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 1;
     pthread_mutex_lock(&g_doneMutex);
     while (!g_senderDone) {
-        if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
+        if (waitForEverything) {
+            pthread_cond_wait(&g_doneCond, &g_doneMutex);
+        } else if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
             break;
         }
     }
