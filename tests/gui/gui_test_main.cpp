@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 
 namespace layertrace::gui::test {
@@ -55,11 +56,17 @@ QStringList ModelChecker::failures() const {
     return g_sink ? *g_sink : QStringList();
 }
 
+int slowdown() {
+    static const int factor = std::max(1, qEnvironmentVariableIntValue("LAYERTRACE_TEST_SLOWDOWN"));
+    return factor;
+}
+
 bool waitFor(const std::function<bool()>& done, int timeoutMs) {
+    const qint64 limitMs = qint64(timeoutMs) * slowdown();
     QElapsedTimer t;
     t.start();
     while (!done()) {
-        if (t.elapsed() > timeoutMs)
+        if (t.elapsed() > limitMs)
             return false;
         QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
         QThread::msleep(2);

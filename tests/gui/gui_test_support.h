@@ -30,7 +30,11 @@ private:
     std::unique_ptr<QAbstractItemModelTester> m_tester;
 };
 
-// Spins the event loop until `done` or `timeoutMs`; returns done().
+// Builds that run slower (the asan preset: Debug + ASan/UBSan) set LAYERTRACE_TEST_SLOWDOWN=N;
+// waitFor stretches every timeout by it, like the Python suites (layertrace_testing/slowdown.py).
+int slowdown();
+
+// Spins the event loop until `done` or `timeoutMs` (times slowdown()); returns done().
 bool waitFor(const std::function<bool()>& done, int timeoutMs = 10000);
 
 // Feeds the scripted Part IV sequence into `doc` as one tick.
