@@ -869,7 +869,12 @@ TEST(Probe, DetachStopsTracingAndTheProgramGoesOn) {
     ASSERT_EQ(bye.size(), 1u);
     EXPECT_EQ(&r.records.back(), bye[0]);
     EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
-    EXPECT_FALSE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeExitStatusKnown);
+    // The program goes on after the detach; only when it has already exited while a slow tracer
+    // was still taking the detach's last drain (the exit waits for it) does the Goodbye carry a
+    // status, and then the real one.
+    if (bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeExitStatusKnown) {
+        EXPECT_EQ(bye[0]->as<wire::Goodbye>().exitStatus, 0);
+    }
     // It stopped early: far fewer than the 600,000 call/return events of the whole loop.
     EXPECT_LT(r.ofType(RecordType::PyCall).size(), 200000u);
 }
