@@ -1003,9 +1003,11 @@ TEST(Probe, ExitDuringADetachWaitsForItsGoodbye) {
     ASSERT_TRUE(r.streamClean) << describe(r);
     EXPECT_EQ(r.exitCode, 0);
     EXPECT_EQ(r.out, "300000\n");
+    // (On a loaded machine the loop may end before the sender even reads the Detach: then it is
+    // a plain exit's Goodbye, without kGoodbyeDetached. Either way the stream ends with it.)
     const auto bye = r.ofType(RecordType::Goodbye);
     ASSERT_EQ(bye.size(), 1u);
-    EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
+    EXPECT_EQ(&r.records.back(), bye[0]);
 }
 
 // Full mode on 3.11 puts no profile function on any thread (none for threads started later
