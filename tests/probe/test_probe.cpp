@@ -967,20 +967,23 @@ TEST(Probe, DetachGivesTheInterpreterItsEvalFunctionBack) {
                "def f(x):\n    return x + 1\n"
                "def loop():\n"
                "    s = 0\n"
-               "    for i in range(300000):\n        s = f(s)\n"
-               "    return s\n"
+               "    for rounds in range(1, 20001):\n"
+               "        for i in range(1000):\n            s = f(s)\n"
+               "        if eval_function() == 'default':\n"
+               "            return s == rounds * 1000, 'detached'\n"
+               "    return s == rounds * 1000, 'never detached'\n"
                "print(eval_function())\n"
-               "print(loop())\n"
+               "print(*loop())\n"
                "print(eval_function())\n";
     o.welcome = welcome(wire::TraceMode::Full, false);
-    // Well past what importing ctypes sends (so the first check runs traced), well short of
-    // the loop's 600,000 events (so the detach comes during the loop).
+    // Well past what importing ctypes sends (so the first check runs traced). The loop calls
+    // until the eval function is given back, however slowly this harness reads (a sanitized
+    // build read too slowly for a fixed-length loop to still be running at the detach).
     o.detachAfterBytes = 1024 * 1024;
     const RunResult r = runTraced(o);
     ASSERT_TRUE(r.streamClean) << describe(r);
     EXPECT_EQ(r.exitCode, 0);
-    EXPECT_EQ(r.out, "hooked\n300000\ndefault\n");
-    EXPECT_LT(r.ofType(RecordType::PyCall).size(), 200000u) << "detached during the loop";
+    EXPECT_EQ(r.out, "hooked\nTrue detached\ndefault\n");
     const auto bye = r.ofType(RecordType::Goodbye);
     ASSERT_EQ(bye.size(), 1u);
     EXPECT_TRUE(bye[0]->as<wire::Goodbye>().flags & wire::kGoodbyeDetached);
