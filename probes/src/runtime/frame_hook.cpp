@@ -84,7 +84,7 @@ ReportedCall reportCall(_PyInterpreterFrame* frame) noexcept {
     std::uint32_t firstLine = 0;
     // internCode keeps an exception in flight (a generator resumed by throw() has one set).
     const std::uint32_t codeId = internCode(reinterpret_cast<PyObject*>(frame->f_code), &firstLine);
-    pushFixedRecord(slot, wire::PyCall{{wire::RecordType::PyCall, sizeof(wire::PyCall), 0}, nowNs(), codeId, firstLine});
+    pushPyCall(slot, codeId, firstLine);
     return {slot, codeId, g_generation.load(std::memory_order_relaxed)};
 }
 
@@ -93,8 +93,7 @@ void reportReturn(const ReportedCall& call, bool raised) noexcept {
         return;
     }
     ReentrancyGuard guard;
-    pushFixedRecord(call.slot, wire::PyReturn{{wire::RecordType::PyReturn, sizeof(wire::PyReturn), 0}, nowNs(),
-                                              call.codeId, raised ? 1u : 0u});
+    pushPyReturn(call.slot, call.codeId, raised);
 }
 
 // Runs with the GIL held, on the thread whose frame it evaluates. A frame that never came

@@ -307,10 +307,9 @@ void pythonEvent(PyObject* code, bool call, bool raised) noexcept {
     }
     slot->pythonDepth += call ? 1 : -1;
     if (call) {
-        pushFixedRecord(slot, wire::PyCall{{wire::RecordType::PyCall, sizeof(wire::PyCall), 0}, nowNs(), codeId, firstLine});
+        pushPyCall(slot, codeId, firstLine);
     } else {
-        pushFixedRecord(slot, wire::PyReturn{{wire::RecordType::PyReturn, sizeof(wire::PyReturn), 0}, nowNs(), codeId,
-                                             raised ? 1u : 0u});
+        pushPyReturn(slot, codeId, raised);
     }
 }
 

@@ -97,6 +97,18 @@ inline bool pushFixedRecord(ThreadSlot* slot, const T& rec) noexcept {
     return pushRecords(slot, w);
 }
 
+// The Python call and return records, shared by the eval-frame function (frame_hook.cpp) and
+// the profile and sys.monitoring callbacks (python_hooks.cpp). Forced inline: with two callers
+// GCC's -O2 heuristics outline them, an extra call per Python frame and a record built in memory.
+[[gnu::always_inline]] inline void pushPyCall(ThreadSlot* slot, std::uint32_t codeId, std::uint32_t firstLine) noexcept {
+    pushFixedRecord(slot,
+                    wire::PyCall{{wire::RecordType::PyCall, sizeof(wire::PyCall), 0}, nowNs(), codeId, firstLine});
+}
+[[gnu::always_inline]] inline void pushPyReturn(ThreadSlot* slot, std::uint32_t codeId, bool raised) noexcept {
+    pushFixedRecord(slot, wire::PyReturn{{wire::RecordType::PyReturn, sizeof(wire::PyReturn), 0}, nowNs(), codeId,
+                                         raised ? 1u : 0u});
+}
+
 // Appends a Stack record (native IPs from native_stack.cpp, Python frames of this thread) when stacks
 // are on. Call right after writing the event into `w`.
 void appendStackIfWanted(wire::RecordWriter& w) noexcept;
