@@ -5,43 +5,18 @@ SIGSEGV handler was installed before the probe arrived (the probe chains to it; 
 working, during and after the session). Repeat counts are the `rounds(...)` below."""
 import re
 import signal
-import subprocess
 
 import pytest
 
-from conftest import (Fifo, OutputWatch, count, parse_jsonl, read_result, rounds, run_layertrace, scaled,
-                      start_layertrace, target_argv)
+from conftest import attach_until, count, fault_target, parse_jsonl, read_result, rounds, run_layertrace, scaled
 
 NO_GOODBYE = re.compile(r"^layertrace: the (target|program) exited without the probe's Goodbye \(os\._exit, a crash "
                         r"or SIGKILL\): up to (\d+) events buffered in the probe may be missing at the end of the "
                         r"trace$", re.M)
 
 
-def attach_args(faults_lib, pid, *more):
-    return ["attach", pid, "--format", "jsonl", "--mode", "anchored", "--no-stacks",
-            "--probe", f"{faults_lib.name}:ft_*", *more]
-
-
-class Target:
-    """fault_target.py started on its own (not under layertrace), ready once it said so."""
-
-    def __init__(self, python, tmp_path, scenario, *args):
-        self.fifo = Fifo(tmp_path / "ready")
-        self.result = tmp_path / "result.json"
-        self.err_path = tmp_path / "target.err"
-        with open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen(target_argv(python, scenario, self.result, *args, ready=self.fifo.path),
-                                         stdout=err, stderr=err)
-        self.fifo.wait_for("ready")
-
-    def wait(self):
-        return self.proc.wait(timeout=scaled(60))
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.fifo.close()
+def attach_args(faults_lib, *more):
+    return ["--format", "jsonl", "--mode", "anchored", "--no-stacks", "--probe", f"{faults_lib.name}:ft_*", *more]
 
 
 def replay_of(layertrace, rec, events):
@@ -57,20 +32,14 @@ def replay_of(layertrace, rec, events):
 @pytest.mark.parametrize("round_", rounds(2))
 def test_target_sigkilled_while_attached(layertrace, faults_lib, python, tmp_path, round_):
     out_path, err_path, rec = tmp_path / "out.jsonl", tmp_path / "err.txt", tmp_path / "rec.ltr"
-    target = Target(python, tmp_path, "loop", "--forever", "--faults-lib", faults_lib)
-    try:
-        with open(out_path, "w") as out, open(err_path, "w") as err:
-            tracer = start_layertrace(layertrace, attach_args(faults_lib, target.proc.pid, "-o", rec), out, err)
-            OutputWatch(out_path, b'"native_enter"').wait_for(2_000 * (1 + round_), 120,
-                                                              alive=lambda: tracer.poll() is None,
-                                                              what="native_enter lines from attach")
-            # Until now every result was right: a wrong one ends the target (exit 3) before this.
-            assert target.proc.poll() is None, target.err_path.read_text()[-2000:]
-            target.proc.kill()
-            assert target.wait() == -signal.SIGKILL
-            attach_status = tracer.wait(timeout=scaled(60))  # the session ends with the target
-    finally:
-        target.close()
+    with fault_target(python, tmp_path, "loop", "--forever", "--faults-lib", faults_lib) as target:
+        tracer = attach_until(layertrace, target, attach_args(faults_lib, "-o", rec), out_path, err_path,
+                              2_000 * (1 + round_))
+        # Until now every result was right: a wrong one ends the target (exit 3) before this.
+        assert target.running(), target.err_text()
+        target.proc.kill()
+        assert target.wait() == -signal.SIGKILL
+        attach_status = tracer.wait(timeout=scaled(60))  # the session ends with the target
     stderr = err_path.read_text()
     assert attach_status == 0, stderr[-2000:]
     # One clear line, with the bound; the end of the session is still said.
@@ -88,22 +57,16 @@ def test_target_sigkilled_while_attached(layertrace, faults_lib, python, tmp_pat
 @pytest.mark.parametrize("round_", rounds(2))
 def test_crash_while_attached(layertrace, faults_lib, python, tmp_path, round_):
     out_path, err_path, rec = tmp_path / "out.jsonl", tmp_path / "err.txt", tmp_path / "rec.ltr"
-    target = Target(python, tmp_path, "loop", "--forever", "--crash-on-usr1", "--pace", "0.0005",
-                    "--faults-lib", faults_lib)
-    try:
-        with open(out_path, "w") as out, open(err_path, "w") as err:
-            tracer = start_layertrace(layertrace, attach_args(faults_lib, target.proc.pid, "-o", rec), out, err)
-            OutputWatch(out_path, b'"native_enter"').wait_for(300 * (1 + round_), 120,
-                                                              alive=lambda: tracer.poll() is None,
-                                                              what="native_enter lines from attach")
-            target.proc.send_signal(signal.SIGUSR1)  # the next iteration calls ft_crash: SIGSEGV
-            assert target.wait() == -signal.SIGSEGV, target.err_path.read_text()[-2000:]
-            attach_status = tracer.wait(timeout=scaled(60))
-    finally:
-        target.close()
+    with fault_target(python, tmp_path, "loop", "--forever", "--crash-on-usr1", "--pace", "0.0005",
+                      "--faults-lib", faults_lib) as target:
+        tracer = attach_until(layertrace, target, attach_args(faults_lib, "-o", rec), out_path, err_path,
+                              300 * (1 + round_))
+        target.proc.send_signal(signal.SIGUSR1)  # the next iteration calls ft_crash: SIGSEGV
+        assert target.wait() == -signal.SIGSEGV, target.err_text()
+        attach_status = tracer.wait(timeout=scaled(60))
     stderr = err_path.read_text()
     assert attach_status == 0, stderr[-2000:]
-    outcome = read_result(target.result)
+    outcome = read_result(tmp_path / "result.json")
     assert outcome["correct"] and outcome["crashing"] == "segv", outcome
     # The attached probe is not our child's: the signal comes from its Goodbye, and the rings
     # were flushed, so nothing is said missing.
@@ -125,29 +88,23 @@ def test_attached_probe_chains_to_the_programs_recovering_handler(layertrace, fa
     # The target's SIGSEGV handler is installed before the attach: the probe's goes over it and
     # chains to it. Each fault is flushed, then recovered by the program; tracing goes on.
     out_path, err_path = tmp_path / "out.jsonl", tmp_path / "err.txt"
-    target = Target(python, tmp_path, "recover", "--installed", "--forever", "--every", 5, "--pace", "0.0005",
-                    "--progress", 100, "--faults-lib", faults_lib)
     recovered = b'"kind":"native_exit","role":"native","layer":3,"module":"libfaults.so","symbol":"ft_fault_and_recover"'
-    try:
-        with open(out_path, "w") as out, open(err_path, "w") as err:
-            tracer = start_layertrace(layertrace, attach_args(faults_lib, target.proc.pid), out, err)
-            OutputWatch(out_path, recovered).wait_for(50 * (1 + round_), 120, alive=lambda: tracer.poll() is None,
-                                                      what="recovered faults traced")
-            tracer.send_signal(signal.SIGINT)  # detach: the probe gives the program its handler back
-            attach_status = tracer.wait(timeout=scaled(60))
+    with fault_target(python, tmp_path, "recover", "--installed", "--forever", "--every", 5, "--pace", "0.0005",
+                      "--progress", 100, "--faults-lib", faults_lib) as target:
+        tracer = attach_until(layertrace, target, attach_args(faults_lib), out_path, err_path, 50 * (1 + round_),
+                              needle=recovered, what="recovered faults traced")
+        tracer.send_signal(signal.SIGINT)  # detach: the probe gives the program its handler back
+        attach_status = tracer.wait(timeout=scaled(60))
         # Still running and recovering, untraced, after the detach: two more progress reports
         # (each 100 calls, 20 recovered faults) from after it.
-        assert target.proc.poll() is None, target.err_path.read_text()[-2000:]
+        assert target.running(), target.err_text()
         target.fifo.forget_pending()
         target.fifo.wait_for("progress")
         target.fifo.wait_for("progress")
-        target.proc.send_signal(signal.SIGTERM)
-        status = target.wait()
-    finally:
-        target.close()
+        status = target.stop()
     stderr = err_path.read_text()
-    assert attach_status == 0 and status == 0, (stderr[-2000:], target.err_path.read_text()[-2000:])
-    outcome = read_result(target.result)
+    assert attach_status == 0 and status == 0, (stderr[-2000:], target.err_text())
+    outcome = read_result(tmp_path / "result.json")
     assert outcome["correct"], outcome
     events, _ = parse_jsonl(out_path.read_text())
     traced = count(events, "native_exit", "ft_fault_and_recover")

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (SOAK, Fifo, OutputWatch, base_trace_args, check_nesting, count, parse_jsonl, read_result, reap,
-                      rounds, run_layertrace, scaled, start_layertrace, target_argv)
+from conftest import (SOAK, Fifo, OutputWatch, attach_until, base_trace_args, check_nesting, count, fault_target,
+                      parse_jsonl, read_result, reap, rounds, run_layertrace, scaled, start_layertrace, target_argv)
 
 
 MIX = b'"symbol":"ft_mix"'  # in native_enter/native_exit lines and ffi targets
@@ -335,36 +335,21 @@ def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp
 # --- attach, then detach during a burst: the target goes on untouched ----------------------------
 @pytest.mark.parametrize("round_", rounds(2))
 def test_attach_then_detach_during_burst(layertrace, faults_lib, python, tmp_path, round_):
-    fifo = Fifo(tmp_path / "ready")
-    result = tmp_path / "result.json"
     out_path, err_path = tmp_path / "out.jsonl", tmp_path / "err.txt"
-    with open(tmp_path / "target.err", "w") as target_err:
-        target = subprocess.Popen(target_argv(python, "loop", result, "--forever", "--faults-lib", faults_lib,
-                                              ready=fifo.path), stdout=target_err, stderr=target_err)
-    try:
-        fifo.wait_for("ready")
-        with open(out_path, "w") as out, open(err_path, "w") as err:
-            tracer = start_layertrace(layertrace, ["attach", target.pid, "--format", "jsonl", "--mode", "anchored",
-                                                   "--no-stacks", "--probe", f"{faults_lib.name}:ft_*"], out, err)
-            # Hooked calls (native_enter of ft_mix), not only the ffi_call lines that name it.
-            OutputWatch(out_path, b'"native_enter"').wait_for(5_000 * (1 + round_), 120,
-                                                              alive=lambda: tracer.poll() is None,
-                                                              what="native_enter lines from attach")
-            tracer.send_signal(signal.SIGINT)  # Ctrl-C: detach, the target goes on
-            attach_status = tracer.wait(timeout=scaled(60))
+    with fault_target(python, tmp_path, "loop", "--forever", "--faults-lib", faults_lib) as target:
+        # Hooked calls (native_enter of ft_mix), not only the ffi_call lines that name it.
+        tracer = attach_until(layertrace, target, ["--format", "jsonl", "--mode", "anchored", "--no-stacks",
+                                                   "--probe", f"{faults_lib.name}:ft_*"],
+                              out_path, err_path, 5_000 * (1 + round_))
+        tracer.send_signal(signal.SIGINT)  # Ctrl-C: detach, the target goes on
+        attach_status = tracer.wait(timeout=scaled(60))
         # Still running, and still right, after the detach: let it do more work untraced.
-        assert target.poll() is None, "the target died when the tracer detached"
+        assert target.running(), "the target died when the tracer detached"
         time.sleep(0.5)
-        target.send_signal(signal.SIGTERM)
-        status = target.wait(timeout=scaled(60))
-    finally:
-        if target.poll() is None:
-            target.kill()
-            target.wait()
-        fifo.close()
+        status = target.stop()
     assert attach_status == 0, err_path.read_text()[-2000:]
-    assert status == 0, (tmp_path / "target.err").read_text()[-2000:]
-    outcome = read_result(result)
+    assert status == 0, target.err_text()
+    outcome = read_result(tmp_path / "result.json")
     assert outcome["correct"], outcome
     events, _ = parse_jsonl(out_path.read_text())
     # A call in flight at the attach has its exit discarded (its enter came before tracing); one in

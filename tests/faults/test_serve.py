@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (Fifo, OutputWatch, base_trace_args, check_nesting, count, parse_jsonl, read_result, reap,
-                      run_layertrace, scaled, target_argv)
+from conftest import (Fifo, OutputWatch, base_trace_args, check_nesting, count, fault_target, parse_jsonl,
+                      read_result, run_layertrace, scaled, target_argv, wait_for_trace)
 
 TOKEN = "projector-token-0123456789abcdef"
 REFUSED = 9  # docs/cli/exit-codes.md
@@ -292,41 +292,27 @@ def test_serve_attach_to_a_running_target(layertrace, faults_lib, python, tmp_pa
     """`serve attach PID`: a viewer sees the attached target's events (the session's own output),
     and detaching (Ctrl-C to serve) leaves the target running with correct results. The target is
     throttled (a paced loop): an unthrottled one makes hundreds of MB of trace in seconds."""
-    fifo = Fifo(tmp_path / "ready")
-    result = tmp_path / "result.json"
     served_path, viewed_path = tmp_path / "served.jsonl", tmp_path / "viewed.jsonl"
-    with open(tmp_path / "target.err", "w") as target_err:
-        target = subprocess.Popen(target_argv(python, "loop", result, "--forever", "--pace", "0.001", "--progress", 100,
-                                              "--faults-lib", faults_lib, ready=fifo.path),
-                                  stdout=target_err, stderr=target_err)
-    try:
-        fifo.wait_for("ready")
+    with fault_target(python, tmp_path, "loop", "--forever", "--pace", "0.001", "--progress", 100,
+                      "--faults-lib", faults_lib) as target:
         server = Server(layertrace, ["--listen", "127.0.0.1:0", "--wait-viewers", 1,
                                      "attach", target.pid, "--format", "jsonl", "--mode", "anchored", "--no-stacks",
                                      "--probe", f"{faults_lib.name}:ft_*", "--text-output", served_path],
                         tmp_path, env=env_without_token(LAYERTRACE_TOKEN=TOKEN))
         with open(viewed_path, "w") as out, open(tmp_path / "viewer.err", "w") as viewer_err:
             viewer = start_view(layertrace, server.address(), out, viewer_err)
-            OutputWatch(viewed_path, b'"native_enter"').wait_for(300 * (1 + round_), 120,
-                                                                 alive=lambda: viewer.poll() is None,
-                                                                 what="hooked calls at the viewer")
+            wait_for_trace(viewed_path, 300 * (1 + round_), viewer, what="hooked calls at the viewer")
             server.proc.send_signal(signal.SIGINT)  # Ctrl-C: attach detaches, serve ends
             assert server.wait() == 0, server.stderr()
             assert viewer.wait(timeout=scaled(60)) == 0, (tmp_path / "viewer.err").read_text()
         # Detached: the target goes on, untraced and right (two more progress reports after it).
-        assert target.poll() is None, (tmp_path / "target.err").read_text()[-2000:]
-        fifo.forget_pending()
-        fifo.wait_for("progress")
-        fifo.wait_for("progress")
-        target.send_signal(signal.SIGTERM)
-        status = target.wait(timeout=scaled(60))
-    finally:
-        if target.poll() is None:
-            target.kill()
-            target.wait()
-        fifo.close()
-    assert status == 0, (tmp_path / "target.err").read_text()[-2000:]
-    outcome = read_result(result)
+        assert target.running(), target.err_text()
+        target.fifo.forget_pending()
+        target.fifo.wait_for("progress")
+        target.fifo.wait_for("progress")
+        status = target.stop()
+    assert status == 0, target.err_text()
+    outcome = read_result(tmp_path / "result.json")
     assert outcome["correct"], outcome
     assert f"detached from PID {target.pid}" in server.stderr(), server.stderr()
     # The viewer printed exactly what the session printed: the attached target's hooked calls.
