@@ -5,6 +5,7 @@ failed exec leaves the program traced; a static program exec'd gets a notice, no
 warning; the launched process's children still never join the session."""
 import os
 import pathlib
+import re
 import shutil
 import stat
 
@@ -29,6 +30,10 @@ def exec_notices(stderr):
     return [line for line in stderr.splitlines() if "probe info: exec: PID" in line]
 
 
+def probe_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("layertrace: probe ")]
+
+
 def test_shell_script_exec_python_gives_the_full_trace(layertrace, demos_dir, catalog, python, tmp_path):
     demo = demo_entry(catalog)
     # The child's own view of the environment is printed by a subshell (a fork + exec of the
@@ -46,6 +51,7 @@ def test_shell_script_exec_python_gives_the_full_trace(layertrace, demos_dir, ca
     assert "child sees: None None" in err, err[-3000:]
     notices = exec_notices(err)
     assert len(notices) == 1 and "python3" in notices[0], err[-3000:]
+    assert probe_lines(err) == notices, err[-3000:]  # the launching shell is not said to lack Python
     events, modules = parse_jsonl(out)
     assert {e["kind"] for e in events} >= {"py_call", "py_return", "c_call", "ffi_call", "native_enter"}
     # One session: event numbers run on across the exec, one process (the exec keeps the PID;
@@ -83,9 +89,18 @@ def test_pyenv_shim_is_followed_to_the_interpreter(layertrace, demos_dir, tmp_pa
                    cwd=demos_dir / DEMO)
     lines = [parse_path_line(line) for line in out.splitlines() if line.strip()]
     assert any(any(hop[2] == "transform_record" for hop in hops) for hops in lines), out[-3000:]
+    # env (the shim's #!) -> bash -> env -> ... -> the interpreter: a chain of execs, said in one
+    # line once it reached the interpreter, and nothing else from the probes (none of the
+    # launchers on the way is said to have no Python).
+    assert probe_lines(err) == exec_notices(err), err[-3000:]
     notices = exec_notices(err)
-    # bash -> pyenv (via /usr/bin/env) -> ... -> the interpreter: a chain, the last one Python.
-    assert len(notices) >= 2 and "python3" in notices[-1], err[-3000:]
+    assert len(notices) == 1, err[-3000:]
+    chain = re.search(r"exec'd (\d+) times \((.*)\); tracing goes on in the Python interpreter (\S+)$", notices[0])
+    assert chain, notices[0]
+    programs = chain.group(2).split(" -> ")
+    assert int(chain.group(1)) >= 2 and len(programs) == int(chain.group(1)) + 1, notices[0]
+    assert "bash" in programs[:-1] and programs[-1].startswith("python3"), notices[0]
+    assert chain.group(3).endswith("/" + programs[-1]), notices[0]
     assert "without the probe's Goodbye" not in err, err[-3000:]
 
 
@@ -107,10 +122,14 @@ def test_exec_into_a_program_that_is_not_python(layertrace, python, tmp_path):
     abs_calls = [e for e in events if e["kind"] == "ffi_call" and e.get("target", {}).get("symbol") == "abs"]
     assert len(abs_calls) == 2, err[-3000:]
     assert "exec of /nonexistent/program failed" in err, err[-3000:]
+    # The shell has no Python: said once, with the exec that led to it, at the end; the trace ends
+    # cleanly (its Goodbye came).
     notices = exec_notices(err)
-    assert len(notices) == 1 and "/sh" in notices[0] and "/nonexistent" not in notices[0], err[-3000:]
-    # The shell has no Python: its probe says so, and the trace ends cleanly (its Goodbye came).
-    assert "no Python interpreter in this process" in err
+    shell = os.path.realpath("/bin/sh")
+    assert len(notices) == 1 and "/nonexistent" not in notices[0], err[-3000:]
+    assert "exec'd once (" in notices[0], notices[0]
+    assert notices[0].endswith(f" -> {os.path.basename(shell)}); {shell} has no Python interpreter: native events "
+                               "only"), notices[0]
     assert "without the probe's Goodbye" not in err, err[-3000:]
 
 
@@ -137,3 +156,4 @@ def test_exec_of_a_static_program_is_noted(layertrace, tmp_path):
     _, err = run(layertrace, ["run", "--", str(script)], cwd=tmp_path)
     assert "which never connected" in err, err[-3000:]
     assert "without the probe's Goodbye" not in err, err[-3000:]
+

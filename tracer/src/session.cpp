@@ -9,6 +9,7 @@
 #include <layertrace/stream.h>
 #include <layertrace/wire/handshake.h>
 
+#include "exec_chain.h"
 #include "session_accounting.h"
 
 #include <fcntl.h>
@@ -366,6 +367,8 @@ struct Session::Impl {
     std::uint64_t earlierImagesDropped = 0;
     std::uint64_t earlierImagesOrphanExits = 0;
     std::uint64_t earlierImagesLostExits = 0;
+    // The programs the launched process went through, for the one line said about them.
+    ExecChain execChain;
     // The last image that connected sent everything and exec'd a program that never connected:
     // its stream is complete without a Goodbye.
     bool lastImageEndedAtExec = false;
@@ -377,6 +380,9 @@ struct Session::Impl {
         if (attached) {
             closeListener();
         }
+        if (fd >= 0) {
+            execChain.started(static_cast<std::uint32_t>(pid), executableOf(pid));
+        }
         while (fd >= 0) {
             const std::optional<std::string> execPath = readImage(fd, image->assembler);
             if (!execPath || attached) {
@@ -386,18 +392,16 @@ struct Session::Impl {
             // from the same PID, or the process ends without it (a static or setuid program,
             // whose loader ignores LD_PRELOAD).
             fd = acceptProbe();
-            const std::string now = fd >= 0 ? executableOf(pid) : std::string();
-            sink->onReport({ProbeReport::Level::Info,
-                            fd >= 0 ? "exec: PID " + std::to_string(pid) + " is now " + now +
-                                          (now == *execPath ? "" : " (exec of " + *execPath + ")") +
-                                          "; tracing goes on in the new program"
-                                    : "exec: PID " + std::to_string(pid) + " exec'd " + *execPath +
-                                          ", which never connected (a static or setuid program ignores LD_PRELOAD; "
-                                          "otherwise its probe said why on stderr): its events are not traced"});
             if (fd < 0) {
+                sink->onReport({ProbeReport::Level::Info,
+                                "exec: PID " + std::to_string(pid) + " exec'd " + *execPath +
+                                    ", which never connected (a static or setuid program ignores LD_PRELOAD; "
+                                    "otherwise its probe said why on stderr): its events are not traced"});
                 lastImageEndedAtExec = true;
                 break;
             }
+            // Said once the chain reaches a Python interpreter, or ends without one.
+            execChain.execd(executableOf(pid));
             const std::uint64_t nextSeq = image->assembler.eventCount();
             earlierImagesDropped += image->assembler.droppedTotal();
             earlierImagesOrphanExits += image->assembler.orphanExits();
@@ -406,6 +410,11 @@ struct Session::Impl {
             image->assembler.continueSequence(nextSeq);
         }
         closeListener();
+        if (result.connected && !lastImageEndedAtExec) {
+            if (std::optional<std::string> note = execChain.ended(attached)) {
+                sink->onReport({ProbeReport::Level::Info, *note});
+            }
+        }
     }
 
     // No more connections: later processes find no socket and their probes stay off.
@@ -440,6 +449,9 @@ struct Session::Impl {
             }
             assembler.setPid(hello.pid);
             sink->onConnected(hello.pid, pythonVersionText(hello.pythonVersionHex));
+            if (std::optional<std::string> note = execChain.connected(hello.pythonVersionHex != 0, attached)) {
+                sink->onReport({ProbeReport::Level::Info, *note});
+            }
             // Cross-check: objects mapped before the probe's first ModuleMap record.
             for (const auto& [path, bias] : loadBiases(readProcMaps(hello.pid))) {
                 assembler.addMappedObject(path, bias);

@@ -860,7 +860,12 @@ bool start(const std::string& socketPath, bool attached) {
         resendThreadInfos();
     }
     if (!pythonWhy.empty()) {
-        reportOnce(pythonHex == 0 ? wire::ReportLevel::Info : wire::ReportLevel::Warning, "python", pythonWhy);
+        // No interpreter at all (a launcher on its way to one, or a program that is not Python) is
+        // not reported: the Hello's version 0 says it, and the tracer says it once for a whole
+        // exec chain (a pyenv shim is six programs without Python before the interpreter).
+        if (pythonHex != 0) {
+            reportOnce(wire::ReportLevel::Warning, "python", pythonWhy);
+        }
     } else if (!attached && !pythonArm(&why)) {
         reportOnce(wire::ReportLevel::Error, "python", why);
     }
