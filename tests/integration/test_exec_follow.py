@@ -157,3 +157,28 @@ def test_exec_of_a_static_program_is_noted(layertrace, tmp_path):
     assert "which never connected" in err, err[-3000:]
     assert "without the probe's Goodbye" not in err, err[-3000:]
 
+
+def test_modules_lists_the_interpreters_objects_only(layertrace, demos_dir, python, tmp_path):
+    # bash execs the interpreter: bash's own objects (the bash executable) are left out of the
+    # list and the note says so; --all-images lists both programs' objects.
+    script = write_script(tmp_path / "launch.sh", f"#!/bin/bash\nexec {python} user.py\n")
+    bash = os.path.realpath("/bin/bash")
+
+    def listed(*options):
+        out, err = run(layertrace, ["modules", *options, "--", str(script)], cwd=demos_dir / DEMO)
+        paths = {line.rsplit("  ", 1)[1] for line in out.splitlines() if not line.startswith((" ", "(")) and "  " in line}
+        return paths, out, err
+
+    paths, out, _ = listed()
+    assert any(p.endswith("/libstruct_demo.so") for p in paths), out[-3000:]
+    assert bash not in paths, out[-3000:]
+    assert out.splitlines()[-1] == ("(the process exec'd: of its 2 programs only the Python interpreter's objects "
+                                    "are listed, 1 skipped (--all-images lists every program's))"), out[-3000:]
+    paths, out, _ = listed("--all-images")
+    assert bash in paths and any(p.endswith("/libstruct_demo.so") for p in paths), out[-3000:]
+    assert "skipped" not in out
+    # jsonl: stdout stays one object a line; the note goes to stderr.
+    out, err = run(layertrace, ["modules", "--format", "jsonl", "--", str(script)], cwd=demos_dir / DEMO)
+    events, modules = parse_jsonl(out)
+    assert not events and modules and bash not in {m.get("module_path") for m in modules}, out[-3000:]
+    assert "1 skipped (--all-images lists every program's)" in err, err[-3000:]

@@ -7,19 +7,18 @@
 #include <layertrace/session.h>
 
 #include "losses.h"
+#include "module_list.h"
 #include "serve_hook.h"
 #include "trace_options.h"
 
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -67,6 +66,8 @@ options:
   --text-output FILE        write the printed output to FILE instead of stdout
   --color auto|always|never colour roles (default auto: when stdout is a terminal)
   -C DIR                    run PROGRAM in DIR
+  --all-images              modules: list the objects of every program PROGRAM exec'd through,
+                            not only the Python interpreter's
 
 filters (run, attach, replay; values of one filter are alternatives, different filters all apply):
   --tid N                   only thread N (repeatable)
@@ -108,6 +109,7 @@ void installSignalHandlers() {
 struct Cli {
     std::string command;
     TraceOptions trace;
+    bool allImages = false; // modules --all-images
 };
 
 // `modules` shares run's capture options but prints a module list, not a trace: no recording,
@@ -152,6 +154,8 @@ Cli parse(int argc, char** argv) {
             if (cli.trace.output.format != "text" && cli.trace.output.format != "jsonl") {
                 throw UsageError("modules --format must be text or jsonl, not '" + cli.trace.output.format + "'");
             }
+        } else if (modules && a == "--all-images") {
+            cli.allImages = true;
         } else if (a == "-C") {
             cli.trace.run.cwd = args.value();
         } else if (parseTraceOptions(args, cli.trace)) {
@@ -173,26 +177,11 @@ Cli parse(int argc, char** argv) {
     return cli;
 }
 
-// Prints probe reports as they come (stderr), and remembers modules for `modules`.
+// Prints probe reports as they come (stderr).
 class Diagnostics : public EventSink {
 public:
     void onEvent(const TraceEvent&) override {}
     void onReport(const ProbeReport& r) override { printProbeReport(r); }
-    void onModule(const ModuleInfo& m) override {
-        // Python files by path; objects by load bias (a renamed object replaces its first name).
-        const std::string key = m.python ? m.path : "@" + std::to_string(m.base);
-        if (m_index.count(key) == 0) {
-            m_index[key] = m_modules.size();
-            m_modules.push_back(m);
-        } else {
-            m_modules[m_index[key]] = m; // a Python file's role may be updated
-        }
-    }
-    const std::vector<ModuleInfo>& modules() const { return m_modules; }
-
-private:
-    std::map<std::string, std::size_t> m_index;
-    std::vector<ModuleInfo> m_modules;
 };
 
 // The program's status, or 5 when the handshake failed: the trace the user asked for was not made.
@@ -242,25 +231,12 @@ int runCommand(const Cli& cli) {
 int modulesCommand(const Cli& cli, std::ostream& out) {
     RunOptions opts = cli.trace.run;
     opts.stacks = false;
-    Diagnostics diag;
-    auto session = Session::launch(opts, diag);
+    ModuleList list;
+    auto session = Session::launch(opts, list);
     g_child = static_cast<pid_t>(session->pid());
     const SessionResult result = session->wait();
     g_child = 0;
-    std::vector<ModuleInfo> mods = diag.modules();
-    std::stable_sort(mods.begin(), mods.end(), [](const ModuleInfo& a, const ModuleInfo& b) {
-        return std::make_pair(static_cast<int>(a.role), a.name) < std::make_pair(static_cast<int>(b.role), b.name);
-    });
-    for (const auto& m : mods) {
-        if (cli.trace.output.format == "jsonl") {
-            out << moduleToJson(m) << '\n';
-            continue;
-        }
-        std::string role(roleName(m.role));
-        role.resize(8, ' ');
-        out << role << m.name << "  " << m.path << "\n        " << m.reason << '\n';
-    }
-    out.flush();
+    list.print(out, cli.trace.output.format == "jsonl", cli.allImages);
     return summarize(result);
 }
 
