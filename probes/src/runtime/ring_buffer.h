@@ -64,6 +64,11 @@ public:
         return m_capacity - (m_head.load(std::memory_order_relaxed) - m_tail.load(std::memory_order_acquire));
     }
 
+    // Producer: whether at least half the ring is in use (the sender is woken when it is).
+    bool halfFull() const noexcept {
+        return m_head.load(std::memory_order_relaxed) - m_tail.load(std::memory_order_relaxed) >= m_capacity / 2;
+    }
+
     // Consumer: the producer's position; everything in [tail, head) is complete records.
     std::uint64_t head() const noexcept { return m_head.load(std::memory_order_acquire); }
     std::uint64_t tail() const noexcept { return m_tail.load(std::memory_order_relaxed); }

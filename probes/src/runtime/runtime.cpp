@@ -22,6 +22,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -52,6 +54,7 @@ namespace runtime {
 
 std::atomic<int> g_phase{0};
 thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+std::atomic<bool> g_senderAsleep{false};
 
 namespace {
 
@@ -86,6 +89,10 @@ std::atomic<bool> g_metadataLost{false};
 std::uintptr_t g_probeLo = 0, g_probeHi = 0; // the probe's own mapping, skipped in stacks
 
 int g_socket = -1;
+// The sender's wake-up: an eventfd it polls along with the socket. Created once per process and
+// never closed there (a producer may be about to write it; a closed number could be reused by
+// the program), except in a fork child, which has no producer. -1: none (period only).
+std::atomic<int> g_wakeFd{-1};
 pthread_t g_sender;
 std::atomic<bool> g_finishRequested{false};
 std::atomic<bool> g_detachRequested{false};
@@ -141,6 +148,59 @@ void* mapMemory(std::size_t bytes) noexcept {
 }
 
 std::uint32_t currentTid() noexcept { return static_cast<std::uint32_t>(syscall(SYS_gettid)); }
+
+// ---- waking the sender and the producers waiting for it -------------------------------------
+
+// Wakes the sender now, asleep or not. Async-signal-safe (one write); leaves errno as it was,
+// since it runs inside the program's calls.
+void signalSender() noexcept {
+    const int fd = g_wakeFd.load(std::memory_order_relaxed);
+    if (fd < 0) {
+        return;
+    }
+    const int savedErrno = errno;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);
+    errno = savedErrno;
+}
+
+long futexCall(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
+    static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+    return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+// --lossless, ring full: sleeps until the sender has released space in the ring (it wakes the
+// futex after each batch it frees), at most one sender period at a time, so that the caller
+// re-checks that the session still lives: a sender that is gone never holds the thread.
+void waitForRingSpace(ThreadSlot* slot, std::size_t need) noexcept {
+    const int savedErrno = errno;
+    wakeSleepingSender(); // held back by a stalled round, or its wake-up was missed
+    slot->spaceWaiter.store(1, std::memory_order_relaxed);
+    // Pairs with the fence in wakeSpaceWaiter: either this sees the space the sender released,
+    // or the sender sees the waiter and wakes it (the futex wait then returns at once).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (slot->ring.freeSpace() < need && tracingNow()) {
+        const timespec period{0, 2'000'000};
+        futexCall(&slot->spaceWaiter, FUTEX_WAIT_PRIVATE, 1, &period);
+    }
+    slot->spaceWaiter.store(0, std::memory_order_relaxed);
+    errno = savedErrno;
+}
+
+// Sender: after releasing space in `slot`'s ring, or when the session stops.
+void wakeSpaceWaiter(ThreadSlot* slot) noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (slot->spaceWaiter.load(std::memory_order_relaxed) != 0) {
+        slot->spaceWaiter.store(0, std::memory_order_relaxed);
+        futexCall(&slot->spaceWaiter, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    }
+}
+
+void wakeAllSpaceWaiters() noexcept {
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        wakeSpaceWaiter(s);
+    }
+}
 
 // One line on stderr, once per process, when the session dies underneath the program.
 void warnOnce(const std::string& message) {
@@ -396,9 +456,14 @@ MetadataResult sendMetadata(std::uint64_t end) noexcept {
     return stalled ? MetadataResult::Stalled : MetadataResult::Complete;
 }
 
-int g_stalledRounds = 0; // sender only
+// Since when rounds have held the rings back for a producer stopped mid-record (0: not stalled).
+// A time, not a count of rounds: producers wake the sender early, so rounds have no fixed length.
+std::uint64_t g_stalledSinceNs = 0;  // sender only
+bool g_ringsHeldBack = false;        // sender only: the last round sent no ring
+constexpr std::uint64_t kStallLimitNs = 1'000'000'000;
 
 bool drainRound(bool final = false) noexcept {
+    g_ringsHeldBack = false;
     // 1. Snapshot every ring first, 2. then send metadata reserved up to now: a definition a
     // thread looked up before writing an event is always sent before that event.
     g_snapshotArenaEnd = g_arena.reservedEnd();
@@ -410,12 +475,16 @@ bool drainRound(bool final = false) noexcept {
     case MetadataResult::Failed: return false;
     case MetadataResult::Stalled:
         // Events in the snapshots may refer to the definition still being written: hold them
-        // back this round. After ~1 s (a producer stopped forever mid-write) send anyway.
-        if (++g_stalledRounds < 500 && !final) {
+        // back this round. After 1 s (a producer stopped forever mid-write) send anyway.
+        if (g_stalledSinceNs == 0) {
+            g_stalledSinceNs = monotonicNs();
+        }
+        if (monotonicNs() - g_stalledSinceNs < kStallLimitNs && !final) {
+            g_ringsHeldBack = true;
             return true;
         }
         break;
-    case MetadataResult::Complete: g_stalledRounds = 0; break;
+    case MetadataResult::Complete: g_stalledSinceNs = 0; break;
     }
     for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
         std::uint64_t pos = s->ring.tail();
@@ -440,6 +509,7 @@ bool drainRound(bool final = false) noexcept {
                 return false;
             }
             s->ring.release(end);
+            wakeSpaceWaiter(s);
             pos = end;
         }
         if (s->snapshotState == static_cast<int>(ThreadSlotState::Exited) && pos == s->ring.head()) {
@@ -488,6 +558,7 @@ void markSenderDone() noexcept {
 // the program goes on, so they are removed.
 void endSession(bool sendBye, bool detached, bool restoreHooks) noexcept {
     g_phase.store(static_cast<int>(Phase::Stopping), std::memory_order_release);
+    wakeAllSpaceWaiters(); // --lossless producers waiting for room give up now
     pythonDisarm(restoreHooks);
 #ifdef LAYERTRACE_PROBE_HAVE_NATIVE
     if (restoreHooks) {
@@ -539,6 +610,15 @@ bool handOverForExec() noexcept {
     return true;
 }
 
+bool anyRingHalfFull() noexcept {
+    for (ThreadSlot* s = g_threads.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+        if (s->ring.halfFull()) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void* senderMain(void*) {
     ++detail::t_probeDepth; // nothing this thread does is traced
     t_isSender = true;      // a fatal signal here cannot wait for itself to flush
@@ -553,9 +633,25 @@ void* senderMain(void*) {
             endSession(false, false, true);
             return nullptr;
         }
-        pollfd p{g_socket, POLLIN, 0};
-        const int ready = poll(&p, 1, 2); // the drain period: 2 ms
-        if (ready > 0) {
+        // Sleep for the drain period (2 ms) unless the tracer writes or a producer's ring reaches
+        // half full (the eventfd). Not woken early while a stalled round holds the rings back:
+        // draining again at once could send nothing more.
+        pollfd fds[2] = {{g_socket, POLLIN, 0}, {g_wakeFd.load(std::memory_order_relaxed), POLLIN, 0}};
+        const nfds_t count = fds[1].fd >= 0 ? 2 : 1;
+        int period = 2;
+        if (!g_ringsHeldBack) {
+            g_senderAsleep.store(true, std::memory_order_seq_cst);
+            if (anyRingHalfFull()) {
+                period = 0; // it crossed before the flag went up, so nobody woke us: drain now
+            }
+        }
+        const int ready = poll(fds, count, period);
+        g_senderAsleep.store(false, std::memory_order_relaxed);
+        if (count == 2 && (fds[1].revents & POLLIN) != 0) {
+            std::uint64_t wakes;
+            [[maybe_unused]] const ssize_t n = read(fds[1].fd, &wakes, sizeof wakes);
+        }
+        if (ready > 0 && fds[0].revents != 0) {
             std::byte in[256];
             const ssize_t n = recv(g_socket, in, sizeof in, MSG_DONTWAIT);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -611,6 +707,9 @@ void afterForkInChild() {
     if (g_socket >= 0) {
         close(g_socket);
         g_socket = -1;
+    }
+    if (const int fd = g_wakeFd.exchange(-1); fd >= 0) {
+        close(fd);
     }
 }
 
@@ -796,7 +895,8 @@ void resetForNewSession() {
     g_detachRequested.store(false);
     g_transportReported.store(false);
     g_metadataLost.store(false);
-    g_stalledRounds = 0;
+    g_stalledSinceNs = 0;
+    g_ringsHeldBack = false;
     g_deferredUnmapCount = 0;
     g_fatalSignal.store(0);
     g_senderFinished.store(false);
@@ -852,6 +952,9 @@ bool start(const std::string& socketPath, bool attached) {
     if (!connectToTracer(socketPath, pythonHex, attached, &why)) {
         std::fprintf(stderr, "layertrace-probe: %s; not tracing\n", why.c_str());
         return false;
+    }
+    if (g_wakeFd.load() < 0) {
+        g_wakeFd.store(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); // failed: the sender keeps its period
     }
     g_phase.store(static_cast<int>(Phase::Tracing), std::memory_order_release);
     bool first = true;
@@ -928,6 +1031,7 @@ void finish() noexcept {
     int expected = static_cast<int>(Phase::Tracing);
     if (g_phase.compare_exchange_strong(expected, static_cast<int>(Phase::Stopping))) {
         g_finishRequested.store(true, std::memory_order_release);
+        signalSender();
     } else if (expected != static_cast<int>(Phase::Stopping)) {
         return;
     }
@@ -1048,6 +1152,7 @@ bool beginExecHandoff(const char* path) noexcept {
         }
     }
     g_execRequested.store(true, std::memory_order_release);
+    signalSender();
     while (!g_execParked && !g_senderDone) {
         if (pthread_cond_timedwait(&g_doneCond, &g_doneMutex, &deadline) == ETIMEDOUT) {
             break;
@@ -1086,6 +1191,7 @@ void flushFromSignal(int signal, bool endSession) noexcept {
         if (g_phase.compare_exchange_strong(tracing, static_cast<int>(Phase::Stopping))) {
             g_fatalSignal.store(signal);
             g_finishRequested.store(true, std::memory_order_release);
+            signalSender();
         }
         if (phase() == Phase::Stopping) {
             waitBrieflyFor(senderFinished);
@@ -1096,6 +1202,7 @@ void flushFromSignal(int signal, bool endSession) noexcept {
         return;
     }
     const std::uint32_t ticket = g_flushRequests.fetch_add(1, std::memory_order_acq_rel) + 1;
+    signalSender();
     waitBrieflyFor([&] {
         return static_cast<std::int32_t>(g_flushesDone.load(std::memory_order_acquire) - ticket) >= 0 ||
                senderFinished();
@@ -1179,7 +1286,7 @@ bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept {
             if (!tracingNow()) {
                 return false;
             }
-            sched_yield(); // --lossless: wait for the sender
+            waitForRingSpace(slot, need); // --lossless: wait for the sender
         }
     }
     if (slot->pendingDropped > 0) {
@@ -1187,7 +1294,15 @@ bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept {
         slot->ring.push(reinterpret_cast<const std::byte*>(&dropped), sizeof dropped);
         slot->pendingDropped = 0;
     }
-    return slot->ring.push(records.data(), records.size());
+    const bool pushed = slot->ring.push(records.data(), records.size());
+    wakeSenderIfRingHalfFull(slot);
+    return pushed;
+}
+
+void wakeSleepingSender() noexcept {
+    if (g_senderAsleep.exchange(false, std::memory_order_relaxed)) {
+        signalSender();
+    }
 }
 
 void appendStackIfWanted(wire::RecordWriter& w) noexcept {

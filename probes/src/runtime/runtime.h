@@ -45,6 +45,8 @@ struct ThreadSlot {
     std::uint64_t pendingDropped = 0;           // owner thread only: not yet reported in a Dropped
     std::atomic<std::uint64_t> droppedTotal{0}; // single writer (owner), read by the sender
     std::uint64_t pythonDepth = 0;              // owner thread only: PyCalls minus PyReturns sent
+    // Futex word: 1 while the owner (--lossless, ring full) sleeps until the sender frees space.
+    std::atomic<std::uint32_t> spaceWaiter{0};
     std::uint64_t snapshotHead = 0;             // sender only
     int snapshotState = 0;                      // sender only
     ThreadSlot* next = nullptr;                 // immutable once published
@@ -79,6 +81,18 @@ inline ThreadSlot* currentThread() noexcept {
     return registerCurrentThread();
 }
 
+// The sender sleeps in poll() for at most its 2 ms period with g_senderAsleep raised; a producer
+// whose push leaves its ring half full wakes it early. On the hot path that is two loads from
+// the ring's own cache lines and, only past half, one load of the flag; the system call (an
+// eventfd write) happens once per crossing, by the producer that lowers the flag.
+extern std::atomic<bool> g_senderAsleep;
+void wakeSleepingSender() noexcept;
+inline void wakeSenderIfRingHalfFull(ThreadSlot* slot) noexcept {
+    if (slot->ring.halfFull() && g_senderAsleep.load(std::memory_order_relaxed)) {
+        wakeSleepingSender();
+    }
+}
+
 // Pushes complete records (one event, possibly followed by its Stack) as one unit; reports a
 // pending Dropped first; counts a drop when full (or waits with --lossless).
 bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept;
@@ -89,6 +103,7 @@ template <class T>
 inline bool pushFixedRecord(ThreadSlot* slot, const T& rec) noexcept {
     static_assert(sizeof(T) % wire::kRecordAlign == 0);
     if (slot->pendingDropped == 0 && slot->ring.pushFixed<sizeof(T)>(&rec)) {
+        wakeSenderIfRingHalfFull(slot);
         return true;
     }
     alignas(8) std::byte buf[sizeof(T)];
