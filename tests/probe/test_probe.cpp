@@ -1077,6 +1077,32 @@ TEST(Probe, LosslessExitWaitsForEveryEvent) {
     ASSERT_EQ(r.ofType(RecordType::Goodbye).size(), 1u);
 }
 
+// --lossless against a slow tracer: the program waits for room in its ring asleep (a futex the
+// sender wakes when it frees space), not spinning. The loop takes about two seconds of waiting
+// for the tracer; a producer that yielded in a loop spent them on the CPU.
+TEST(Probe, LosslessProducerSleepsWhileTheTracerIsSlow) {
+    RunOptions o;
+    o.script = "import time\n"
+               "def f(x):\n    return x + 1\n"
+               "cpu0, wall0 = time.process_time(), time.monotonic()\n"
+               "s = 0\n"
+               "for i in range(20000):\n    s = f(s)\n"
+               "print(s, round(time.process_time() - cpu0, 3), round(time.monotonic() - wall0, 3))\n";
+    o.welcome = welcome(wire::TraceMode::Full, false, /*lossless=*/true);
+    o.readPauseMs = 100; // at most 64 KiB a read: about 640 KB/s
+    o.env = {{"LAYERTRACE_BUFFER_SIZE", "65536"}}; // the loop's ~1 MB of events do not fit: it waits
+    const RunResult r = runTraced(o);
+    ASSERT_TRUE(r.streamClean) << describe(r);
+    ASSERT_EQ(r.exitCode, 0);
+    int result = 0;
+    double cpu = 0, wall = 0;
+    ASSERT_EQ(std::sscanf(r.out.c_str(), "%d %lf %lf", &result, &cpu, &wall), 3) << r.out;
+    EXPECT_EQ(result, 20000);
+    ASSERT_GT(wall, 0.5) << "the tracer did not slow the program down: nothing was tested";
+    EXPECT_LT(cpu, wall / 4) << "CPU " << cpu << " s over " << wall << " s of a loop that mostly waits for the tracer";
+    EXPECT_TRUE(r.ofType(RecordType::Dropped).empty());
+}
+
 TEST(Probe, ForkedChildDoesNotWriteIntoTheSession) {
     RunOptions o;
     o.script = "import os\n"
