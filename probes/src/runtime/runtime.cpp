@@ -23,7 +23,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <linux/futex.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -89,10 +88,10 @@ std::atomic<bool> g_metadataLost{false};
 std::uintptr_t g_probeLo = 0, g_probeHi = 0; // the probe's own mapping, skipped in stacks
 
 int g_socket = -1;
-// The sender's wake-up: an eventfd it polls along with the socket. Created once per process and
-// never closed there (a producer may be about to write it; a closed number could be reused by
-// the program), except in a fork child, which has no producer. -1: none (period only).
-std::atomic<int> g_wakeFd{-1};
+// The sender's wake-up: a futex word (an event count) it sleeps on for at most its period; a
+// waker bumps it and wakes the futex. A word, not an eventfd: no file descriptor the program
+// could close (and reuse for a file of its own) under a producer about to write it.
+std::atomic<std::uint32_t> g_senderWakes{0};
 pthread_t g_sender;
 std::atomic<bool> g_finishRequested{false};
 std::atomic<bool> g_detachRequested{false};
@@ -151,22 +150,24 @@ std::uint32_t currentTid() noexcept { return static_cast<std::uint32_t>(syscall(
 
 // ---- waking the sender and the producers waiting for it -------------------------------------
 
-// Wakes the sender now, asleep or not. Async-signal-safe (one write); leaves errno as it was,
-// since it runs inside the program's calls.
-void signalSender() noexcept {
-    const int fd = g_wakeFd.load(std::memory_order_relaxed);
-    if (fd < 0) {
-        return;
-    }
-    const int savedErrno = errno;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);
-    errno = savedErrno;
-}
-
 long futexCall(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
     static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
     return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+// Wakes the sender now, asleep or not. Async-signal-safe (an atomic and one system call);
+// leaves errno as it was, since it runs inside the program's calls.
+void signalSender() noexcept {
+    const int savedErrno = errno;
+    g_senderWakes.fetch_add(1, std::memory_order_release);
+    futexCall(&g_senderWakes, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    errno = savedErrno;
+}
+
+// Sender: sleeps until signalSender or `period` has passed. `wakesBefore` is the word read
+// before the sender last looked for work: a wake-up since then ends the sleep at once.
+void senderSleep(std::uint32_t wakesBefore, const timespec& period) noexcept {
+    futexCall(&g_senderWakes, FUTEX_WAIT_PRIVATE, wakesBefore, &period);
 }
 
 // --lossless, ring full: sleeps until the sender has released space in the ring (it wakes the
@@ -633,25 +634,25 @@ void* senderMain(void*) {
             endSession(false, false, true);
             return nullptr;
         }
-        // Sleep for the drain period (2 ms) unless the tracer writes or a producer's ring reaches
-        // half full (the eventfd). Not woken early while a stalled round holds the rings back:
-        // draining again at once could send nothing more.
-        pollfd fds[2] = {{g_socket, POLLIN, 0}, {g_wakeFd.load(std::memory_order_relaxed), POLLIN, 0}};
-        const nfds_t count = fds[1].fd >= 0 ? 2 : 1;
-        int period = 2;
-        if (!g_ringsHeldBack) {
+        // Sleep for the drain period (2 ms) unless a producer's ring reaches half full, the
+        // process exits, a fatal signal asks for a flush or an exec for the handoff. Not woken
+        // early by producers while a stalled round holds the rings back: draining again at once
+        // could send nothing more.
+        const std::uint32_t wakes = g_senderWakes.load(std::memory_order_acquire);
+        bool sleep = !g_finishRequested.load(std::memory_order_acquire) &&
+                     !g_execRequested.load(std::memory_order_acquire) &&
+                     g_flushRequests.load(std::memory_order_acquire) == g_flushesDone.load(std::memory_order_relaxed);
+        if (sleep && !g_ringsHeldBack) {
             g_senderAsleep.store(true, std::memory_order_seq_cst);
-            if (anyRingHalfFull()) {
-                period = 0; // it crossed before the flag went up, so nobody woke us: drain now
-            }
+            sleep = !anyRingHalfFull(); // it crossed before the flag went up, so nobody woke us
         }
-        const int ready = poll(fds, count, period);
+        if (sleep) {
+            senderSleep(wakes, timespec{0, 2'000'000});
+        }
         g_senderAsleep.store(false, std::memory_order_relaxed);
-        if (count == 2 && (fds[1].revents & POLLIN) != 0) {
-            std::uint64_t wakes;
-            [[maybe_unused]] const ssize_t n = read(fds[1].fd, &wakes, sizeof wakes);
-        }
-        if (ready > 0 && fds[0].revents != 0) {
+        // Control bytes from the tracer (a Detach, or its end): looked at once per round.
+        pollfd p{g_socket, POLLIN, 0};
+        if (poll(&p, 1, 0) > 0) {
             std::byte in[256];
             const ssize_t n = recv(g_socket, in, sizeof in, MSG_DONTWAIT);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -707,9 +708,6 @@ void afterForkInChild() {
     if (g_socket >= 0) {
         close(g_socket);
         g_socket = -1;
-    }
-    if (const int fd = g_wakeFd.exchange(-1); fd >= 0) {
-        close(fd);
     }
 }
 
@@ -952,9 +950,6 @@ bool start(const std::string& socketPath, bool attached) {
     if (!connectToTracer(socketPath, pythonHex, attached, &why)) {
         std::fprintf(stderr, "layertrace-probe: %s; not tracing\n", why.c_str());
         return false;
-    }
-    if (g_wakeFd.load() < 0) {
-        g_wakeFd.store(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); // failed: the sender keeps its period
     }
     g_phase.store(static_cast<int>(Phase::Tracing), std::memory_order_release);
     bool first = true;
@@ -1278,6 +1273,7 @@ bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept {
         // Too big for the ring even when empty (a tiny LAYERTRACE_BUFFER_SIZE and a deep stack):
         // waiting would never end, so it is dropped even with --lossless.
         if (!optionsStorage().lossless || need > slot->ring.capacity()) {
+            wakeSleepingSender(); // full, and the sender asleep: its wake-up at half full was missed
             ++slot->pendingDropped;
             slot->droppedTotal.store(slot->droppedTotal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             return false;
