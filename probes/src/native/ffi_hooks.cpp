@@ -6,6 +6,7 @@
 #include "../runtime/emit.h"
 
 #include <array>
+#include <cstddef>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -50,11 +51,21 @@ constinit Alias g_callGo[kMaxAliases];
 constinit Alias g_prep[kMaxAliases];
 constinit std::mutex g_mutex;
 
+// FfiArgumentDecoder (emit.h): the arguments, decoded straight into the FfiCall record.
+void decodeArgumentsInto(const FfiCifMirror* cif, void** avalue, FfiValue* out, std::size_t count) {
+    decodeFfiArguments(cif, avalue, {out, count});
+}
+
 void emitCall(const Alias& alias, FfiCifMirror* cif, void (*fn)(), void** avalue, std::uintptr_t caller) {
-    FfiValue args[wire::kMaxFfiArgs];
-    const std::size_t n = decodeFfiArguments(cif, avalue, args);
-    emitFfiCall(alias.hookId, reinterpret_cast<std::uint64_t>(fn), caller, static_cast<std::uint16_t>(cif->abi),
-                std::span<const FfiValue>(args, n));
+    const std::size_t argCount = cif->argTypes != nullptr ? cif->nargs : 0;
+    emitFfiCall(alias.hookId, reinterpret_cast<std::uint64_t>(fn), caller, static_cast<std::uint16_t>(cif->abi), cif,
+                avalue, argCount, decodeArgumentsInto);
+}
+
+void emitReturn(FfiCifMirror* cif, void (*fn)(), void* rvalue) {
+    FfiValue value;
+    decodeFfiValue(cif->rtype, rvalue, &value);
+    emitFfiReturn(reinterpret_cast<std::uint64_t>(fn), value.type, value.size, value.bits);
 }
 
 template <int I>
@@ -63,7 +74,7 @@ void ffiCallReplacement(FfiCifMirror* cif, void (*fn)(), void* rvalue, void** av
     if (!tracingEnabled() || cif == nullptr) return original(cif, fn, rvalue, avalue);
     emitCall(g_call[I], cif, fn, avalue, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
     original(cif, fn, rvalue, avalue);
-    emitFfiReturn(reinterpret_cast<std::uint64_t>(fn), decodeFfiValue(cif->rtype, rvalue));
+    emitReturn(cif, fn, rvalue);
 }
 
 template <int I>
@@ -72,7 +83,7 @@ void ffiCallGoReplacement(FfiCifMirror* cif, void (*fn)(), void* rvalue, void** 
     if (!tracingEnabled() || cif == nullptr) return original(cif, fn, rvalue, avalue, closure);
     emitCall(g_callGo[I], cif, fn, avalue, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
     original(cif, fn, rvalue, avalue, closure);
-    emitFfiReturn(reinterpret_cast<std::uint64_t>(fn), decodeFfiValue(cif->rtype, rvalue));
+    emitReturn(cif, fn, rvalue);
 }
 
 // ---- closures ------------------------------------------------------------------------------
@@ -232,23 +243,26 @@ std::uint64_t loadLow(const std::uint8_t* bytes, std::size_t size) {
 
 } // namespace
 
-wire::FfiValue decodeFfiValue(const FfiTypeMirror* type, const void* value) {
-    FfiValue v{};
-    if (type == nullptr) return v;
-    v.type = static_cast<FfiType>(type->type <= 15 ? type->type : 0);
-    v.size = static_cast<std::uint32_t>(type->size);
-    if (value == nullptr || v.type == FfiType::Void || v.type == FfiType::Struct) return v;
+void decodeFfiValue(const FfiTypeMirror* type, const void* value, wire::FfiValue* out) {
+    // Field by field into *out (in place in the ring for arguments): assembled in a local and
+    // returned, the value went through the stack in 1- and 4-byte stores read back by 8-byte
+    // loads, a store-forwarding stall per value.
+    const auto code = type == nullptr || type->type > 15 ? FfiType::Void : static_cast<FfiType>(type->type);
+    const auto size = type == nullptr ? 0u : static_cast<std::uint32_t>(type->size);
     // Scalars: the value's low bytes (a long double's low half). Integer returns narrower than a
     // word are stored widened to ffi_arg: on little-endian x86-64 their low bytes are the value too.
-    v.bits = loadLow(static_cast<const std::uint8_t*>(value), v.size);
-    return v;
+    const bool scalar = value != nullptr && code != FfiType::Void && code != FfiType::Struct;
+    out->type = code;
+    out->reserved[0] = out->reserved[1] = out->reserved[2] = 0;
+    out->size = size;
+    out->bits = scalar ? loadLow(static_cast<const std::uint8_t*>(value), size) : 0;
 }
 
 std::size_t decodeFfiArguments(const FfiCifMirror* cif, void** avalue, std::span<wire::FfiValue> out) {
     if (cif == nullptr || cif->argTypes == nullptr) return 0;
     const std::size_t n = cif->nargs < out.size() ? cif->nargs : out.size();
     for (std::size_t i = 0; i < n; ++i)
-        out[i] = decodeFfiValue(cif->argTypes[i], avalue != nullptr ? avalue[i] : nullptr);
+        decodeFfiValue(cif->argTypes[i], avalue != nullptr ? avalue[i] : nullptr, &out[i]);
     return n;
 }
 

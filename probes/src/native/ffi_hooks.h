@@ -31,8 +31,9 @@ struct FfiCifMirror {
 };
 
 // Decodes one value of type `type` stored at `value` (arguments: avalue[i]; returns: rvalue,
-// where libffi widens integers narrower than a word to a full ffi_arg, whose low bytes are read).
-wire::FfiValue decodeFfiValue(const FfiTypeMirror* type, const void* value);
+// where libffi widens integers narrower than a word to a full ffi_arg, whose low bytes are read)
+// into *out.
+void decodeFfiValue(const FfiTypeMirror* type, const void* value, wire::FfiValue* out);
 // Decodes up to out.size() arguments; returns how many were written.
 std::size_t decodeFfiArguments(const FfiCifMirror* cif, void** avalue, std::span<wire::FfiValue> out);
 

@@ -16,6 +16,10 @@
 
 namespace layertrace::probe {
 
+namespace native {
+struct FfiCifMirror; // libffi's ffi_cif (native/ffi_hooks.h)
+} // namespace native
+
 struct ProbeOptions {
     wire::TraceMode mode = wire::TraceMode::Anchored;
     bool stacks = true;
@@ -32,9 +36,14 @@ bool tracingEnabled();
 
 void emitNativeEnter(std::uint32_t hookId, std::uint64_t function, std::uint64_t caller);
 void emitNativeExit(std::uint32_t hookId, std::uint64_t function, std::uint64_t returnValue, bool unwound);
+// Writes `count` decoded argument values of `cif` (values at `avalue`) to `out`: FfiCall's
+// arguments are decoded straight into the record, in place in the thread's buffer.
+using FfiArgumentDecoder = void (*)(const native::FfiCifMirror* cif, void** avalue, wire::FfiValue* out,
+                                    std::size_t count);
 void emitFfiCall(std::uint32_t entryHookId, std::uint64_t target, std::uint64_t caller, std::uint16_t abi,
-                 std::span<const wire::FfiValue> args);
-void emitFfiReturn(std::uint64_t target, const wire::FfiValue& value);
+                 const native::FfiCifMirror* cif, void** avalue, std::size_t argCount, FfiArgumentDecoder decode);
+// The returned value's FfiValue fields, in registers.
+void emitFfiReturn(std::uint64_t target, wire::FfiType type, std::uint32_t size, std::uint64_t bits);
 void emitClosureEnter(std::uint64_t closure, std::uint64_t userFunc, std::uint64_t caller);
 void emitClosureExit(std::uint64_t closure);
 void emitInitEnter(std::uint64_t function, std::string_view moduleName, std::string_view path);

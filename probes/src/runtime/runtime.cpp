@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -1273,9 +1274,7 @@ bool pushRecords(ThreadSlot* slot, const wire::RecordWriter& records) noexcept {
         // Too big for the ring even when empty (a tiny LAYERTRACE_BUFFER_SIZE and a deep stack):
         // waiting would never end, so it is dropped even with --lossless.
         if (!optionsStorage().lossless || need > slot->ring.capacity()) {
-            wakeSleepingSender(); // full, and the sender asleep: its wake-up at half full was missed
-            ++slot->pendingDropped;
-            slot->droppedTotal.store(slot->droppedTotal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            countDropped(slot);
             return false;
         }
         while (slot->ring.freeSpace() < need) {
@@ -1358,12 +1357,41 @@ bool tracingEnabled() { return tracingNow(); }
 
 namespace {
 
-// Builds one event (plus its Stack when wanted) on the stack and pushes it.
+// Records written in place in a ring (no copy through a buffer on the stack) are written one
+// 8-byte word at a time, each assembled in a register: built as a struct, GCC wrote them to the
+// stack in narrow stores and copied them with wide loads, a store-forwarding stall per load.
+template <class V>
+void storeAt(std::byte* record, std::size_t offset, V value) noexcept {
+    static_assert(std::is_trivially_copyable_v<V>);
+    std::memcpy(record + offset, &value, sizeof value);
+}
+
+std::uint64_t headerWord(wire::RecordType type, std::size_t size) noexcept {
+    static_assert(std::endian::native == std::endian::little && offsetof(wire::RecordHeader, type) == 0 &&
+                  offsetof(wire::RecordHeader, size) == 2 && offsetof(wire::RecordHeader, reserved) == 4);
+    return std::uint64_t{static_cast<std::uint16_t>(type)} | std::uint64_t{size} << 16;
+}
+
+// The drop path of an event of at least `size` bytes that did not go straight into the ring:
+// when not even that fits (and the session is not --lossless, which waits instead), it is
+// counted as dropped before anything is decoded, copied or unwound for it.
+bool droppedEarly(ThreadSlot* slot, std::size_t size) noexcept {
+    const std::size_t need = size + (slot->pendingDropped > 0 ? sizeof(wire::Dropped) : 0);
+    if (optionsStorage().lossless || slot->ring.fits(need)) {
+        return false;
+    }
+    countDropped(slot);
+    return true;
+}
+
+// Pushes one event, followed by its Stack when it is an event that has one (`withStack`) and
+// stacks are on: then the records are built on the stack first; without a stack the fixed-size
+// record goes straight into the ring (pushFixedRecord).
 // An event raised while this thread is already inside the probe (a hooked function called by
 // the probe itself, or from a signal handler that interrupted a push) is not traced: the ring
 // has a single producer, and that producer is busy.
 template <class T>
-void emitEvent(wire::RecordType type, const T& rec, bool withStack) noexcept {
+void emitEvent(wire::RecordType type, T rec, bool withStack) noexcept {
     ReentrancyGuard guard;
     if (!guard.entered()) {
         return;
@@ -1372,12 +1400,18 @@ void emitEvent(wire::RecordType type, const T& rec, bool withStack) noexcept {
     if (slot == nullptr) {
         return;
     }
+    if (!withStack || !optionsStorage().stacks) {
+        rec.header = {type, static_cast<std::uint16_t>(sizeof(T)), 0};
+        pushFixedRecord(slot, rec);
+        return;
+    }
+    if (droppedEarly(slot, sizeof(T))) {
+        return; // before the stack is unwound
+    }
     alignas(8) std::byte buf[kMaxEventBytes];
     wire::RecordWriter w(buf, sizeof buf);
     w.append(type, rec);
-    if (withStack) {
-        appendStackIfWanted(w);
-    }
+    appendStackIfWanted(w);
     pushRecords(slot, w);
 }
 
@@ -1393,7 +1427,7 @@ void emitNativeExit(std::uint32_t hookId, std::uint64_t function, std::uint64_t 
 }
 
 void emitFfiCall(std::uint32_t entryHookId, std::uint64_t target, std::uint64_t caller, std::uint16_t abi,
-                 std::span<const wire::FfiValue> args) {
+                 const native::FfiCifMirror* cif, void** avalue, std::size_t argCount, FfiArgumentDecoder decode) {
     ReentrancyGuard guard;
     if (!guard.entered()) {
         return;
@@ -1402,15 +1436,67 @@ void emitFfiCall(std::uint32_t entryHookId, std::uint64_t target, std::uint64_t 
     if (slot == nullptr) {
         return;
     }
+    argCount = std::min(argCount, wire::kMaxFfiArgs);
+    const auto size = static_cast<std::uint16_t>(sizeof(wire::FfiCall) + argCount * sizeof(wire::FfiValue));
+    if (!optionsStorage().stacks && slot->pendingDropped == 0) {
+        // The common case: the record is written in place, the arguments decoded into it.
+        if (std::byte* at = slot->ring.reserve(size)) {
+            using wire::FfiCall;
+            static_assert(offsetof(FfiCall, argCount) == offsetof(FfiCall, entry) + 4 &&
+                          offsetof(FfiCall, abi) == offsetof(FfiCall, entry) + 6 && sizeof(FfiCall) == offsetof(FfiCall, abi) + 2);
+            storeAt(at, 0, headerWord(wire::RecordType::FfiCall, size));
+            storeAt(at, offsetof(FfiCall, tsNs), nowNs());
+            storeAt(at, offsetof(FfiCall, target), target);
+            storeAt(at, offsetof(FfiCall, caller), caller);
+            storeAt(at, offsetof(FfiCall, entry), std::uint64_t{entryHookId} | std::uint64_t{argCount} << 32 | std::uint64_t{abi} << 48);
+            decode(cif, avalue, reinterpret_cast<wire::FfiValue*>(at + sizeof(FfiCall)), argCount);
+            slot->ring.commit(size);
+            wakeSenderIfRingHalfFull(slot);
+            return;
+        }
+    }
+    if (droppedEarly(slot, size)) {
+        return;
+    }
+    const std::uint64_t tsNs = nowNs();
+    wire::FfiValue args[wire::kMaxFfiArgs];
+    decode(cif, avalue, args, argCount);
     alignas(8) std::byte buf[kMaxEventBytes];
     wire::RecordWriter w(buf, sizeof buf);
-    wire::appendFfiCall(w, wire::FfiCall{{}, nowNs(), target, caller, entryHookId, 0, abi}, args);
+    wire::appendFfiCall(w, wire::FfiCall{{}, tsNs, target, caller, entryHookId, 0, abi}, {args, argCount});
     appendStackIfWanted(w);
     pushRecords(slot, w);
 }
 
-void emitFfiReturn(std::uint64_t target, const wire::FfiValue& value) {
-    emitEvent(wire::RecordType::FfiReturn, wire::FfiReturn{{}, nowNs(), target, value}, false);
+void emitFfiReturn(std::uint64_t target, wire::FfiType type, std::uint32_t size, std::uint64_t bits) {
+    ReentrancyGuard guard;
+    if (!guard.entered()) {
+        return;
+    }
+    ThreadSlot* slot = currentThread();
+    if (slot == nullptr) {
+        return;
+    }
+    using wire::FfiReturn;
+    using wire::FfiValue;
+    std::byte* at = slot->pendingDropped == 0 ? slot->ring.reserve(sizeof(FfiReturn)) : nullptr;
+    if (at == nullptr) {
+        if (!droppedEarly(slot, sizeof(FfiReturn))) {
+            pushFixedRecord(slot, FfiReturn{{wire::RecordType::FfiReturn, sizeof(FfiReturn), 0}, nowNs(), target,
+                                            {type, {}, size, bits}});
+        }
+        return;
+    }
+    // In place, one store per word, as FfiCall's.
+    static_assert(offsetof(FfiValue, size) == 4 && offsetof(FfiValue, bits) == 8);
+    storeAt(at, 0, headerWord(wire::RecordType::FfiReturn, sizeof(FfiReturn)));
+    storeAt(at, offsetof(FfiReturn, tsNs), nowNs());
+    storeAt(at, offsetof(FfiReturn, target), target);
+    storeAt(at, offsetof(FfiReturn, value) + offsetof(FfiValue, type),
+            std::uint64_t{static_cast<std::uint8_t>(type)} | std::uint64_t{size} << 32);
+    storeAt(at, offsetof(FfiReturn, value) + offsetof(FfiValue, bits), bits);
+    slot->ring.commit(sizeof(FfiReturn));
+    wakeSenderIfRingHalfFull(slot);
 }
 
 void emitClosureEnter(std::uint64_t closure, std::uint64_t userFunc, std::uint64_t caller) {

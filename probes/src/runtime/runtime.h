@@ -88,9 +88,20 @@ inline ThreadSlot* currentThread() noexcept {
 extern std::atomic<bool> g_senderAsleep;
 void wakeSleepingSender() noexcept;
 inline void wakeSenderIfRingHalfFull(ThreadSlot* slot) noexcept {
-    if (slot->ring.halfFull() && g_senderAsleep.load(std::memory_order_relaxed)) {
+    if (slot->ring.producerHalfFull() && g_senderAsleep.load(std::memory_order_relaxed)) {
         wakeSleepingSender();
     }
+}
+
+// Counts one event dropped because the thread's ring is full (and wakes the sender if it sleeps:
+// its wake-up at half full was missed); a Dropped record reports it ahead of the next event that
+// fits.
+inline void countDropped(ThreadSlot* slot) noexcept {
+    if (g_senderAsleep.load(std::memory_order_relaxed)) { // no locked exchange per drop while it is awake
+        wakeSleepingSender();
+    }
+    ++slot->pendingDropped;
+    slot->droppedTotal.store(slot->droppedTotal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 // Pushes complete records (one event, possibly followed by its Stack) as one unit; reports a
