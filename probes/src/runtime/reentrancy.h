@@ -7,7 +7,9 @@
 namespace layertrace::probe {
 
 namespace detail {
-extern thread_local int t_probeDepth __attribute__((tls_model("initial-exec")));
+// constinit: without it every other file reached the variable through a TLS init function called
+// via the PLT (C++ must allow for a dynamic initializer in the defining file).
+extern constinit thread_local int t_probeDepth __attribute__((tls_model("initial-exec")));
 } // namespace detail
 
 // True when this thread is currently inside probe code.

@@ -47,13 +47,13 @@
 namespace layertrace::probe {
 
 namespace detail {
-thread_local int t_probeDepth __attribute__((tls_model("initial-exec"))) = 0;
+constinit thread_local int t_probeDepth __attribute__((tls_model("initial-exec"))) = 0;
 } // namespace detail
 
 namespace runtime {
 
 std::atomic<int> g_phase{0};
-thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<bool> g_senderAsleep{false};
 
 namespace {

@@ -64,7 +64,8 @@ inline constexpr int kPhaseTracing = 1;
 inline bool tracingNow() noexcept { return g_phase.load(std::memory_order_relaxed) == kPhaseTracing; }
 
 // The calling thread's slot once registered (runtime.cpp).
-extern thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec")));
+// constinit: reached directly from every file, with no TLS init function call (reentrancy.h).
+extern constinit thread_local ThreadSlot* t_slot __attribute__((tls_model("initial-exec")));
 // Registers the calling thread (its first event): nullptr when it is exiting or no memory
 // could be mapped.
 ThreadSlot* registerCurrentThread() noexcept;
