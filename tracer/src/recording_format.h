@@ -123,11 +123,16 @@ class ByteSink {
 public:
     explicit ByteSink(std::string& out) : m_out(out) {}
     void varint(std::uint64_t v) {
+        // Encoded on the stack and appended at once: one append per field, not one per byte
+        // (the recording writer encodes every event of a live session on the tracer's thread).
+        char buf[10];
+        std::size_t n = 0;
         while (v >= 0x80) {
-            m_out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+            buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
             v >>= 7;
         }
-        m_out.push_back(static_cast<char>(v));
+        buf[n++] = static_cast<char>(v);
+        m_out.append(buf, n);
     }
     void svarint(std::int64_t v) { varint(zigzag(v)); }
     void byte(std::uint8_t b) { m_out.push_back(static_cast<char>(b)); }
@@ -138,6 +143,32 @@ public:
 
 private:
     std::string& m_out;
+};
+
+// The same encoding into memory the caller sized beforehand (at most kMaxVarintSize bytes per
+// varint): no capacity check per byte, for records written once per event.
+inline constexpr std::size_t kMaxVarintSize = 10;
+class RawByteWriter {
+public:
+    explicit RawByteWriter(char* out) : m_begin(out), m_p(out) {}
+    void varint(std::uint64_t v) {
+        while (v >= 0x80) {
+            *m_p++ = static_cast<char>((v & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        *m_p++ = static_cast<char>(v);
+    }
+    void svarint(std::int64_t v) { varint(zigzag(v)); }
+    void byte(std::uint8_t b) { *m_p++ = static_cast<char>(b); }
+    void bytes(std::string_view s) {
+        std::memcpy(m_p, s.data(), s.size());
+        m_p += s.size();
+    }
+    std::string_view written() const { return {m_begin, static_cast<std::size_t>(m_p - m_begin)}; }
+
+private:
+    char* m_begin;
+    char* m_p;
 };
 
 // Bounds-checked reading of the same; failures throw Truncated with what was being read.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -117,6 +118,32 @@ struct RecordingWriter::Impl {
     ZSTD_CCtx* zstd = nullptr;
 
     std::unordered_map<std::string, std::uint32_t> strings; // id 0 is the empty string, implicit
+    std::uint32_t lastStringId = 0;                          // ids of String records, in sequence
+    // The last string an event field was interned as: consecutive events name the same code, and
+    // comparing with the previous value is much cheaper than hashing it. An id never changes once
+    // given (the intern tables are cumulative over the file), so a remembered one stays right.
+    struct LastString {
+        std::string text;
+        std::uint32_t id = 0;
+    };
+    struct LastCodeRef {
+        LastString module, modulePath, symbol, reason;
+    };
+    struct LastEventStrings {
+        LastString module, modulePath, symbol, pyFile, reason, pyName, sourceFile, retType;
+        std::array<LastString, 8> argTypes; // by argument position
+        LastCodeRef caller, target;
+    } previousEvent;
+    // FFI values ("2", "0x7f...") are mostly distinct (a loop counter): interning each one for
+    // good would grow the table with the trace. They go through a small direct-mapped cache
+    // instead; a value pushed out of it gets a new String record when it comes again.
+    static constexpr std::size_t kValueSlots = 4096;
+    std::vector<LastString> values = std::vector<LastString>(kValueSlots);
+    // Scratch, reused for every event: its argument and return ids, its code refs' bytes.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> argIds;
+    std::string callerBytes, targetBytes;
+    std::string stringPayload;
+    std::string eventBytes; // one event record's payload; only grows
     std::unordered_map<std::string, std::uint32_t> frames;  // encoded frame -> id (from 1)
     std::vector<StackFrame> frameList{StackFrame{}};         // id -> frame
     std::unordered_map<std::uint64_t, std::uint32_t> framesByIp;
@@ -146,17 +173,45 @@ struct RecordingWriter::Impl {
         if (it != strings.end()) {
             return it->second;
         }
-        const auto id = static_cast<std::uint32_t>(strings.size() + 1);
+        const std::uint32_t id = newString(s);
         strings.emplace(s, id);
-        std::string payload;
-        ByteSink b(payload);
-        b.varint(id);
-        b.str(s);
-        append(RecordType::String, payload);
         return id;
     }
 
-    void append(RecordType type, const std::string& payload) {
+    // A String record for `s` with the next id.
+    std::uint32_t newString(std::string_view s) {
+        const std::uint32_t id = ++lastStringId;
+        stringPayload.clear();
+        ByteSink b(stringPayload);
+        b.varint(id);
+        b.str(s);
+        append(RecordType::String, stringPayload);
+        return id;
+    }
+
+    std::uint32_t sid(LastString& last, const std::string& s) {
+        if (s.size() == last.text.size() && s == last.text) {
+            return last.id;
+        }
+        last.id = sid(s);
+        last.text = s;
+        return last.id;
+    }
+
+    std::uint32_t valueId(const std::string& s) {
+        if (s.empty()) {
+            return 0;
+        }
+        LastString& slot = values[std::hash<std::string>{}(s) & (kValueSlots - 1)];
+        if (slot.id != 0 && slot.text == s) {
+            return slot.id;
+        }
+        slot.id = newString(s);
+        slot.text = s;
+        return slot.id;
+    }
+
+    void append(RecordType type, std::string_view payload) {
         if (block.empty()) {
             blockStart = std::chrono::steady_clock::now();
         }
@@ -174,9 +229,11 @@ struct RecordingWriter::Impl {
         maybeFlush();
     }
 
-    void codeRef(std::string& out, const CodeRef& r) {
+    void codeRef(std::string& out, const CodeRef& r, LastCodeRef& seen) {
         // Interning first: sid() may append String records, never into `out`.
-        const std::uint32_t m = sid(r.module), mp = sid(r.modulePath), s = sid(r.symbol), why = sid(r.reason);
+        const std::uint32_t m = sid(seen.module, r.module), mp = sid(seen.modulePath, r.modulePath),
+                            s = sid(seen.symbol, r.symbol), why = sid(seen.reason, r.reason);
+        out.clear();
         ByteSink b(out);
         b.byte(static_cast<std::uint8_t>(r.role));
         b.varint(m);
@@ -251,26 +308,33 @@ struct RecordingWriter::Impl {
 
     void encodeEvent(const TraceEvent& ev) {
         // Intern everything the event names before building its payload.
-        const std::uint32_t module = sid(ev.module), modulePath = sid(ev.modulePath), symbol = sid(ev.symbol);
-        const std::uint32_t pyFile = sid(ev.pyFile), reason = sid(ev.reason), pyName = sid(ev.pyName);
-        const std::uint32_t sourceFile = sid(ev.sourceFile);
-        std::vector<std::pair<std::uint32_t, std::uint32_t>> args;
-        for (const auto& a : ev.args) {
-            const std::uint32_t t = sid(a.type);
-            args.emplace_back(t, sid(a.value));
+        const std::uint32_t module = sid(previousEvent.module, ev.module), modulePath = sid(previousEvent.modulePath, ev.modulePath),
+                            symbol = sid(previousEvent.symbol, ev.symbol);
+        const std::uint32_t pyFile = sid(previousEvent.pyFile, ev.pyFile), reason = sid(previousEvent.reason, ev.reason),
+                            pyName = sid(previousEvent.pyName, ev.pyName);
+        const std::uint32_t sourceFile = sid(previousEvent.sourceFile, ev.sourceFile);
+        std::vector<std::pair<std::uint32_t, std::uint32_t>>& args = argIds;
+        args.clear();
+        for (std::size_t i = 0; i < ev.args.size(); ++i) {
+            const FfiValue& a = ev.args[i];
+            const std::uint32_t t = i < previousEvent.argTypes.size() ? sid(previousEvent.argTypes[i], a.type) : sid(a.type);
+            args.emplace_back(t, valueId(a.value));
         }
         std::pair<std::uint32_t, std::uint32_t> ret{0, 0};
         if (ev.ret) {
-            ret.first = sid(ev.ret->type);
-            ret.second = sid(ev.ret->value);
+            ret.first = sid(previousEvent.retType, ev.ret->type);
+            ret.second = valueId(ev.ret->value);
         }
         const std::vector<std::uint32_t>& stack = stackIds(ev.tid, ev.stack);
-        std::string caller, target;
+        std::string& caller = callerBytes;
+        std::string& target = targetBytes;
+        caller.clear();
+        target.clear();
         if (!ev.caller.empty() || !ev.caller.reason.empty()) {
-            codeRef(caller, ev.caller);
+            codeRef(caller, ev.caller, previousEvent.caller);
         }
         if (!ev.target.empty() || !ev.target.reason.empty()) {
-            codeRef(target, ev.target);
+            codeRef(target, ev.target, previousEvent.target);
         }
 
         std::uint32_t flags = 0;
@@ -292,8 +356,13 @@ struct RecordingWriter::Impl {
         flags |= !target.empty() ? kEvTarget : 0;
         flags |= (!ev.sourceFile.empty() || ev.sourceLine != 0) ? kEvSource : 0;
 
-        record.clear();
-        ByteSink b(record);
+        // Fixed fields and flags: at most 40 varints or bytes, besides the lists and the code refs.
+        const std::size_t bound =
+            (40 + 2 * args.size() + stack.size()) * kMaxVarintSize + caller.size() + target.size();
+        if (eventBytes.size() < bound) {
+            eventBytes.resize(bound);
+        }
+        RawByteWriter b(eventBytes.data());
         b.varint(flags);
         // Deltas keep the common case (next seq, a few microseconds later) to one or two bytes.
         b.svarint(static_cast<std::int64_t>(ev.seq - lastSeq));
@@ -343,15 +412,15 @@ struct RecordingWriter::Impl {
         if (flags & kEvPyName) {
             b.varint(pyName);
         }
-        record += caller;
-        record += target;
+        b.bytes(caller);
+        b.bytes(target);
         if (flags & kEvSource) {
-            ByteSink tail(record);
-            tail.varint(sourceFile);
-            tail.svarint(ev.sourceLine);
+            b.varint(sourceFile);
+            b.svarint(ev.sourceLine);
         }
         ++blockEvents;
-        appendRecord(RecordType::Event);
+        append(RecordType::Event, b.written());
+        maybeFlush();
     }
 
     void encodeModule(const ModuleInfo& m) {
