@@ -173,9 +173,13 @@ void takeRecordingPath(const std::string& argument, std::string& file, const std
     file = argument;
 }
 
-std::ostream& openTextOutput(const std::string& path, std::ofstream& file) {
+std::ostream& openTextOutput(const std::string& path, std::ofstream& file, std::vector<char>* buffer) {
     if (path.empty()) {
         return std::cout;
+    }
+    if (buffer != nullptr) {
+        buffer->resize(std::size_t(256) << 10);
+        file.rdbuf()->pubsetbuf(buffer->data(), static_cast<std::streamsize>(buffer->size()));
     }
     file.open(path, std::ios::out | std::ios::trunc);
     if (!file) {
@@ -192,7 +196,7 @@ void printProbeReport(const ProbeReport& r) {
 }
 
 TracePrinter::TracePrinter(const OutputOptions& options, std::uint32_t mainPid)
-    : m_out(&openTextOutput(options.textOutput, m_file)) {
+    : m_out(&openTextOutput(options.textOutput, m_file, &m_fileBuffer)) {
     const bool tty = options.textOutput.empty() && ::isatty(STDOUT_FILENO) != 0;
     FormatOptions fo;
     fo.color = options.color == "always" || (options.color == "auto" && tty);

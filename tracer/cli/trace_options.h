@@ -65,7 +65,8 @@ bool parseTraceOptions(ArgCursor& args, TraceOptions& trace);       // all of th
 void takeRecordingPath(const std::string& argument, std::string& file, const std::string& command);
 
 // `file` opened on `path` (IoError naming it if it cannot be), or std::cout when `path` is empty.
-std::ostream& openTextOutput(const std::string& path, std::ofstream& file);
+// With `buffer`, the file writes through it (it must outlive `file`) instead of its own 8 KiB.
+std::ostream& openTextOutput(const std::string& path, std::ofstream& file, std::vector<char>* buffer = nullptr);
 
 // A probe report on stderr, as live and replayed sessions print them.
 void printProbeReport(const ProbeReport& report);
@@ -80,6 +81,9 @@ public:
     void finish();
 
 private:
+    // A live trace writes millions of lines a second: with the ofstream's own 8 KiB buffer the
+    // write(2) per few lines cost more than formatting them. Declared before m_file: outlives it.
+    std::vector<char> m_fileBuffer;
     std::ofstream m_file;
     std::ostream* m_out;
     std::unique_ptr<EventSink> m_formatter;

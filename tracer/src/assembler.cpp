@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -68,36 +69,56 @@ EventKind exitOf(EventKind enter) {
 
 } // namespace
 
-FfiValue formatFfiValue(const wire::FfiValue& v) {
+namespace {
+template <typename Int>
+void setNumber(FfiValue& out, const char* type, Int value) {
+    char buf[24];
+    out.type = type;
+    out.value.assign(buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, value).ptr - buf));
+}
+} // namespace
+
+void formatFfiValue(const wire::FfiValue& v, FfiValue& out) {
     using wire::FfiType;
     switch (v.type) {
-    case FfiType::Void: return {"void", ""};
-    case FfiType::Int: return {"int", std::to_string(signExtend(v.bits, 4))};
-    case FfiType::SInt8: return {"int8", std::to_string(signExtend(v.bits, 1))};
-    case FfiType::SInt16: return {"int16", std::to_string(signExtend(v.bits, 2))};
-    case FfiType::SInt32: return {"int32", std::to_string(signExtend(v.bits, 4))};
-    case FfiType::SInt64: return {"int64", std::to_string(static_cast<std::int64_t>(v.bits))};
-    case FfiType::UInt8: return {"uint8", std::to_string(maskBits(v.bits, 1))};
-    case FfiType::UInt16: return {"uint16", std::to_string(maskBits(v.bits, 2))};
-    case FfiType::UInt32: return {"uint32", std::to_string(maskBits(v.bits, 4))};
-    case FfiType::UInt64: return {"uint64", std::to_string(v.bits)};
+    case FfiType::Void:
+        out.type = "void";
+        out.value.clear();
+        return;
+    case FfiType::Int: return setNumber(out, "int", signExtend(v.bits, 4));
+    case FfiType::SInt8: return setNumber(out, "int8", signExtend(v.bits, 1));
+    case FfiType::SInt16: return setNumber(out, "int16", signExtend(v.bits, 2));
+    case FfiType::SInt32: return setNumber(out, "int32", signExtend(v.bits, 4));
+    case FfiType::SInt64: return setNumber(out, "int64", static_cast<std::int64_t>(v.bits));
+    case FfiType::UInt8: return setNumber(out, "uint8", maskBits(v.bits, 1));
+    case FfiType::UInt16: return setNumber(out, "uint16", maskBits(v.bits, 2));
+    case FfiType::UInt32: return setNumber(out, "uint32", maskBits(v.bits, 4));
+    case FfiType::UInt64: return setNumber(out, "uint64", v.bits);
     case FfiType::Float: {
         const auto b = static_cast<std::uint32_t>(v.bits);
         float f;
         std::memcpy(&f, &b, sizeof f);
-        return {"float", number(f)};
+        out = {"float", number(f)};
+        return;
     }
     case FfiType::Double: {
         double d;
         std::memcpy(&d, &v.bits, sizeof d);
-        return {"double", number(d)};
+        out = {"double", number(d)};
+        return;
     }
-    case FfiType::LongDouble: return {"long double", "size=" + std::to_string(v.size)};
-    case FfiType::Pointer: return {"pointer", hex(v.bits)};
-    case FfiType::Struct: return {"struct", "size=" + std::to_string(v.size)};
-    case FfiType::Complex: return {"complex", "size=" + std::to_string(v.size)};
+    case FfiType::LongDouble: out = {"long double", "size=" + std::to_string(v.size)}; return;
+    case FfiType::Pointer: out = {"pointer", hex(v.bits)}; return;
+    case FfiType::Struct: out = {"struct", "size=" + std::to_string(v.size)}; return;
+    case FfiType::Complex: out = {"complex", "size=" + std::to_string(v.size)}; return;
     }
-    return {"type" + std::to_string(static_cast<unsigned>(v.type)), hex(v.bits)};
+    out = {"type" + std::to_string(static_cast<unsigned>(v.type)), hex(v.bits)};
+}
+
+FfiValue formatFfiValue(const wire::FfiValue& v) {
+    FfiValue out;
+    formatFfiValue(v, out);
+    return out;
 }
 
 Assembler::Assembler(Symbolizer& symbolizer, Classifier& classifier, EventSink& sink)
@@ -773,10 +794,11 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         apply(ev, *d);
         ev.caller = codeRef(r.caller, true);
         ev.target = codeRef(r.target, false);
+        ev.args.resize(r.argCount);
         for (std::size_t i = 0; i < r.argCount; ++i) {
             wire::FfiValue v;
             std::memcpy(&v, data + sizeof r + i * sizeof v, sizeof v);
-            ev.args.push_back(formatFfiValue(v));
+            formatFfiValue(v, ev.args[i]);
         }
         enter(tid, t, r.target, false, std::move(d));
         return;
@@ -785,7 +807,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::FfiReturn>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::FfiReturn, r.tsNs);
         ev.target = codeRef(r.target, false);
-        ev.ret = formatFfiValue(r.value);
+        formatFfiValue(r.value, ev.ret.emplace());
         exit(tid, t, r.target, EventKind::FfiCall);
         return;
     }

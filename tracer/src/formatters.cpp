@@ -6,10 +6,23 @@
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 namespace layertrace::tracer {
 
 namespace {
+
+std::size_t jsonSizeBound(const TraceEvent& ev);
+char* writeEventJson(char* out, const TraceEvent& ev);
+
+// One finished line to the stream's buffer. Straight to the streambuf: the ostream::write sentry
+// costs as much as a short line's copy; a short write still marks the stream bad, as write does.
+void writeLine(std::ostream& out, const char* data, std::size_t size) {
+    const auto n = static_cast<std::streamsize>(size);
+    if (out.rdbuf()->sputn(data, n) != n) {
+        out.setstate(std::ios::badbit);
+    }
+}
 
 const char* roleColor(Role role) {
     switch (role) {
@@ -26,18 +39,23 @@ const char* roleColor(Role role) {
     return "\x1b[0m";
 }
 
-std::string duration(std::uint64_t ns) {
-    char buf[32];
+// "850 ns", "1.25 us", "3.10 ms", "2.00 s": what printf("%.2f") gives, without printf (the tree
+// prints one per exit).
+void appendDuration(std::string& out, std::uint64_t ns) {
+    char buf[48];
+    char* end;
+    const char* unit;
     if (ns < 1000) {
-        std::snprintf(buf, sizeof buf, "%" PRIu64 " ns", ns);
-    } else if (ns < 1000000) {
-        std::snprintf(buf, sizeof buf, "%.2f us", static_cast<double>(ns) / 1e3);
-    } else if (ns < 1000000000) {
-        std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(ns) / 1e6);
+        end = std::to_chars(buf, buf + sizeof buf, ns).ptr;
+        unit = " ns";
     } else {
-        std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
+        const bool us = ns < 1000000, ms = ns < 1000000000;
+        const double scaled = static_cast<double>(ns) / (us ? 1e3 : ms ? 1e6 : 1e9);
+        end = std::to_chars(buf, buf + sizeof buf, scaled, std::chars_format::fixed, 2).ptr;
+        unit = us ? " us" : ms ? " ms" : " s";
     }
-    return buf;
+    out.append(buf, static_cast<std::size_t>(end - buf));
+    out += unit;
 }
 
 void appendUnsigned(std::string& out, std::uint64_t v) {
@@ -88,25 +106,6 @@ void appendNumber(std::string& out, const char (&key)[N], std::uint64_t value) {
     appendUnsigned(out, value);
 }
 
-void appendValue(std::string& out, const FfiValue& v) {
-    out += "{\"type\":";
-    json::appendQuoted(out, v.type);
-    out += ",\"value\":";
-    json::appendQuoted(out, v.value);
-    out += '}';
-}
-
-template <std::size_t N>
-void appendRef(std::string& out, const char (&key)[N], const CodeRef& r) {
-    appendKey(out, key);
-    out += "{\"role\":";
-    json::appendQuoted(out, roleName(r.role));
-    appendField(out, "module", r.module);
-    appendField(out, "symbol", r.symbol);
-    appendHexField(out, "address", r.address);
-    out += '}';
-}
-
 class TreeFormatter : public EventSink {
 public:
     TreeFormatter(std::ostream& out, FormatOptions options) : m_out(out), m_options(options) {}
@@ -143,7 +142,7 @@ public:
                 line += " raised";
             }
             line += "  ";
-            line += duration(ev.durationNs);
+            appendDuration(line, ev.durationNs);
             line += "  ";
             appendCodeText(line, ev.module, ev.symbol);
             line += '\n';
@@ -185,7 +184,7 @@ public:
             }
             line += " {\n";
         }
-        m_out.write(line.data(), static_cast<std::streamsize>(line.size()));
+        writeLine(m_out, line.data(), line.size());
     }
 
     void onFinished(const SessionResult&) override { m_out.flush(); }
@@ -219,7 +218,7 @@ public:
                   appendPath(line, hops);
               }
               line += '\n';
-              m_out.write(line.data(), static_cast<std::streamsize>(line.size()));
+              writeLine(m_out, line.data(), line.size());
           }) {}
 
     void onStarted(std::uint32_t pid) override {
@@ -246,10 +245,13 @@ public:
     explicit JsonlFormatter(std::ostream& out) : m_out(out) {}
     void onModule(const ModuleInfo& m) override { m_out << moduleToJson(m) << '\n'; }
     void onEvent(const TraceEvent& ev) override {
-        m_line.clear();
-        appendEventJson(m_line, ev);
-        m_line += '\n';
-        m_out.write(m_line.data(), static_cast<std::streamsize>(m_line.size()));
+        const std::size_t bound = jsonSizeBound(ev) + 1;
+        if (m_line.size() < bound) {
+            m_line.resize(bound); // only grows: no clearing or filling per event
+        }
+        char* end = writeEventJson(m_line.data(), ev);
+        *end++ = '\n';
+        writeLine(m_out, m_line.data(), static_cast<std::size_t>(end - m_line.data()));
     }
     void onFinished(const SessionResult&) override { m_out.flush(); }
 
@@ -498,100 +500,199 @@ void PathBuilder::finish() {
     }
 }
 
-void appendEventJson(std::string& out, const TraceEvent& ev) {
-    out += "{\"seq\":";
-    appendUnsigned(out, ev.seq);
-    appendNumber(out, "ts_ns", ev.tsNs);
-    appendNumber(out, "tid", ev.tid);
-    appendField(out, "kind", kindName(ev.kind));
-    appendField(out, "role", roleName(ev.role));
-    appendNumber(out, "layer", static_cast<std::uint64_t>(ev.layer()));
-    appendField(out, "module", ev.module);
-    appendField(out, "symbol", ev.symbol);
-    appendNumber(out, "depth", ev.depth);
-    if (!ev.modulePath.empty()) {
-        appendField(out, "module_path", ev.modulePath);
+namespace {
+
+// Writes one JSON object into memory sized by jsonSizeBound: no capacity check per field, one
+// buffer per line (--format jsonl writes every event this way).
+class JsonWriter {
+public:
+    explicit JsonWriter(char* out) : m_p(out) {}
+    char* end() const { return m_p; }
+
+    template <std::size_t N>
+    void raw(const char (&text)[N]) {
+        std::memcpy(m_p, text, N - 1);
+        m_p += N - 1;
     }
-    if (ev.address != 0) {
-        appendHexField(out, "address", ev.address);
+    void raw(char c) { *m_p++ = c; }
+    void quoted(std::string_view s) { m_p = json::writeQuoted(m_p, s); }
+    void unsignedValue(std::uint64_t v) { m_p = std::to_chars(m_p, m_p + 20, v).ptr; }
+    void hexValue(std::uint64_t v) {
+        raw("\"0x");
+        m_p = std::to_chars(m_p, m_p + 16, v, 16).ptr;
+        raw('"');
     }
-    if (!ev.pyName.empty()) {
-        appendField(out, "py_name", ev.pyName);
+    // Keys are literals: their length is known at compile time.
+    template <std::size_t N>
+    void key(const char (&name)[N]) {
+        raw(",\"");
+        raw(name);
+        raw("\":");
     }
-    if (!ev.sourceFile.empty()) {
-        appendField(out, "src_file", ev.sourceFile);
-        appendNumber(out, "src_line", static_cast<std::uint64_t>(ev.sourceLine < 0 ? 0 : ev.sourceLine));
+    template <std::size_t N>
+    void field(const char (&name)[N], std::string_view value) {
+        key(name);
+        quoted(value);
     }
-    if (!ev.pyFile.empty()) {
-        appendField(out, "py_file", ev.pyFile);
-        appendNumber(out, "py_line", static_cast<std::uint64_t>(ev.pyLine < 0 ? 0 : ev.pyLine));
+    template <std::size_t N>
+    void number(const char (&name)[N], std::uint64_t value) {
+        key(name);
+        unsignedValue(value);
     }
-    if (ev.kind == EventKind::FfiCall || !ev.args.empty()) {
-        out += ",\"args\":[";
-        for (std::size_t i = 0; i < ev.args.size(); ++i) {
-            if (i) {
-                out += ',';
-            }
-            appendValue(out, ev.args[i]);
-        }
-        out += ']';
+    template <std::size_t N>
+    void hexField(const char (&name)[N], std::uint64_t value) {
+        key(name);
+        hexValue(value);
+    }
+    void value(const FfiValue& v) {
+        raw("{\"type\":");
+        quoted(v.type);
+        raw(",\"value\":");
+        quoted(v.value);
+        raw('}');
+    }
+    template <std::size_t N>
+    void ref(const char (&name)[N], const CodeRef& r) {
+        key(name);
+        raw("{\"role\":");
+        quoted(roleName(r.role));
+        field("module", r.module);
+        field("symbol", r.symbol);
+        hexField("address", r.address);
+        raw('}');
+    }
+
+private:
+    char* m_p;
+};
+
+// Room enough for an event's JSON: every string escaped at its worst, plus keys and numbers.
+std::size_t jsonSizeBound(const TraceEvent& ev) {
+    std::size_t text = ev.module.size() + ev.symbol.size() + ev.modulePath.size() + ev.pyName.size() +
+                       ev.sourceFile.size() + ev.pyFile.size() + ev.reason.size() + ev.caller.module.size() +
+                       ev.caller.symbol.size() + ev.target.module.size() + ev.target.symbol.size();
+    for (const FfiValue& a : ev.args) {
+        text += a.type.size() + a.value.size();
     }
     if (ev.ret) {
-        out += ",\"ret\":";
-        appendValue(out, *ev.ret);
+        text += ev.ret->type.size() + ev.ret->value.size();
     }
-    if (isExit(ev.kind)) {
-        appendNumber(out, "duration_ns", ev.durationNs);
+    for (const StackFrame& f : ev.stack) {
+        text += f.function.size() + f.module.size() + f.file.size();
     }
-    if (ev.raised) {
-        out += ",\"raised\":true";
-    }
-    if (ev.unwound) {
-        out += ",\"unwound\":true";
-    }
-    if (ev.lost) {
-        out += ",\"lost\":true";
-    }
-    if (ev.kind == EventKind::Dropped) {
-        appendNumber(out, "dropped", ev.dropped);
-    }
-    if (!ev.caller.empty()) {
-        appendRef(out, "caller", ev.caller);
-    }
-    if (!ev.target.empty()) {
-        appendRef(out, "target", ev.target);
-    }
-    if (!ev.reason.empty()) {
-        appendField(out, "reason", ev.reason);
-    }
-    if (!ev.stack.empty()) {
-        out += ",\"stack\":[";
-        for (std::size_t i = 0; i < ev.stack.size(); ++i) {
-            const StackFrame& f = ev.stack[i];
-            out += i ? ",{" : "{";
-            out += f.python ? "\"python\":true" : "\"python\":false";
-            appendField(out, "function", f.function);
-            appendField(out, "module", f.module);
-            appendField(out, "role", roleName(f.role));
-            if (!f.file.empty()) {
-                appendField(out, "file", f.file);
-                appendNumber(out, "line", static_cast<std::uint64_t>(f.line < 0 ? 0 : f.line));
-            }
-            if (!f.python) {
-                appendHexField(out, "ip", f.ip);
-            }
-            out += '}';
-        }
-        out += ']';
-        out += ev.stackUnmerged ? ",\"stack_merged\":false" : ",\"stack_merged\":true";
-    }
-    out += '}';
+    return json::maxQuotedSize(text) + 1024 + 64 * (ev.args.size() + 1) + 192 * ev.stack.size();
 }
 
-std::string eventToJson(const TraceEvent& ev) {
-    std::string out;
-    appendEventJson(out, ev);
-    return out;
+char* writeEventJson(char* out, const TraceEvent& ev) {
+    JsonWriter w(out);
+    w.raw("{\"seq\":");
+    w.unsignedValue(ev.seq);
+    w.number("ts_ns", ev.tsNs);
+    w.number("tid", ev.tid);
+    w.field("kind", kindName(ev.kind));
+    w.field("role", roleName(ev.role));
+    w.number("layer", static_cast<std::uint64_t>(ev.layer()));
+    w.field("module", ev.module);
+    w.field("symbol", ev.symbol);
+    w.number("depth", ev.depth);
+    if (!ev.modulePath.empty()) {
+        w.field("module_path", ev.modulePath);
+    }
+    if (ev.address != 0) {
+        w.hexField("address", ev.address);
+    }
+    if (!ev.pyName.empty()) {
+        w.field("py_name", ev.pyName);
+    }
+    if (!ev.sourceFile.empty()) {
+        w.field("src_file", ev.sourceFile);
+        w.number("src_line", static_cast<std::uint64_t>(ev.sourceLine < 0 ? 0 : ev.sourceLine));
+    }
+    if (!ev.pyFile.empty()) {
+        w.field("py_file", ev.pyFile);
+        w.number("py_line", static_cast<std::uint64_t>(ev.pyLine < 0 ? 0 : ev.pyLine));
+    }
+    if (ev.kind == EventKind::FfiCall || !ev.args.empty()) {
+        w.raw(",\"args\":[");
+        for (std::size_t i = 0; i < ev.args.size(); ++i) {
+            if (i) {
+                w.raw(',');
+            }
+            w.value(ev.args[i]);
+        }
+        w.raw(']');
+    }
+    if (ev.ret) {
+        w.raw(",\"ret\":");
+        w.value(*ev.ret);
+    }
+    if (isExit(ev.kind)) {
+        w.number("duration_ns", ev.durationNs);
+    }
+    if (ev.raised) {
+        w.raw(",\"raised\":true");
+    }
+    if (ev.unwound) {
+        w.raw(",\"unwound\":true");
+    }
+    if (ev.lost) {
+        w.raw(",\"lost\":true");
+    }
+    if (ev.kind == EventKind::Dropped) {
+        w.number("dropped", ev.dropped);
+    }
+    if (!ev.caller.empty()) {
+        w.ref("caller", ev.caller);
+    }
+    if (!ev.target.empty()) {
+        w.ref("target", ev.target);
+    }
+    if (!ev.reason.empty()) {
+        w.field("reason", ev.reason);
+    }
+    if (!ev.stack.empty()) {
+        w.raw(",\"stack\":[");
+        for (std::size_t i = 0; i < ev.stack.size(); ++i) {
+            const StackFrame& f = ev.stack[i];
+            if (i) {
+                w.raw(',');
+            }
+            w.raw('{');
+            if (f.python) {
+                w.raw("\"python\":true");
+            } else {
+                w.raw("\"python\":false");
+            }
+            w.field("function", f.function);
+            w.field("module", f.module);
+            w.field("role", roleName(f.role));
+            if (!f.file.empty()) {
+                w.field("file", f.file);
+                w.number("line", static_cast<std::uint64_t>(f.line < 0 ? 0 : f.line));
+            }
+            if (!f.python) {
+                w.hexField("ip", f.ip);
+            }
+            w.raw('}');
+        }
+        w.raw(']');
+        if (ev.stackUnmerged) {
+            w.raw(",\"stack_merged\":false");
+        } else {
+            w.raw(",\"stack_merged\":true");
+        }
+    }
+    w.raw('}');
+    return w.end();
+}
+
+} // namespace
+
+void appendEventJson(std::string& out, const TraceEvent& ev) {
+    const std::size_t old = out.size();
+    out.resize(old + jsonSizeBound(ev));
+    char* end = writeEventJson(out.data() + old, ev);
+    out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string moduleToJson(const ModuleInfo& m) {

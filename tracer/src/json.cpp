@@ -3,7 +3,11 @@
 
 #include <layertrace/errors.h>
 
-#include <array>
+#include <bit>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <cstring>
 #include <cmath>
 #include <cstdlib>
 
@@ -308,50 +312,81 @@ const Value* Value::find(std::string_view key) const {
 Value parse(std::string_view text, const std::string& source) { return Parser(text, source).document(); }
 
 namespace {
+static_assert(std::endian::native == std::endian::little, "plainRun reads 8 bytes as a little-endian word");
+
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
+
+// High bit set in each byte of `w` that is zero (exact for the lowest such byte, which is all
+// plainRun looks at: a borrow only propagates upwards from a real zero byte).
+constexpr std::uint64_t zeroBytes(std::uint64_t w) { return (w - kOnes) & ~w & kHighBits; }
+
 // Bytes copied as they are inside a JSON string: printable ASCII but the quote and backslash.
-constexpr std::array<bool, 256> kPlain = [] {
-    std::array<bool, 256> plain{};
-    for (int c = 0x20; c < 0x80; ++c) {
-        plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
-    }
-    return plain;
-}();
+constexpr bool isPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 } // namespace
 
-void appendQuoted(std::string& out, std::string_view s) {
+std::size_t plainRun(std::string_view s, std::size_t from) {
+    // Many bytes at a time: JSON lines are mostly long plain paths and names, and this scan is
+    // what every string of every --format jsonl event goes through.
+    std::size_t i = from;
+#if defined(__SSE2__)
+    // Sixteen at a time where SSE2 is there (every x86-64): as signed bytes, everything below
+    // 0x20 and everything from 0x80 on compares less than 0x20.
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    for (; i + 16 <= s.size(); i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+        const __m128i special = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                                             _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        if (const int mask = _mm_movemask_epi8(special); mask != 0) {
+            return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(mask)));
+        }
+    }
+#endif
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, sizeof w);
+        const std::uint64_t special = (w & kHighBits) | ((w - kOnes * 0x20) & ~w & kHighBits) |
+                                      zeroBytes(w ^ (kOnes * '"')) | zeroBytes(w ^ (kOnes * '\\'));
+        if (special != 0) {
+            return i + static_cast<std::size_t>(std::countr_zero(special)) / 8;
+        }
+    }
+    while (i < s.size() && isPlain(static_cast<unsigned char>(s[i]))) {
+        ++i;
+    }
+    return i;
+}
+
+char* writeQuoted(char* out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
-    out.reserve(out.size() + s.size() + 2);
-    out += '"';
+    *out++ = '"';
     std::size_t i = 0;
     while (i < s.size()) {
         // Plain ASCII needs no escaping: copy the whole run at once.
-        std::size_t run = i;
-        while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) {
-            ++run;
-        }
-        if (run > i) {
-            out.append(s.data() + i, run - i);
-            i = run;
-            continue;
+        const std::size_t run = plainRun(s, i);
+        std::memcpy(out, s.data() + i, run - i);
+        out += run - i;
+        i = run;
+        if (i == s.size()) {
+            break;
         }
         const auto c = static_cast<unsigned char>(s[i]);
         if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
+            *out++ = '\\';
+            *out++ = static_cast<char>(c);
             ++i;
         } else if (c < 0x20) {
+            *out++ = '\\';
             switch (c) {
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
+            case '\n': *out++ = 'n'; break;
+            case '\t': *out++ = 't'; break;
+            case '\r': *out++ = 'r'; break;
             default:
-                out += "\\u00";
-                out += kHex[c >> 4];
-                out += kHex[c & 15];
+                std::memcpy(out, "u00", 3);
+                out += 3;
+                *out++ = kHex[c >> 4];
+                *out++ = kHex[c & 15];
             }
-            ++i;
-        } else if (c < 0x80) {
-            out += static_cast<char>(c);
             ++i;
         } else {
             // Validate one UTF-8 sequence; copy it or write U+FFFD.
@@ -361,15 +396,32 @@ void appendQuoted(std::string& out, std::string_view s) {
                 ok = (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0xC0) == 0x80;
             }
             if (ok) {
-                out.append(s.substr(i, static_cast<std::size_t>(len)));
+                std::memcpy(out, s.data() + i, static_cast<std::size_t>(len));
+                out += len;
                 i += static_cast<std::size_t>(len);
             } else {
-                out += "\xEF\xBF\xBD";
+                std::memcpy(out, "\xEF\xBF\xBD", 3);
+                out += 3;
                 ++i;
             }
         }
     }
-    out += '"';
+    *out++ = '"';
+    return out;
+}
+
+void appendQuoted(std::string& out, std::string_view s) {
+    if (plainRun(s, 0) == s.size()) {
+        out.reserve(out.size() + s.size() + 2);
+        out += '"';
+        out.append(s);
+        out += '"';
+        return;
+    }
+    const std::size_t old = out.size();
+    out.resize(old + maxQuotedSize(s.size()));
+    char* end = writeQuoted(out.data() + old, s);
+    out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string quoted(std::string_view s) {

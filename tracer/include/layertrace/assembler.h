@@ -24,6 +24,8 @@ namespace layertrace::tracer {
 
 // "int"/"2", "double"/"1.5", "pointer"/"0x7f..", "struct"/"size=48".
 FfiValue formatFfiValue(const wire::FfiValue& v);
+// The same into `out`, reusing its strings (the assembler refills one event per thread).
+void formatFfiValue(const wire::FfiValue& v, FfiValue& out);
 
 class Assembler {
 public:

@@ -53,5 +53,11 @@ Value parse(std::string_view text, const std::string& source = "<json>");
 // replacing invalid UTF-8 with U+FFFD so every line we write parses.
 void appendQuoted(std::string& out, std::string_view s);
 std::string quoted(std::string_view s);
+// The same into memory the caller sized: at most maxQuotedSize(s.size()) bytes from `out`.
+// Returns the end of what was written.
+char* writeQuoted(char* out, std::string_view s);
+constexpr std::size_t maxQuotedSize(std::size_t size) { return 6 * size + 2; } // "\u001f" per byte
+// Where the first byte from `from` on that needs escaping lies (s.size() when none does).
+std::size_t plainRun(std::string_view s, std::size_t from);
 
 } // namespace layertrace::tracer::json
