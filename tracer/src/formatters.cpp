@@ -516,6 +516,13 @@ public:
     }
     void raw(char c) { *m_p++ = c; }
     void quoted(std::string_view s) { m_p = json::writeQuoted(m_p, s); }
+    // A name of ours (roleName, kindName): plain identifiers, nothing to escape.
+    void identifier(std::string_view s) {
+        *m_p++ = '"';
+        std::memcpy(m_p, s.data(), s.size());
+        m_p += s.size();
+        *m_p++ = '"';
+    }
     void unsignedValue(std::uint64_t v) { m_p = std::to_chars(m_p, m_p + 20, v).ptr; }
     void hexValue(std::uint64_t v) {
         raw("\"0x");
@@ -555,7 +562,7 @@ public:
     void ref(const char (&name)[N], const CodeRef& r) {
         key(name);
         raw("{\"role\":");
-        quoted(roleName(r.role));
+        identifier(roleName(r.role));
         field("module", r.module);
         field("symbol", r.symbol);
         hexField("address", r.address);
@@ -589,8 +596,10 @@ char* writeEventJson(char* out, const TraceEvent& ev) {
     w.unsignedValue(ev.seq);
     w.number("ts_ns", ev.tsNs);
     w.number("tid", ev.tid);
-    w.field("kind", kindName(ev.kind));
-    w.field("role", roleName(ev.role));
+    w.key("kind");
+    w.identifier(kindName(ev.kind));
+    w.key("role");
+    w.identifier(roleName(ev.role));
     w.number("layer", static_cast<std::uint64_t>(ev.layer()));
     w.field("module", ev.module);
     w.field("symbol", ev.symbol);
@@ -665,7 +674,8 @@ char* writeEventJson(char* out, const TraceEvent& ev) {
             }
             w.field("function", f.function);
             w.field("module", f.module);
-            w.field("role", roleName(f.role));
+            w.key("role");
+            w.identifier(roleName(f.role));
             if (!f.file.empty()) {
                 w.field("file", f.file);
                 w.number("line", static_cast<std::uint64_t>(f.line < 0 ? 0 : f.line));

@@ -312,6 +312,7 @@ const Value* Value::find(std::string_view key) const {
 Value parse(std::string_view text, const std::string& source) { return Parser(text, source).document(); }
 
 namespace {
+#if !defined(__SSE2__)
 static_assert(std::endian::native == std::endian::little, "plainRun reads 8 bytes as a little-endian word");
 
 constexpr std::uint64_t kOnes = 0x0101010101010101ull;
@@ -323,25 +324,46 @@ constexpr std::uint64_t zeroBytes(std::uint64_t w) { return (w - kOnes) & ~w & k
 
 // Bytes copied as they are inside a JSON string: printable ASCII but the quote and backslash.
 constexpr bool isPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+#else
+// Bit i set when byte i of the 16 at `p` needs escaping. As signed bytes, everything below 0x20
+// and everything from 0x80 on compares less than 0x20.
+unsigned specialMask(const char* p) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i special =
+        _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return static_cast<unsigned>(_mm_movemask_epi8(special));
+}
+#endif
 } // namespace
 
 std::size_t plainRun(std::string_view s, std::size_t from) {
-    // Many bytes at a time: JSON lines are mostly long plain paths and names, and this scan is
-    // what every string of every --format jsonl event goes through.
+    // Many bytes at a time: JSON lines are mostly plain paths and names, and this scan is what
+    // every string of every --format jsonl event goes through.
     std::size_t i = from;
 #if defined(__SSE2__)
-    // Sixteen at a time where SSE2 is there (every x86-64): as signed bytes, everything below
-    // 0x20 and everything from 0x80 on compares less than 0x20.
-    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    // Sixteen at a time where SSE2 is there (every x86-64).
     for (; i + 16 <= s.size(); i += 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-        const __m128i special = _mm_or_si128(_mm_cmplt_epi8(v, space),
-                                             _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-        if (const int mask = _mm_movemask_epi8(special); mask != 0) {
-            return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(mask)));
+        if (const unsigned mask = specialMask(s.data() + i); mask != 0) {
+            return i + static_cast<std::size_t>(std::countr_zero(mask));
         }
     }
-#endif
+    if (i == s.size()) {
+        return i;
+    }
+    // The last few bytes: the final sixteen again (overlapping what was checked), or for a short
+    // string a padded copy, rather than a byte loop (most strings are short: "int32", "ffi").
+    if (s.size() >= 16) {
+        const std::size_t base = s.size() - 16;
+        const unsigned mask = specialMask(s.data() + base) >> (i - base);
+        return mask != 0 ? i + static_cast<std::size_t>(std::countr_zero(mask)) : s.size();
+    }
+    char padded[16];
+    std::memset(padded, 'a', sizeof padded);
+    std::memcpy(padded, s.data() + i, s.size() - i);
+    const unsigned mask = specialMask(padded);
+    return mask != 0 ? i + static_cast<std::size_t>(std::countr_zero(mask)) : s.size();
+#else
     for (; i + 8 <= s.size(); i += 8) {
         std::uint64_t w;
         std::memcpy(&w, s.data() + i, sizeof w);
@@ -355,6 +377,7 @@ std::size_t plainRun(std::string_view s, std::size_t from) {
         ++i;
     }
     return i;
+#endif
 }
 
 char* writeQuoted(char* out, std::string_view s) {
