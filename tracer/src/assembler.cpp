@@ -219,6 +219,7 @@ bool Assembler::inInterpreter(std::uint64_t address) const {
 void Assembler::forgetDescriptions() {
     m_descriptions.clear();
     m_codeRefs.clear();
+    ++m_codeRefGeneration;
 }
 
 const CodeRef& Assembler::codeRef(std::uint64_t address, bool returnAddress) {
@@ -404,13 +405,79 @@ std::size_t Assembler::frameSlots(std::uint32_t tid) const {
 TraceEvent& Assembler::startEvent(ThreadState& t, EventKind kind, std::uint64_t tsNs) {
     flush(t);
     TraceEvent& ev = t.pending;
-    ev.clear();
+    clearUndescribed(ev);
+    revalidateRefs(t);
+    t.refSet = {};
     ev.kind = kind;
     ev.tsNs = tsNs;
     return ev;
 }
 
+void Assembler::clearUndescribed(TraceEvent& ev) {
+    // TraceEvent::clear() but for what describePending and setPendingRef fill in, in declaration
+    // order (keep in step with trace_event.h; recording_writer.cpp's size check fails first when
+    // a field is added there).
+    ev.seq = 0;
+    ev.tsNs = 0;
+    ev.tid = 0;
+    ev.kind = EventKind::NativeEnter;
+    ev.pyFile.clear();
+    ev.pyLine = 0;
+    ev.args.clear();
+    ev.ret.reset();
+    ev.stack.clear();
+    ev.depth = 0;
+    ev.durationNs = 0;
+    ev.raised = false;
+    ev.dropped = 0;
+    ev.address = 0;
+    ev.stackMerged = false;
+    ev.stackUnmerged = false;
+    ev.unwound = false;
+    ev.lost = false;
+}
+
+void Assembler::describePending(ThreadState& t, const DescriptionRef& d) {
+    if (t.pendingDescription != d) {
+        apply(t.pending, *d);
+        t.pendingDescription = d; // held: its address cannot be reused while we compare with it
+    }
+}
+
+void Assembler::revalidateRefs(ThreadState& t) const {
+    if (t.refsGeneration != m_codeRefGeneration) {
+        // The code refs were copied from entries forgotten since: a new entry may now lie at the
+        // same address, so the pointers prove nothing any more. What the slots hold stays (it may
+        // be this event's) but matches no entry, so the next setPendingRef copies.
+        static const CodeRef kForgotten;
+        for (const CodeRef*& from : t.refFrom) {
+            from = from != nullptr ? &kForgotten : nullptr;
+        }
+        t.refsGeneration = m_codeRefGeneration;
+    }
+}
+
+void Assembler::setPendingRef(ThreadState& t, PendingRef which, const CodeRef& ref) {
+    revalidateRefs(t);
+    const auto i = static_cast<std::size_t>(which);
+    t.refSet[i] = true;
+    if (t.refFrom[i] != &ref) {
+        (which == PendingRef::Caller ? t.pending.caller : t.pending.target) = ref;
+        t.refFrom[i] = &ref;
+    }
+}
+
+void Assembler::clearUnsetRefs(ThreadState& t) {
+    for (std::size_t i = 0; i < t.refSet.size(); ++i) {
+        if (!t.refSet[i] && t.refFrom[i] != nullptr) {
+            (i == static_cast<std::size_t>(PendingRef::Caller) ? t.pending.caller : t.pending.target).clear();
+            t.refFrom[i] = nullptr;
+        }
+    }
+}
+
 void Assembler::enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python, DescriptionRef description) {
+    clearUnsetRefs(t);
     TraceEvent& ev = t.pending;
     ev.tid = tid;
     ev.depth = static_cast<std::uint32_t>(t.open);
@@ -463,6 +530,7 @@ void Assembler::closeLost(std::uint32_t tid, ThreadState& t, std::uint64_t tsNs)
 }
 
 void Assembler::exit(std::uint32_t tid, ThreadState& t, std::uint64_t key, EventKind enterKind) {
+    clearUnsetRefs(t);
     TraceEvent& ev = t.pending;
     ev.tid = tid;
     std::size_t match = t.open;
@@ -490,7 +558,7 @@ void Assembler::exit(std::uint32_t tid, ThreadState& t, std::uint64_t key, Event
     }
     const Frame& f = t.frames[match];
     ev.depth = f.depth;
-    apply(ev, *f.description);
+    describePending(t, f.description);
     if (f.python) {
         ev.pyFile = f.description->pythonFile;
     }
@@ -730,7 +798,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::PyCall>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::PyCall, r.tsNs);
         const DescriptionRef& d = describePython(r.codeId);
-        apply(ev, *d);
+        describePending(t, d);
         ev.pyFile = d->pythonFile;
         ev.pyLine = static_cast<int>(r.line);
         enter(tid, t, r.codeId, true, d);
@@ -755,7 +823,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         ev.address = r.mlMeth;
         if (kind == EventKind::CCall) {
             DescriptionRef d = described({r.mlMeth, std::uint64_t(r.ownerId) << 32 | r.nameId, Naming::PyCFunction, false});
-            apply(ev, *d);
+            describePending(t, d);
             enter(tid, t, r.mlMeth, false, std::move(d));
         } else {
             exit(tid, t, r.mlMeth, EventKind::CCall);
@@ -767,8 +835,9 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         TraceEvent& ev = startEvent(t, EventKind::InitEnter, r.tsNs);
         ev.address = r.function;
         DescriptionRef d = described({r.function, r.pathId, Naming::Init, false});
-        apply(ev, *d);
+        describePending(t, d);
         ev.pyName = str(r.nameId);
+        t.pendingDescription.reset(); // pyName is no longer the description's
         enter(tid, t, r.function, false, std::move(d));
         return;
     }
@@ -791,9 +860,9 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const std::uint64_t entryAddress = hook != m_hooks.end() ? hook->second.address : 0;
         ev.address = entryAddress;
         DescriptionRef d = described({entryAddress, r.entry, Naming::FfiEntry, false});
-        apply(ev, *d);
-        ev.caller = codeRef(r.caller, true);
-        ev.target = codeRef(r.target, false);
+        describePending(t, d);
+        setPendingRef(t, PendingRef::Caller, codeRef(r.caller, true));
+        setPendingRef(t, PendingRef::Target, codeRef(r.target, false));
         ev.args.resize(r.argCount);
         for (std::size_t i = 0; i < r.argCount; ++i) {
             wire::FfiValue v;
@@ -806,7 +875,7 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     case RecordType::FfiReturn: {
         const auto r = fixed<wire::FfiReturn>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::FfiReturn, r.tsNs);
-        ev.target = codeRef(r.target, false);
+        setPendingRef(t, PendingRef::Target, codeRef(r.target, false));
         formatFfiValue(r.value, ev.ret.emplace());
         exit(tid, t, r.target, EventKind::FfiCall);
         return;
@@ -815,10 +884,10 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         const auto r = fixed<wire::ClosureEnter>(data, size);
         TraceEvent& ev = startEvent(t, EventKind::ClosureEnter, r.tsNs);
         ev.address = r.closure;
-        ev.target = codeRef(r.userFunc, false);
-        ev.caller = codeRef(r.caller, true);
+        setPendingRef(t, PendingRef::Target, codeRef(r.userFunc, false));
+        setPendingRef(t, PendingRef::Caller, codeRef(r.caller, true));
         DescriptionRef d = described({r.closure, r.userFunc, Naming::Closure, false, r.caller});
-        apply(ev, *d);
+        describePending(t, d);
         enter(tid, t, r.closure, false, std::move(d));
         return;
     }
@@ -834,8 +903,8 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
         TraceEvent& ev = startEvent(t, EventKind::NativeEnter, r.tsNs);
         ev.address = r.function;
         DescriptionRef d = described({r.function, r.hookId, Naming::Hook, inInterpreter(r.caller ? r.caller - 1 : 0)});
-        apply(ev, *d);
-        ev.caller = codeRef(r.caller, true);
+        describePending(t, d);
+        setPendingRef(t, PendingRef::Caller, codeRef(r.caller, true));
         enter(tid, t, r.function, false, std::move(d));
         return;
     }

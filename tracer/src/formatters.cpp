@@ -705,6 +705,12 @@ void appendEventJson(std::string& out, const TraceEvent& ev) {
     out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
+std::string eventToJson(const TraceEvent& ev) {
+    std::string out;
+    appendEventJson(out, ev);
+    return out;
+}
+
 std::string moduleToJson(const ModuleInfo& m) {
     std::string out = "{\"kind\":\"module_load\"";
     appendField(out, "role", roleName(m.role));

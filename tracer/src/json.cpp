@@ -312,8 +312,7 @@ const Value* Value::find(std::string_view key) const {
 Value parse(std::string_view text, const std::string& source) { return Parser(text, source).document(); }
 
 namespace {
-#if !defined(__SSE2__)
-static_assert(std::endian::native == std::endian::little, "plainRun reads 8 bytes as a little-endian word");
+static_assert(std::endian::native == std::endian::little, "plainRun reads bytes as little-endian words");
 
 constexpr std::uint64_t kOnes = 0x0101010101010101ull;
 constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
@@ -322,9 +321,52 @@ constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
 // plainRun looks at: a borrow only propagates upwards from a real zero byte).
 constexpr std::uint64_t zeroBytes(std::uint64_t w) { return (w - kOnes) & ~w & kHighBits; }
 
+// High bit set in the bytes of `w` that need escaping (exact for the lowest one): control
+// characters, quote, backslash and everything from 0x80 on.
+constexpr std::uint64_t specialBytes(std::uint64_t w) {
+    return (w & kHighBits) | ((w - kOnes * 0x20) & ~w & kHighBits) | zeroBytes(w ^ (kOnes * '"')) |
+           zeroBytes(w ^ (kOnes * '\\'));
+}
+
 // Bytes copied as they are inside a JSON string: printable ASCII but the quote and backslash.
 constexpr bool isPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
-#else
+
+std::uint64_t load8(const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+// plainRun over the last `n` (< 16) bytes, which start at offset `at`: overlapping word loads,
+// never a byte loop over them or a read past the end (most strings are short: "int32", "ffi").
+std::size_t plainTail(const char* p, std::size_t n, std::size_t at) {
+    if (n >= 8) {
+        if (const std::uint64_t m = specialBytes(load8(p)); m != 0) {
+            return at + static_cast<std::size_t>(std::countr_zero(m)) / 8;
+        }
+        // The last eight overlap the first eight, which are plain: the lowest flagged byte is past them.
+        const std::uint64_t m = specialBytes(load8(p + n - 8));
+        return m != 0 ? at + n - 8 + static_cast<std::size_t>(std::countr_zero(m)) / 8 : at + n;
+    }
+    if (n >= 4) {
+        std::uint32_t lo, hi;
+        std::memcpy(&lo, p, sizeof lo);
+        std::memcpy(&hi, p + n - 4, sizeof hi);
+        const std::uint64_t m = specialBytes(std::uint64_t(hi) << 32 | lo);
+        if (m == 0) {
+            return at + n;
+        }
+        const auto first = static_cast<std::size_t>(std::countr_zero(m)) / 8;
+        return at + (first < 4 ? first : n - 8 + first);
+    }
+    std::size_t i = 0;
+    while (i < n && isPlain(static_cast<unsigned char>(p[i]))) {
+        ++i;
+    }
+    return at + i;
+}
+
+#if defined(__SSE2__)
 // Bit i set when byte i of the 16 at `p` needs escaping. As signed bytes, everything below 0x20
 // and everything from 0x80 on compares less than 0x20.
 unsigned specialMask(const char* p) {
@@ -348,36 +390,14 @@ std::size_t plainRun(std::string_view s, std::size_t from) {
             return i + static_cast<std::size_t>(std::countr_zero(mask));
         }
     }
-    if (i == s.size()) {
-        return i;
-    }
-    // The last few bytes: the final sixteen again (overlapping what was checked), or for a short
-    // string a padded copy, rather than a byte loop (most strings are short: "int32", "ffi").
-    if (s.size() >= 16) {
-        const std::size_t base = s.size() - 16;
-        const unsigned mask = specialMask(s.data() + base) >> (i - base);
-        return mask != 0 ? i + static_cast<std::size_t>(std::countr_zero(mask)) : s.size();
-    }
-    char padded[16];
-    std::memset(padded, 'a', sizeof padded);
-    std::memcpy(padded, s.data() + i, s.size() - i);
-    const unsigned mask = specialMask(padded);
-    return mask != 0 ? i + static_cast<std::size_t>(std::countr_zero(mask)) : s.size();
 #else
-    for (; i + 8 <= s.size(); i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, s.data() + i, sizeof w);
-        const std::uint64_t special = (w & kHighBits) | ((w - kOnes * 0x20) & ~w & kHighBits) |
-                                      zeroBytes(w ^ (kOnes * '"')) | zeroBytes(w ^ (kOnes * '\\'));
-        if (special != 0) {
-            return i + static_cast<std::size_t>(std::countr_zero(special)) / 8;
+    for (; i + 16 <= s.size(); i += 8) {
+        if (const std::uint64_t m = specialBytes(load8(s.data() + i)); m != 0) {
+            return i + static_cast<std::size_t>(std::countr_zero(m)) / 8;
         }
     }
-    while (i < s.size() && isPlain(static_cast<unsigned char>(s[i]))) {
-        ++i;
-    }
-    return i;
 #endif
+    return plainTail(s.data() + i, s.size() - i, i);
 }
 
 char* writeQuoted(char* out, std::string_view s) {

@@ -151,15 +151,20 @@ inline constexpr std::size_t kMaxVarintSize = 10;
 class RawByteWriter {
 public:
     explicit RawByteWriter(char* out) : m_begin(out), m_p(out) {}
-    void varint(std::uint64_t v) {
+    // Inlined: an event record is a few dozen of these, most of them one byte.
+    [[gnu::always_inline]] void varint(std::uint64_t v) {
+        if (v < 0x80) {
+            *m_p++ = static_cast<char>(v);
+            return;
+        }
         while (v >= 0x80) {
             *m_p++ = static_cast<char>((v & 0x7f) | 0x80);
             v >>= 7;
         }
         *m_p++ = static_cast<char>(v);
     }
-    void svarint(std::int64_t v) { varint(zigzag(v)); }
-    void byte(std::uint8_t b) { *m_p++ = static_cast<char>(b); }
+    [[gnu::always_inline]] void svarint(std::int64_t v) { varint(zigzag(v)); }
+    [[gnu::always_inline]] void byte(std::uint8_t b) { *m_p++ = static_cast<char>(b); }
     void bytes(std::string_view s) {
         std::memcpy(m_p, s.data(), s.size());
         m_p += s.size();

@@ -215,10 +215,12 @@ struct RecordingWriter::Impl {
         if (block.empty()) {
             blockStart = std::chrono::steady_clock::now();
         }
-        ByteSink b(block);
-        b.varint(static_cast<std::uint8_t>(type));
-        b.varint(payload.size());
-        block += payload;
+        char header[1 + kMaxVarintSize];
+        RawByteWriter h(header);
+        h.varint(static_cast<std::uint8_t>(type));
+        h.varint(payload.size());
+        block.append(h.written());
+        block.append(payload);
         ++blockRecords;
     }
 

@@ -10,6 +10,7 @@
 #include <layertrace/symbolizer.h>
 #include <layertrace/wire/records.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -116,6 +117,13 @@ private:
         bool hasPending = false;
         bool pendingDirect = false; // pending enter came straight from Python (wrapper evidence)
         TraceEvent lost;            // refilled for each lost exit this thread delivers
+        // What the pending event's described fields and code refs were copied from: an event
+        // naming the same code as the one before (a call's exit, the next call of a loop) copies
+        // none of their strings again.
+        DescriptionRef pendingDescription;
+        std::array<const CodeRef*, 2> refFrom{}; // by PendingRef; entries of m_codeRefs
+        std::array<bool, 2> refSet{};            // set for the event being made
+        std::uint64_t refsGeneration = 0;        // m_codeRefGeneration when refFrom was valid
         std::uint64_t lastTsNs = 0; // of its latest call or return: when the trace ended for it
         std::string name;
     };
@@ -152,7 +160,15 @@ private:
     void attachStack(ThreadState& t, const std::byte* data, std::size_t size);
     ThreadState& thread(std::uint32_t tid);
     TraceEvent& startEvent(ThreadState& t, EventKind kind, std::uint64_t tsNs);
+    static void clearUndescribed(TraceEvent& ev);
     static void apply(TraceEvent& ev, const Description& d);
+    // The pending event names the code `d` describes (its fields copied only if it named other code).
+    void describePending(ThreadState& t, const DescriptionRef& d);
+    enum class PendingRef : std::uint8_t { Caller, Target };
+    void setPendingRef(ThreadState& t, PendingRef which, const CodeRef& ref);
+    void revalidateRefs(ThreadState& t) const;
+    // The code refs the event being made did not set are emptied (before it is delivered).
+    static void clearUnsetRefs(ThreadState& t);
     // The pending event enters a call described by `description`, or exits the innermost open call
     // of `enterKind` and `key` (0: any).
     void enter(std::uint32_t tid, ThreadState& t, std::uint64_t key, bool python, DescriptionRef description);
@@ -178,6 +194,7 @@ private:
     std::unordered_map<DescriptionKey, DescriptionRef, DescriptionKeyHash> m_descriptions;
     std::uint64_t m_pythonGeneration = 1; // bumped when a Python file's role may have changed
     std::unordered_map<std::uint64_t, CodeRef> m_codeRefs; // address * 2 + (is a return address)
+    std::uint64_t m_codeRefGeneration = 1;                  // bumped whenever m_codeRefs is cleared
     std::unordered_set<std::string> m_directCallsNoted;    // "file\0what" already told to the classifier
     std::string m_scratchKey;
     std::uint64_t m_seq = 0;
