@@ -271,7 +271,7 @@ def sample_rss(pid, samples, stop):
         stop.wait(0.02)
 
 
-def stream_run(layertrace, producer, events_wanted, fmt, tmp, timeout, gap_ns=0):
+def stream_run(layertrace, producer, events_wanted, fmt, tmp, timeout, gap_ns=0, record=False):
     """One lossless streaming run of the synthetic producer; returns rate, drops, CPU and the tracer's RSS over time."""
     result = tmp / "stream.json"
     result.unlink(missing_ok=True)
@@ -280,6 +280,9 @@ def stream_run(layertrace, producer, events_wanted, fmt, tmp, timeout, gap_ns=0)
             "--text-output", os.devnull, "--", str(producer), "--stream", str(calls), "--result", str(result)]
     if gap_ns:
         argv += ["--gap-ns", str(gap_ns)]
+    if record:
+        # -o FILE: the recording writer teed next to the formatter, as `layertrace run -o` does.
+        argv[2:2] = ["-o", str(tmp / "stream.ltr")]
     with open(tmp / "stream.err", "w+") as err:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
         samples, stop = [], threading.Event()
@@ -307,7 +310,7 @@ def stream_run(layertrace, producer, events_wanted, fmt, tmp, timeout, gap_ns=0)
     rss = [kb for _, kb in samples]
     quarter = max(1, len(rss) // 4)
     return {
-        "events": events, "format": fmt, "gap_ns": gap_ns, "dropped": dropped, "exit": proc.returncode,
+        "events": events, "format": fmt, "gap_ns": gap_ns, "recording": record, "dropped": dropped, "exit": proc.returncode,
         "producer_seconds": data["seconds"], "producer_events_per_s": events / data["seconds"],
         "producer_cpu_seconds": data["cpu_seconds"],
         "end_to_end_seconds": end_to_end, "end_to_end_events_per_s": events / end_to_end,
@@ -330,11 +333,13 @@ def bench_stream(args, build, layertrace):
         # Flat out: both formats at N events, path (the cheaper formatter) at 4N. Paced (one ffi_call
         # every 8 us: 0.25 M events/s, below what the tracer decodes): N and 4N events, to see whether
         # the tracer's memory follows the trace's length when it keeps up.
-        for events, fmt, gap in ((n, "path", 0), (n, "jsonl", 0), (4 * n, "path", 0), (n, "path", 8000),
-                                 (4 * n, "path", 8000)):
-            r = stream_run(layertrace, producer, events, fmt, tmp, args.timeout, gap)
+        # Tree and tree with -o (the recording writer) flat out too: each output path's own rate.
+        for events, fmt, gap, record in ((n, "path", 0, False), (n, "jsonl", 0, False), (n, "tree", 0, False),
+                                         (n, "tree", 0, True), (4 * n, "path", 0, False), (n, "path", 8000, False),
+                                         (4 * n, "path", 8000, False)):
+            r = stream_run(layertrace, producer, events, fmt, tmp, args.timeout, gap, record)
             out["runs"].append(r)
-            print(f"bench: stream {events} events ({fmt}, gap {gap} ns): "
+            print(f"bench: stream {events} events ({fmt}{' -o' if record else ''}, gap {gap} ns): "
                   f"{r['end_to_end_events_per_s'] / 1e6:.2f} M events/s "
                   f"end to end, producer {r['producer_events_per_s'] / 1e6:.2f} M/s, dropped {r['dropped']}, "
                   f"tracer RSS max {r['tracer_rss_kib']['max']} KiB", file=sys.stderr, flush=True)
@@ -391,6 +396,7 @@ def report(doc):
     for r in doc.get("stream", {}).get("runs", []):
         lines.append("")
         lines.append(f"stream, --lossless, {r['events']} events, --format {r['format']}"
+                     + (" -o FILE" if r.get("recording") else "")
                      + (f", one ffi_call every {r['gap_ns']} ns" if r.get("gap_ns") else ", flat out") + ": "
                      f"{r['end_to_end_events_per_s'] / 1e6:.2f} M events/s end to end "
                      f"({r['producer_events_per_s'] / 1e6:.2f} M/s producer side; tracer "
