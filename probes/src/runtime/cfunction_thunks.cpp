@@ -366,7 +366,7 @@ void emitCFunctionEvent(wire::RecordType type, std::uint64_t mlMeth, std::uint32
         return;
     }
     if (type != wire::RecordType::CCall || !options().stacks) { // no stack: the inline fixed-size push
-        pushFixedRecord(slot, wire::CCall{{type, sizeof(wire::CCall), 0}, nowNs(), mlMeth, nameId, ownerId});
+        emplaceRecord<wire::CCall>(slot, type, nowNs(), mlMeth, nameId, ownerId);
         return;
     }
     wire::CCall rec{};

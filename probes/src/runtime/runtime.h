@@ -12,8 +12,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace layertrace::probe::runtime {
 
@@ -124,16 +126,38 @@ inline bool pushFixedRecord(ThreadSlot* slot, const T& rec) noexcept {
     return pushRecords(slot, w);
 }
 
+// One fixed-size record of type `type` without a stack, its fields after the header given as
+// `fields`: in the common case (no pending Dropped, room without wrapping) the record is
+// constructed in place in the ring (placement new of the aggregate: one store per field). Built
+// in memory first and copied, as pushFixedRecord does, GCC wrote it with narrow stores and read it
+// straight back with 16-byte loads: a store-forwarding stall per load. The rest through
+// pushRecords (drop accounting, --lossless wait).
+template <class T, class... Fields>
+[[gnu::always_inline]] inline bool emplaceRecord(ThreadSlot* slot, wire::RecordType type, Fields... fields) noexcept {
+    static_assert(sizeof(T) % wire::kRecordAlign == 0 && std::is_trivially_copyable_v<T>);
+    const wire::RecordHeader header{type, static_cast<std::uint16_t>(sizeof(T)), 0};
+    if (slot->pendingDropped == 0) {
+        if (std::byte* at = slot->ring.reserve(sizeof(T))) {
+            new (at) T{header, fields...};
+            slot->ring.commit(sizeof(T));
+            wakeSenderIfRingHalfFull(slot);
+            return true;
+        }
+    }
+    alignas(8) std::byte buf[sizeof(T)];
+    wire::RecordWriter w(buf, sizeof buf);
+    w.append(type, T{header, fields...});
+    return pushRecords(slot, w);
+}
+
 // The Python call and return records, shared by the eval-frame function (frame_hook.cpp) and
 // the profile and sys.monitoring callbacks (python_hooks.cpp). Forced inline: with two callers
 // GCC's -O2 heuristics outline them, an extra call per Python frame and a record built in memory.
 [[gnu::always_inline]] inline void pushPyCall(ThreadSlot* slot, std::uint32_t codeId, std::uint32_t firstLine) noexcept {
-    pushFixedRecord(slot,
-                    wire::PyCall{{wire::RecordType::PyCall, sizeof(wire::PyCall), 0}, nowNs(), codeId, firstLine});
+    emplaceRecord<wire::PyCall>(slot, wire::RecordType::PyCall, nowNs(), codeId, firstLine);
 }
 [[gnu::always_inline]] inline void pushPyReturn(ThreadSlot* slot, std::uint32_t codeId, bool raised) noexcept {
-    pushFixedRecord(slot, wire::PyReturn{{wire::RecordType::PyReturn, sizeof(wire::PyReturn), 0}, nowNs(), codeId,
-                                         raised ? 1u : 0u});
+    emplaceRecord<wire::PyReturn>(slot, wire::RecordType::PyReturn, nowNs(), codeId, raised ? 1u : 0u);
 }
 
 // Appends a Stack record (native IPs from native_stack.cpp, Python frames of this thread) when stacks
