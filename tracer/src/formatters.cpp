@@ -17,10 +17,21 @@ char* writeEventJson(char* out, const TraceEvent& ev);
 
 // One finished line to the stream's buffer. Straight to the streambuf: the ostream::write sentry
 // costs as much as a short line's copy; a short write still marks the stream bad, as write does.
+// In pieces under 1 KiB: libstdc++'s filebuf writes a piece of 1 KiB or more straight through
+// with its own write(2), whatever its buffer's size, and a jsonl line with a stack is longer
+// (one system call per event, measured: 50,000 writev for 100,000 events).
 void writeLine(std::ostream& out, const char* data, std::size_t size) {
-    const auto n = static_cast<std::streamsize>(size);
-    if (out.rdbuf()->sputn(data, n) != n) {
-        out.setstate(std::ios::badbit);
+    constexpr std::size_t kPiece = 1000;
+    std::streambuf& buffer = *out.rdbuf();
+    while (size > 0) {
+        const std::size_t piece = size < kPiece ? size : kPiece;
+        const auto n = static_cast<std::streamsize>(piece);
+        if (buffer.sputn(data, n) != n) {
+            out.setstate(std::ios::badbit);
+            return;
+        }
+        data += piece;
+        size -= piece;
     }
 }
 
