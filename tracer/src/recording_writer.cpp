@@ -143,6 +143,7 @@ struct RecordingWriter::Impl {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> argIds;
     std::string callerBytes, targetBytes;
     std::string stringPayload;
+    static constexpr std::size_t kShortString = 64;
     std::string eventBytes; // one event record's payload; only grows
     std::unordered_map<std::string, std::uint32_t> frames;  // encoded frame -> id (from 1)
     std::vector<StackFrame> frameList{StackFrame{}};         // id -> frame
@@ -181,6 +182,16 @@ struct RecordingWriter::Impl {
     // A String record for `s` with the next id.
     std::uint32_t newString(std::string_view s) {
         const std::uint32_t id = ++lastStringId;
+        if (s.size() <= kShortString) {
+            // Most new strings are FFI values ("41", "0x7f..."), about one per event: encoded on the stack.
+            char payload[2 * kMaxVarintSize + kShortString];
+            RawByteWriter w(payload);
+            w.varint(id);
+            w.varint(s.size());
+            w.bytes(s);
+            append(RecordType::String, w.written());
+            return id;
+        }
         stringPayload.clear();
         ByteSink b(stringPayload);
         b.varint(id);
