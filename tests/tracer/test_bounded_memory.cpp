@@ -7,11 +7,13 @@
 #include <layertrace/assembler.h>
 #include <layertrace/chunk_queue.h>
 #include <layertrace/formatters.h>
+#include <layertrace/spool_file.h>
 #include <layertrace/stream.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 #include <thread>
@@ -100,7 +102,7 @@ TEST(BoundedMemory, AssemblerCachesFollowDistinctCodeNotTraceLength) {
 
 TEST(BoundedMemory, ChunkQueueNeverAllocatesMoreThanItsPool) {
     constexpr std::size_t kChunkSize = 64, kMaxChunks = 4;
-    ChunkQueue queue(kChunkSize, kMaxChunks);
+    ChunkQueue queue(kChunkSize, kMaxChunks); // no spool (--spool-limit 0): the reader waits
     EXPECT_EQ(queue.maxBytes(), kChunkSize * kMaxChunks);
     constexpr int kChunks = 2000; // 500 times the pool
     std::thread reader([&] {
@@ -125,6 +127,46 @@ TEST(BoundedMemory, ChunkQueueNeverAllocatesMoreThanItsPool) {
     reader.join();
     EXPECT_EQ(expected, kChunks);
     EXPECT_LE(queue.chunksAllocated(), kMaxChunks);
+}
+
+TEST(BoundedMemory, ChunkQueueWithASpoolKeepsMemoryToThePoolAndDiskToTheLimit) {
+    // A session's queue: a backlog beyond the pool goes to the spool file, never to memory, and
+    // the file never holds more than the limit.
+    test::TempTree tmp;
+    constexpr std::size_t kChunkSize = 64, kMaxChunks = 4, kLimit = 8 * kChunkSize;
+    ChunkQueue queue(kChunkSize, kMaxChunks,
+                     {kLimit, [dir = tmp.root()](std::string* error) { return SpoolFile::createIn(dir, error); }});
+    constexpr int kChunks = 4000; // 1000 times the pool
+    std::thread reader([&] {
+        for (int i = 0; i < kChunks; ++i) {
+            ChunkQueue::Chunk* chunk = queue.acquire();
+            ASSERT_NE(chunk, nullptr);
+            chunk->size = kChunkSize - static_cast<std::size_t>(i % 5);
+            std::memcpy(chunk->data.get(), &i, sizeof i);
+            queue.push(chunk);
+        }
+        queue.close();
+    });
+    std::vector<std::byte> stream; // spooled bytes come back in read-back chunks of their own
+    std::size_t pops = 0;
+    while (ChunkQueue::Chunk* chunk = queue.pop()) {
+        stream.insert(stream.end(), chunk->data.get(), chunk->data.get() + chunk->size);
+        EXPECT_LE(queue.chunksAllocated(), kMaxChunks + 2); // + the spill and read-back chunks
+        EXPECT_LE(queue.spoolStats().peakBytes, kLimit);
+        queue.release(chunk);
+        if (++pops % 200 == 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1)); // fall behind now and then
+        }
+    }
+    reader.join();
+    int expected = 0;
+    for (std::size_t at = 0; at < stream.size(); at += kChunkSize - static_cast<std::size_t>(expected++ % 5)) {
+        int got = -1;
+        std::memcpy(&got, stream.data() + at, sizeof got);
+        ASSERT_EQ(got, expected) << "at byte " << at;
+    }
+    EXPECT_EQ(expected, kChunks);
+    EXPECT_GT(queue.spoolStats().spooledBytes, 0u);
 }
 
 TEST(BoundedMemory, AbandonedChunkQueueStopsTheReader) {

@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -154,4 +157,77 @@ TEST(Session, ProgramStdoutCanBeSentToStderr) {
     b << se.rdbuf();
     EXPECT_EQ(a.str(), "");
     EXPECT_EQ(b.str(), "printed\n");
+}
+
+namespace {
+
+// A decoder that cannot keep up at all: its first event blocks until the program has exited or
+// `patience` ran out. Counts the rest (a quarter of a million TraceEvents would not fit in a test).
+class StuckSink : public EventSink {
+public:
+    explicit StuckSink(std::chrono::milliseconds patience) : m_patience(patience) {}
+    ~StuckSink() override {
+        if (m_pidfd >= 0) {
+            ::close(m_pidfd);
+        }
+    }
+    void onStarted(std::uint32_t pid) override { m_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+    void onEvent(const TraceEvent& e) override {
+        if (events == 0) {
+            pollfd p{m_pidfd, POLLIN, 0};
+            programExitedWhileStuck = ::poll(&p, 1, static_cast<int>(m_patience.count())) == 1;
+        }
+        // The peer's calls alternate enter, exit: one out of order would be a reordered chunk.
+        inOrder = inOrder && e.kind == (events % 2 == 0 ? EventKind::NativeEnter : EventKind::NativeExit);
+        ++events;
+    }
+    void onReport(const ProbeReport& r) override { reports += r.message + "\n"; }
+
+    std::uint64_t events = 0;
+    bool inOrder = true;
+    bool programExitedWhileStuck = false;
+    std::string reports;
+
+private:
+    std::chrono::milliseconds m_patience;
+    int m_pidfd = -1;
+};
+
+constexpr int kBurstCalls = 250'000; // about 20 MB of stream: more than the pool and the socket hold
+
+} // namespace
+
+TEST(Session, ASpoolDrainsTheProgramWhileTheDecoderIsStuck) {
+    // The program sends its whole burst and exits while the decoder has not finished one event:
+    // the reader kept reading, into the spool; then every event is decoded, in order.
+    StuckSink sink(std::chrono::seconds(60));
+    RunOptions o = peer("calls", kBurstCalls, 3);
+    o.lossless = true;
+    auto session = Session::launch(o, sink);
+    const SessionResult r = session->wait();
+    EXPECT_TRUE(sink.programExitedWhileStuck);
+    EXPECT_TRUE(r.streamError.empty()) << r.streamError;
+    EXPECT_EQ(r.exitStatus, 3);
+    EXPECT_EQ(sink.events, 2u * kBurstCalls);
+    EXPECT_TRUE(sink.inOrder);
+    EXPECT_GT(session->spoolStats().spooledBytes, 0u);
+    EXPECT_LE(session->spoolStats().peakBytes, session->spoolStats().spooledBytes);
+    EXPECT_NE(sink.reports.find("spool: the tracer is behind the program"), std::string::npos) << sink.reports;
+}
+
+TEST(Session, WithoutASpoolTheProgramWaitsForTheDecoder) {
+    // --spool-limit 0: with the pool full the reader stops, so the program cannot finish its
+    // burst while the decoder is stuck (the real probe would drop instead, or wait with --lossless).
+    StuckSink sink(std::chrono::seconds(1));
+    RunOptions o = peer("calls", kBurstCalls, 3);
+    o.lossless = true;
+    o.spoolLimit = 0;
+    auto session = Session::launch(o, sink);
+    const SessionResult r = session->wait();
+    EXPECT_FALSE(sink.programExitedWhileStuck);
+    EXPECT_EQ(r.exitStatus, 3);
+    EXPECT_EQ(sink.events, 2u * kBurstCalls);
+    EXPECT_TRUE(sink.inOrder);
+    EXPECT_EQ(session->spoolStats().spooledBytes, 0u);
+    EXPECT_EQ(sink.reports.find("spool:"), std::string::npos) << sink.reports;
 }

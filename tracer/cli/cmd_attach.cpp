@@ -37,7 +37,7 @@ attach   bring the probe into the running Python process PID, print every layer 
 ps       list the Python processes you may attach to: PID, interpreter version, command line
 
 attach options: --format tree|path|jsonl, --mode full|anchored, --probe LIB:GLOB, --no-stacks,
-  --lossless, --c-calls extensions|all, --app PATH, --wrapper GLOB, -o/--output FILE, --text-output FILE,
+  --lossless, --spool-limit SIZE, --c-calls extensions|all, --app PATH, --wrapper GLOB, -o/--output FILE, --text-output FILE,
   --color auto|always|never, filters (--tid N, --layer L, --role R, --module GLOB,
   --function GLOB, --hide GLOB, --only-crossings) as for run (docs/cli/run.md), --duration SECONDS
   (of tracing, counted once attached)
@@ -189,6 +189,7 @@ int attachMain(int argc, char** argv, const std::string& version) {
     if (!result.streamError.empty()) {
         std::cerr << "layertrace: " << result.streamError << '\n';
     }
+    printSpooled(session->spoolStats(), std::cerr);
     printLosses(result, LossContext::Attach, std::cerr);
     if (result.handshakeFailed) {
         return static_cast<int>(ExitCode::Handshake);

@@ -1,6 +1,8 @@
 // See losses.h. docs/reliability.md explains each line; tests/faults checks them.
 #include "losses.h"
 
+#include <layertrace/chunk_queue.h>
+
 #include <csignal>
 #include <cstring>
 
@@ -28,6 +30,14 @@ void printLosses(const SessionResult& result, LossContext context, std::ostream&
     if (result.goodbyeMissing) {
         err << "layertrace: the " << who << " exited without the probe's Goodbye (os._exit, a crash or SIGKILL): up to "
             << result.possiblyMissing << " events buffered in the probe may be missing at the end of the trace\n";
+    }
+}
+
+void printSpooled(const SpoolStats& spool, std::ostream& err) {
+    if (spool.spooledBytes != 0) {
+        err << "layertrace: spooled " << byteSizeText(spool.spooledBytes)
+            << " of the stream to disk while the tracer was behind (at most " << byteSizeText(spool.peakBytes)
+            << " at once)\n";
     }
 }
 

@@ -14,6 +14,9 @@ enum class LossContext { Run, Attach, Replay };
 
 void printLosses(const SessionResult& result, LossContext context, std::ostream& err);
 
+// "layertrace: spooled N of the stream to disk ..." when the spool file was used (run, attach).
+void printSpooled(const SpoolStats& spool, std::ostream& err);
+
 // "layertrace: WHO was killed by signal N (name)" when a signal other than the Ctrl-C/stop ones
 // (SIGINT, SIGTERM) ended the program; nothing otherwise.
 void printKilledBySignal(const SessionResult& result, const std::string& who, std::ostream& err);

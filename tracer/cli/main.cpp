@@ -58,6 +58,9 @@ options:
   --probe LIB:GLOB          also hook functions matching GLOB in objects matching LIB (repeatable)
   --no-stacks               do not capture native/Python stacks
   --lossless                make the program wait instead of dropping events
+  --spool-limit SIZE        when the tracer is behind, keep up to SIZE of the stream on disk
+                            (an unlinked file in $TMPDIR or /tmp) rather than drop; default 1G,
+                            0: none (the probe drops as soon as the tracer's memory pool is full)
   --c-calls extensions|all  C function calls reported: extension modules' (default) or every
                             builtin's too (Python 3.11: costs a profile function, 2-3x)
   --app PATH                files/directories that are the application (repeatable)
@@ -185,7 +188,7 @@ public:
 };
 
 // The program's status, or 5 when the handshake failed: the trace the user asked for was not made.
-int summarize(const SessionResult& result) {
+int summarize(const SessionResult& result, const SpoolStats& spool) {
     if (result.handshakeFailed) {
         std::cerr << "layertrace: " << result.streamError << " (the program ran untraced and exited with "
                   << result.exitStatus << ")\n";
@@ -199,6 +202,7 @@ int summarize(const SessionResult& result) {
         std::cerr << "layertrace: no events arrived: the probe never connected (a static binary, a program that "
                      "is not Python, or the probe turned itself off; see its reports above)\n";
     } else {
+        cli::printSpooled(spool, std::cerr);
         cli::printLosses(result, cli::LossContext::Run, std::cerr);
     }
     return result.exitStatus;
@@ -225,7 +229,7 @@ int runCommand(const Cli& cli) {
     if (recording) {
         recording->close(); // IoError (exit 8) if any block could not be written
     }
-    return summarize(result);
+    return summarize(result, session->spoolStats());
 }
 
 int modulesCommand(const Cli& cli, std::ostream& out) {
@@ -237,7 +241,7 @@ int modulesCommand(const Cli& cli, std::ostream& out) {
     const SessionResult result = session->wait();
     g_child = 0;
     list.print(out, cli.trace.output.format == "jsonl", cli.allImages);
-    return summarize(result);
+    return summarize(result, session->spoolStats());
 }
 
 int demosCommand(std::ostream& out) {

@@ -5,10 +5,13 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <utility>
 
 namespace layertrace::tracer::cli {
 
@@ -63,6 +66,38 @@ std::string glob(ArgCursor& args) {
         throw UsageError(args.name() + " wants a non-empty GLOB (fnmatch: *, ?, [...])");
     }
     return g;
+}
+
+// --spool-limit's SIZE: a number of bytes, with K, M, G or T (KiB, MiB, GiB, TiB) after it.
+std::uint64_t parseByteSize(const std::string& option, const std::string& text) {
+    const auto bad = [&] {
+        return UsageError(option + " wants a size (bytes, or with K, M, G, T: 512M, 2G; 0 for none), not '" + text +
+                          "'");
+    };
+    char* end = nullptr;
+    errno = 0;
+    const double number = std::strtod(text.c_str(), &end);
+    if (text.empty() || !(text[0] >= '0' && text[0] <= '9') || errno != 0 || !(number >= 0)) {
+        throw bad();
+    }
+    std::string unit(end);
+    for (char& c : unit) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    if (unit.size() == 3 && unit.compare(1, 2, "IB") == 0) {
+        unit.resize(1); // MiB -> M
+    }
+    static constexpr std::pair<const char*, int> kUnits[] = {{"", 0}, {"B", 0}, {"K", 10}, {"M", 20}, {"G", 30}, {"T", 40}};
+    for (const auto& [name, shift] : kUnits) {
+        if (unit == name) {
+            const double bytes = number * static_cast<double>(std::uint64_t(1) << shift);
+            if (bytes >= 18e18) {
+                throw bad();
+            }
+            return static_cast<std::uint64_t>(bytes);
+        }
+    }
+    throw bad();
 }
 
 } // namespace
@@ -144,6 +179,8 @@ bool parseCaptureOption(ArgCursor& args, RunOptions& run) {
             throw UsageError("--c-calls must be extensions or all, not '" + which + "'");
         }
         run.allCCalls = which == "all";
+    } else if (a == "--spool-limit") {
+        run.spoolLimit = parseByteSize(a, args.value());
     } else if (a == "--app") {
         run.appPaths.push_back(args.value());
     } else if (a == "--wrapper") {

@@ -55,7 +55,7 @@ struct TraceOptions {
 // Values are checked here, so every command gives the same message for the same mistake.
 bool parseFilterOption(ArgCursor& args, EventFilterOptions& filter); // --tid --layer --role --module --function --hide --only-crossings
 bool parseOutputOption(ArgCursor& args, OutputOptions& output);     // --format --color --text-output + filters
-bool parseCaptureOption(ArgCursor& args, RunOptions& run);          // --mode --probe --no-stacks --lossless --c-calls --app --wrapper
+bool parseCaptureOption(ArgCursor& args, RunOptions& run);          // --mode --probe --no-stacks --lossless --c-calls --spool-limit --app --wrapper
 bool parseTraceOptions(ArgCursor& args, TraceOptions& trace);       // all of the above and -o/--output
 
 // "unknown option 'X' for COMMAND; try HELP".

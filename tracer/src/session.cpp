@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -255,6 +256,22 @@ struct Session::Impl {
 
     void startReader();
 
+    // The spool's notices (it started, reached its limit, failed), each kind said once a session
+    // even when every exec'd image spools again.
+    std::uint8_t spoolNoticesSaid = 0;
+    SpoolStats spoolStats; // summed over the images (exec)
+    void reportSpoolNotices(ChunkQueue& queue) {
+        for (SpoolNotice& notice : queue.takeNotices()) {
+            const auto bit = static_cast<std::uint8_t>(1u << static_cast<unsigned>(notice.kind));
+            if ((spoolNoticesSaid & bit) == 0) {
+                spoolNoticesSaid |= bit;
+                sink->onReport({notice.kind == SpoolNotice::Kind::Started ? ProbeReport::Level::Info
+                                                                          : ProbeReport::Level::Warning,
+                                std::move(notice.text)});
+            }
+        }
+    }
+
     ~Impl() {
         if (listenFd >= 0) {
             ::close(listenFd);
@@ -460,16 +477,21 @@ struct Session::Impl {
         feeder.setPeerPid(static_cast<std::uint32_t>(pid));
 
         // The socket is drained by its own thread into a queue, so that slow work on this thread
-        // (ELF inspection of a newly mapped object, libdw loading line tables, a slow terminal)
-        // never stalls the probe's sender and makes it drop events. The queue is a fixed pool
-        // (ChunkQueue::maxBytes): when it is full the reader waits, and the probe drops (or,
-        // --lossless, waits), so the tracer's memory does not follow the backlog.
-        ChunkQueue queue;
+        // (ELF inspection of a newly mapped object, libdw loading line tables, a slow terminal,
+        // a burst faster than decoding) never stalls the probe's sender and makes it drop events.
+        // The queue is a fixed pool (ChunkQueue::maxBytes) and, past it, a spool file of at most
+        // --spool-limit bytes: the tracer's memory does not follow the backlog. Only when the
+        // spool is full (or off, or failed) does the reader wait, and the probe drop (or,
+        // --lossless, wait).
+        ChunkQueue queue(ChunkQueue::kDefaultChunkSize, ChunkQueue::kDefaultMaxChunks, SpoolOptions{options.spoolLimit, {}});
         std::optional<std::string> execPath;
         std::thread io([&] { pump(fd, queue); });
         bool streamEnded = false;
         try {
             while (ChunkQueue::Chunk* chunk = queue.pop()) {
+                if (queue.hasNotices()) {
+                    reportSpoolNotices(queue);
+                }
                 feeder.feed(chunk->data.get(), chunk->size);
                 queue.release(chunk);
             }
@@ -496,6 +518,12 @@ struct Session::Impl {
         ::shutdown(fd, SHUT_RDWR);
         queue.abandon();
         io.join();
+        reportSpoolNotices(queue);
+        const SpoolStats spooled = queue.spoolStats();
+        spoolStats.spooledBytes += spooled.spooledBytes;
+        spoolStats.peakBytes = std::max(spoolStats.peakBytes, spooled.peakBytes);
+        spoolStats.limitReached = spoolStats.limitReached || spooled.limitReached;
+        spoolStats.failed = spoolStats.failed || spooled.failed;
         {
             std::lock_guard<std::mutex> lock(probeMutex);
             probeFd = -1;
@@ -780,6 +808,11 @@ SessionResult Session::wait() {
         m_impl->joined = true;
     }
     return m_impl->result;
+}
+
+SpoolStats Session::spoolStats() const {
+    std::lock_guard<std::mutex> lock(m_impl->waitMutex);
+    return m_impl->joined ? m_impl->spoolStats : SpoolStats{};
 }
 
 std::string pythonVersionText(std::uint32_t hex) {

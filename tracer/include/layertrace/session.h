@@ -3,6 +3,7 @@
 // (issue 5) and recordings (issue 6) plug into the same EventSink.
 #pragma once
 
+#include <layertrace/chunk_queue.h>
 #include <layertrace/module_info.h>
 #include <layertrace/trace_event.h>
 
@@ -34,6 +35,11 @@ struct RunOptions {
     // The program's stdout goes to the tracer's stderr: set when the trace itself is printed on
     // stdout, so a program's prints never break `--format jsonl` lines.
     bool programStdoutToStderr = false;
+    // --spool-limit: most bytes of a backlog kept on disk (an unlinked file in $TMPDIR or /tmp)
+    // when the program produces faster than the tracer decodes; 0: none, the probe drops (or,
+    // --lossless, the program waits) as soon as the in-memory pool is full.
+    static constexpr std::uint64_t kDefaultSpoolLimit = std::uint64_t(1) << 30;
+    std::uint64_t spoolLimit = kDefaultSpoolLimit;
 };
 
 struct ProbeReport {
@@ -110,6 +116,11 @@ public:
     // Blocks until the program exited and its stream is fully delivered; returns the result
     // (also passed to EventSink::onFinished). Idempotent.
     SessionResult wait();
+
+    // What the spool file did (--spool-limit; chunk_queue.h), over every image of the session:
+    // read after wait(). Not part of SessionResult: it is how the tracer kept up, not what the
+    // trace holds, so recordings do not carry it.
+    SpoolStats spoolStats() const;
 
     struct Impl;
 
