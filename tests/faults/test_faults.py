@@ -270,29 +270,18 @@ def test_signals_during_hooks(layertrace, faults_lib, python, tmp_path, round_):
     assert count(events, "native_enter", "ft_mix") == calls + outcome["handled"]
 
 
-# --- a slow consumer: the program never waits, drops are counted exactly --------------------------
-@pytest.mark.parametrize("round_", rounds(2))
-def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp_path, round_):
-    calls = 20_000
-    argv = lambda result, ready=None: target_argv(python, "loop", result, "--calls", calls,
-                                                  "--faults-lib", faults_lib, ready=ready)
-    # Reference: the same deterministic program, lossless.
-    # (It announces "done" into a plain file: the same Python calls as the FIFO of the second run.)
-    reference = run_layertrace(layertrace, [*base_trace_args(faults_lib, "--lossless"), "--",
-                                            *argv(tmp_path / "ref.json", tmp_path / "ref-ready.txt")])
-    assert reference.returncode == 0, reference.stderr[-2000:]
-    ref_events, _ = parse_jsonl(reference.stdout)
-    assert count(ref_events, "dropped") == 0
-    total = len(ref_events)
-
-    # The consumer stalls: nothing reads the tracer's stdout until the program is done. A small
-    # ring (8 KiB a thread) makes the probe drop while the sender is behind.
+# --- a slow consumer: the program never waits; the tracer spools, or drops are counted exactly -----
+def run_with_stalled_consumer(layertrace, faults_lib, python, tmp_path, calls, trace_args, env_extra):
+    """The loop traced while nothing reads the tracer's stdout until the program is done (its
+    decoder is stuck on a full pipe). Returns (tracer status, stdout text, stderr text)."""
     fifo = Fifo(tmp_path / "ready")
     result = tmp_path / "result.json"
     err_path = tmp_path / "err.txt"
     with open(err_path, "w") as err:
-        tracer = start_layertrace(layertrace, [*base_trace_args(faults_lib), "--", *argv(result, fifo.path)],
-                                  subprocess.PIPE, err, env_extra={"LAYERTRACE_BUFFER_SIZE": "8192"})
+        tracer = start_layertrace(layertrace, [*base_trace_args(faults_lib, *trace_args), "--",
+                                               *target_argv(python, "loop", result, "--calls", calls,
+                                                            "--faults-lib", faults_lib, ready=fifo.path)],
+                                  subprocess.PIPE, err, env_extra=env_extra)
         fifo.wait_for("done", timeout=120)  # reached while nobody has read a byte of the output
         chunks = []
         while True:
@@ -304,10 +293,35 @@ def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp
             chunks.append(chunk)
         status = tracer.wait(timeout=scaled(120))
     fifo.close()
-    assert status == 0, err_path.read_text()[-2000:]
     assert read_result(result)["correct"]
-    events, _ = parse_jsonl(b"".join(chunks).decode())
-    stderr = err_path.read_text()
+    return status, b"".join(chunks).decode(), err_path.read_text()
+
+
+def lossless_reference(layertrace, faults_lib, python, tmp_path, calls, *trace_args):
+    """The same deterministic program, --lossless: every event it makes. (It announces "done"
+    into a plain file: the same Python calls as the FIFO of the stalled run.)"""
+    reference = run_layertrace(layertrace, [*base_trace_args(faults_lib, "--lossless", *trace_args), "--",
+                                            *target_argv(python, "loop", tmp_path / "ref.json", "--calls", calls,
+                                                         "--faults-lib", faults_lib,
+                                                         ready=tmp_path / "ref-ready.txt")])
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    assert "dropped" not in reference.stderr
+    return reference.stdout
+
+
+@pytest.mark.parametrize("round_", rounds(2))
+def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp_path, round_):
+    calls = 20_000
+    ref_events, _ = parse_jsonl(lossless_reference(layertrace, faults_lib, python, tmp_path, calls))
+    assert count(ref_events, "dropped") == 0
+    total = len(ref_events)
+
+    # The consumer stalls. A small ring (8 KiB a thread) makes the probe drop while the sender is
+    # behind, and no spool (--spool-limit 0) lets the tracer's stalled decoder stop its reader.
+    status, stdout, stderr = run_with_stalled_consumer(layertrace, faults_lib, python, tmp_path, calls,
+                                                       ["--spool-limit", "0"], {"LAYERTRACE_BUFFER_SIZE": "8192"})
+    assert status == 0, stderr[-2000:]
+    events, _ = parse_jsonl(stdout)
     # The drop total comes from the probe's Goodbye (it includes drops no later event reported);
     # the `dropped` lines are the per-thread reports that a later event carried.
     said = re.search(r"the probe dropped (\d+) events", stderr)
@@ -330,6 +344,28 @@ def test_slow_consumer_drops_counted_exactly(layertrace, faults_lib, python, tmp
     else:
         # Every event the program produced is delivered, dropped or a discarded orphan exit.
         assert accounted == total, f"delivered {delivered} + dropped {dropped} + discarded {discarded} vs {total}"
+
+
+@pytest.mark.parametrize("round_", rounds(2))
+def test_slow_consumer_spooled_nothing_lost(layertrace, faults_lib, python, tmp_path, round_):
+    # A burst of about 35 MB of stream, four times the tracer's in-memory pool (8 MiB) plus the
+    # probe's ring, while the decoder is stuck: without a spool most of it would be dropped (or cut
+    # off when the probe's 1 s exit budget runs out); with it the reader drains the socket to disk
+    # and the decoder prints every event afterwards. The ring is 8 MiB a thread so that a sender
+    # thread scheduled late on a loaded machine does not drop on its own: the tracer is under test.
+    calls = 250_000
+    reference = lossless_reference(layertrace, faults_lib, python, tmp_path, calls, "--format", "path")
+    status, stdout, stderr = run_with_stalled_consumer(layertrace, faults_lib, python, tmp_path, calls,
+                                                       ["--format", "path"],
+                                                       {"LAYERTRACE_BUFFER_SIZE": str(8 << 20)})
+    assert status == 0, stderr[-2000:]
+    assert "spool: the tracer is behind the program" in stderr, stderr[-2000:]
+    spooled = re.search(r"layertrace: spooled ([\d.]+) MiB of the stream to disk", stderr)
+    assert spooled and float(spooled.group(1)) > 8, stderr[-2000:]
+    assert "dropped" not in stderr and not NO_GOODBYE.search(stderr), stderr[-2000:]
+    # The same events as --lossless, in the same order: the path lines they make are identical.
+    assert stdout.count("native libfaults.so:ft_mix\n") == calls
+    assert stdout == reference, "the spooled run printed something else than the lossless one"
 
 
 # --- attach, then detach during a burst: the target goes on untouched ----------------------------
