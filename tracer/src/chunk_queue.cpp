@@ -201,6 +201,11 @@ void ChunkQueue::close() {
     m_ready.notify_all();
 }
 
+bool ChunkQueue::hasFilled() const {
+    std::lock_guard lock(m_mutex);
+    return !m_filled.empty();
+}
+
 ChunkQueue::Chunk* ChunkQueue::pop() {
     std::unique_lock lock(m_mutex);
     m_ready.wait(lock, [&] { return m_closed || !m_filled.empty(); });

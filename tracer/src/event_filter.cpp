@@ -76,6 +76,8 @@ void EventFilter::onDropped(std::uint32_t tid, std::uint64_t count) {
         m_next.onDropped(tid, count);
     }
 }
+void EventFilter::onIdle() { m_next.onIdle(); }
+
 void EventFilter::onFinished(const SessionResult& result) { m_next.onFinished(result); }
 
 bool EventFilter::threadWanted(std::uint32_t tid) const {

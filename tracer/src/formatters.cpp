@@ -198,6 +198,7 @@ public:
         writeLine(m_out, line.data(), line.size());
     }
 
+    void onIdle() override { m_out.flush(); }
     void onFinished(const SessionResult&) override { m_out.flush(); }
 
 private:
@@ -239,6 +240,7 @@ public:
     }
     void onModule(const ModuleInfo& m) override { m_builder.onModule(m); }
     void onEvent(const TraceEvent& ev) override { m_builder.onEvent(ev); }
+    void onIdle() override { m_out.flush(); }
     void onFinished(const SessionResult&) override {
         m_builder.finish();
         m_out.flush();
@@ -264,6 +266,7 @@ public:
         *end++ = '\n';
         writeLine(m_out, m_line.data(), static_cast<std::size_t>(end - m_line.data()));
     }
+    void onIdle() override { m_out.flush(); }
     void onFinished(const SessionResult&) override { m_out.flush(); }
 
 private:
@@ -764,6 +767,10 @@ void TeeSink::onReport(const ProbeReport& report) {
 void TeeSink::onDropped(std::uint32_t tid, std::uint64_t count) {
     for (auto* s : m_sinks) s->onDropped(tid, count);
 }
+void TeeSink::onIdle() {
+    for (auto* s : m_sinks) s->onIdle();
+}
+
 void TeeSink::onFinished(const SessionResult& result) {
     for (auto* s : m_sinks) s->onFinished(result);
 }

@@ -488,7 +488,14 @@ struct Session::Impl {
         std::thread io([&] { pump(fd, queue); });
         bool streamEnded = false;
         try {
-            while (ChunkQueue::Chunk* chunk = queue.pop()) {
+            for (;;) {
+                if (!queue.hasFilled()) {
+                    sink->onIdle(); // caught up: buffered output goes out before we wait
+                }
+                ChunkQueue::Chunk* chunk = queue.pop();
+                if (chunk == nullptr) {
+                    break;
+                }
                 if (queue.hasNotices()) {
                     reportSpoolNotices(queue);
                 }

@@ -80,6 +80,9 @@ public:
     // chunk of their own); nullptr at the end of the stream. Throws IoError when spooled bytes
     // cannot be read back.
     Chunk* pop();
+    // Consumer side: whether a chunk (or spooled bytes) is waiting right now, so that pop() would
+    // not block; the consumer tells its sinks it is idle when not.
+    bool hasFilled() const;
     // Either side: `chunk` may be filled again.
     void release(Chunk* chunk);
     // Consumer side: it stops decoding (bad stream); the reader's acquire() returns nullptr.

@@ -56,6 +56,7 @@ public:
     void onEvent(const TraceEvent& event) override;
     void onReport(const ProbeReport& report) override;
     void onDropped(std::uint32_t tid, std::uint64_t count) override;
+    void onIdle() override;
     void onFinished(const SessionResult& result) override;
 
     std::uint64_t seen() const { return m_seen; }

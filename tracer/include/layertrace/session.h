@@ -83,6 +83,10 @@ public:
     virtual void onReport(const ProbeReport& /*report*/) {}
     // The probe dropped `count` events on thread `tid` (also delivered as an EventKind::Dropped event).
     virtual void onDropped(std::uint32_t /*tid*/, std::uint64_t /*count*/) {}
+    // Everything received so far has been delivered and the decoder is about to wait for more:
+    // a sink that batches its output writes it now, so an idle program's last lines reach a pipe
+    // or a `tail -f` at once instead of waiting for a full buffer.
+    virtual void onIdle() {}
     virtual void onFinished(const SessionResult& /*result*/) {}
 };
 
