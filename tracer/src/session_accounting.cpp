@@ -21,7 +21,7 @@ std::size_t roundedRingBytes(const std::string& text) {
     return bytes;
 }
 
-constexpr std::size_t kDefaultRingBytes = std::size_t{1} << 20;
+using wire::kDefaultRingBytes;
 // The smallest event record (PyCall, PyReturn, ClosureExit): a full ring holds at most this many.
 constexpr std::size_t kSmallestEventRecord = sizeof(wire::PyCall);
 static_assert(sizeof(wire::PyReturn) >= kSmallestEventRecord && sizeof(wire::ClosureExit) >= kSmallestEventRecord);

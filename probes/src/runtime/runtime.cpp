@@ -76,7 +76,7 @@ ProbeOptions& optionsStorage() {
     return *options;
 }
 
-std::size_t g_ringBytes = 1u << 20; // per thread; LAYERTRACE_BUFFER_SIZE overrides (tests)
+std::size_t g_ringBytes = wire::kDefaultRingBytes; // per thread; LAYERTRACE_BUFFER_SIZE overrides
 std::atomic<ThreadSlot*> g_threads{nullptr};
 pthread_key_t g_threadKey;
 
@@ -828,7 +828,7 @@ bool connectToTracer(const std::string& path, std::uint32_t pythonHex, bool atta
 }
 
 // Per-thread ring size: LAYERTRACE_BUFFER_SIZE bytes (rounded up to a power of two, at least
-// 1 KiB), for tests of the drop path; 1 MiB by default.
+// 1 KiB), for tests of the drop path or a program with many busy threads; 4 MiB by default.
 void readBufferSize() {
     if (const char* size = getenv("LAYERTRACE_BUFFER_SIZE")) {
         const unsigned long long want = std::strtoull(size, nullptr, 10);

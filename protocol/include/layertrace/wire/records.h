@@ -26,6 +26,11 @@ inline constexpr std::size_t kMaxFfiArgs = 32;
 inline constexpr std::size_t kMaxBatchBytes = 16u << 20;   // one batch never exceeds 16 MiB
 inline constexpr std::size_t kMaxProbeSpecs = 256;         // --probe specs carried by Welcome
 inline constexpr std::uint32_t kProcessTid = 0;            // batch tid of process-level metadata
+// Each traced thread's ring in the probe (LAYERTRACE_BUFFER_SIZE overrides it); the tracer bounds
+// what an unannounced end may have lost with it. 4 MiB, not 1: a ring bigger than a core's L2
+// means the producer writes lines the sender's core no longer holds, and on the ctypes loop that
+// halved the program's cost per call and its drops (docs/performance.md, "The ring's size").
+inline constexpr std::size_t kDefaultRingBytes = std::size_t{4} << 20;
 
 enum class RecordType : std::uint16_t {
     // handshake and control
