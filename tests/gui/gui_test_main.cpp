@@ -57,7 +57,10 @@ QStringList ModelChecker::failures() const {
 }
 
 int slowdown() {
-    static const int factor = std::max(1, qEnvironmentVariableIntValue("LAYERTRACE_TEST_SLOWDOWN"));
+    // LAYERTRACE_TEST_SLOWDOWN in the environment overrides the build's factor (a loaded machine).
+    static const int factor = std::max(1, qEnvironmentVariableIsSet("LAYERTRACE_TEST_SLOWDOWN")
+                                              ? qEnvironmentVariableIntValue("LAYERTRACE_TEST_SLOWDOWN")
+                                              : LAYERTRACE_BUILD_TEST_SLOWDOWN);
     return factor;
 }
 

@@ -30,8 +30,9 @@ private:
     std::unique_ptr<QAbstractItemModelTester> m_tester;
 };
 
-// Builds that run slower (the asan preset: Debug + ASan/UBSan) set LAYERTRACE_TEST_SLOWDOWN=N;
-// waitFor stretches every timeout by it, like the Python suites (layertrace_testing/slowdown.py).
+// Builds that run slower (the asan preset: ASan/UBSan) have a LAYERTRACE_TEST_SLOWDOWN of N (the
+// build's, or the environment's); waitFor stretches every timeout by it, like the Python suites
+// (layertrace_testing/slowdown.py).
 int slowdown();
 
 // Spins the event loop until `done` or `timeoutMs` (times slowdown()); returns done().
