@@ -359,7 +359,7 @@ def test_slow_consumer_spooled_nothing_lost(layertrace, faults_lib, python, tmp_
                                                        ["--format", "path"],
                                                        {"LAYERTRACE_BUFFER_SIZE": str(8 << 20)})
     assert status == 0, stderr[-2000:]
-    assert "spool: the tracer is behind the program" in stderr, stderr[-2000:]
+    assert "\nlayertrace: spool: the tracer is behind the program" in "\n" + stderr, stderr[-2000:]
     spooled = re.search(r"layertrace: spooled ([\d.]+) MiB of the stream to disk", stderr)
     assert spooled and float(spooled.group(1)) > 8, stderr[-2000:]
     assert "dropped" not in stderr and not NO_GOODBYE.search(stderr), stderr[-2000:]

@@ -179,7 +179,8 @@ inline Sample makeSample(int repeat = 3) {
     drop.dropped = 17;
     add(drop);
     s.reports = {{ProbeReport::Level::Info, "hooked 12 functions"}, {ProbeReport::Level::Warning, "no symbols in libx"},
-                 {ProbeReport::Level::Error, "inline hook failed\nsecond line"}};
+                 {ProbeReport::Level::Error, "inline hook failed\nsecond line"},
+                 {ProbeReport::Level::Info, "spool: the tracer is behind the program", ProbeReport::Origin::Tracer}};
     s.dropped = {{4243, 17}};
     s.result.exitStatus = 3;
     s.result.connected = true;

@@ -120,6 +120,7 @@ TEST(RecordingRoundTrip, EveryFieldSurvives) {
     for (std::size_t i = 0; i < s.reports.size(); ++i) {
         EXPECT_EQ(sink.reports[i].level, s.reports[i].level);
         EXPECT_EQ(sink.reports[i].message, s.reports[i].message);
+        EXPECT_EQ(sink.reports[i].origin, s.reports[i].origin);
     }
     EXPECT_EQ(sink.dropped, s.dropped);
     EXPECT_EQ(sink.finishedCalls, 1);

@@ -229,6 +229,12 @@ void printProbeReport(const ProbeReport& r) {
     const char* level = r.level == ProbeReport::Level::Error     ? "error"
                         : r.level == ProbeReport::Level::Warning ? "warning"
                                                                  : "info";
+    if (r.origin == ProbeReport::Origin::Tracer) {
+        // The tracer's own notes about the session: no "probe", and an info needs no label.
+        std::cerr << "layertrace: " << (r.level == ProbeReport::Level::Info ? "" : std::string(level) + ": ")
+                  << r.message << '\n';
+        return;
+    }
     std::cerr << "layertrace: probe " << level << ": " << r.message << '\n';
 }
 

@@ -600,6 +600,9 @@ ReplayStats replayFrom(Input& f, const std::string& name, EventSink& sink, std::
                     ProbeReport rep;
                     rep.level = checkedEnum<ProbeReport::Level>(r.payload.byte("report level"), 2, "report level");
                     rep.message = r.payload.str("report message");
+                    if (r.payload.remaining() > 0) { // format 3 writers before the origin byte left it out
+                        rep.origin = checkedEnum<ProbeReport::Origin>(r.payload.byte("report origin"), 1, "report origin");
+                    }
                     ++stats.reports;
                     sink.onReport(rep);
                     break;

@@ -713,6 +713,7 @@ void RecordingWriter::onReport(const ProbeReport& report) {
     ByteSink b(m_impl->record);
     b.byte(static_cast<std::uint8_t>(report.level));
     b.str(report.message);
+    b.byte(static_cast<std::uint8_t>(report.origin));
     m_impl->appendRecord(RecordType::Report);
 }
 

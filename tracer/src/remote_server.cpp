@@ -259,6 +259,7 @@ struct RemoteServer::Impl {
             if (historyTrimmed != 0) {
                 ProbeReport late;
                 late.level = ProbeReport::Level::Warning;
+                late.origin = ProbeReport::Origin::Tracer;
                 late.message = "serve: this viewer joined late: the session's first " +
                                std::to_string(historyTrimmed) + " events are no longer kept (serve --history)";
                 v.backlog.push_back(std::make_shared<const Item>(late));
@@ -392,6 +393,7 @@ struct RemoteServer::Impl {
         }
         ProbeReport r;
         r.level = ProbeReport::Level::Warning;
+        r.origin = ProbeReport::Origin::Tracer;
         r.message = "serve: this viewer fell behind: " + std::to_string(total - reported) +
                     " events were not sent to it (" + std::to_string(total) + " in all)";
         encoder.onReport(r);

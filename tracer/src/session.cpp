@@ -267,7 +267,7 @@ struct Session::Impl {
                 spoolNoticesSaid |= bit;
                 sink->onReport({notice.kind == SpoolNotice::Kind::Started ? ProbeReport::Level::Info
                                                                           : ProbeReport::Level::Warning,
-                                std::move(notice.text)});
+                                std::move(notice.text), ProbeReport::Origin::Tracer});
             }
         }
     }
@@ -429,7 +429,7 @@ struct Session::Impl {
         closeListener();
         if (result.connected && !lastImageEndedAtExec) {
             if (std::optional<std::string> note = execChain.ended(attached)) {
-                sink->onReport({ProbeReport::Level::Info, *note});
+                sink->onReport({ProbeReport::Level::Info, *note, ProbeReport::Origin::Tracer});
             }
         }
     }
@@ -467,7 +467,7 @@ struct Session::Impl {
             assembler.setPid(hello.pid);
             sink->onConnected(hello.pid, pythonVersionText(hello.pythonVersionHex));
             if (std::optional<std::string> note = execChain.connected(hello.pythonVersionHex != 0, attached)) {
-                sink->onReport({ProbeReport::Level::Info, *note});
+                sink->onReport({ProbeReport::Level::Info, *note, ProbeReport::Origin::Tracer});
             }
             // Cross-check: objects mapped before the probe's first ModuleMap record.
             for (const auto& [path, bias] : loadBiases(readProcMaps(hello.pid))) {

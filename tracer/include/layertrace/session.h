@@ -44,8 +44,12 @@ struct RunOptions {
 
 struct ProbeReport {
     enum class Level : std::uint8_t { Info, Warning, Error };
+    // Who is speaking: the probe in the program, or the tracer about the session (the exec chain,
+    // the spool, a viewer falling behind); printed as "probe info: ..." or plain "layertrace: ...".
+    enum class Origin : std::uint8_t { Probe, Tracer };
     Level level = Level::Info;
     std::string message;
+    Origin origin = Origin::Probe;
 };
 
 struct SessionResult {
