@@ -50,19 +50,22 @@ class BenchError(Exception):
 def tracers(layertrace):
     """Every way of running a workload: name -> (argv prefix builder, divisor of the iteration count, note).
 
-    The divisor keeps slow tracers' runs short; overhead is per iteration, so the counts need not match.
+    The divisor keeps slow tracers' runs short (ltrace, stacks). The cheap ones run the whole loop,
+    as the untraced runs do: a traced thread's one-time costs (its 4 MiB ring's first touch, about
+    1 ms of page faults) are then spread over the loop the issue names (ctypes: 200,000 calls), not
+    over a fifth of it, where they add about 0.05 us per call.
     """
     def lt(*options):
         return lambda _tmp: [str(layertrace), "run", *options, "--format", "jsonl", "--text-output", os.devnull, "--"]
 
     return {
         "setprofile": (lambda _tmp: [], 1, "sys.setprofile(counter) around the loop (in the workload)"),
-        "lt_anchored_nostacks": (lt("--mode", "anchored", "--no-stacks"), 5, "layertrace run --mode anchored --no-stacks"),
-        "lt_anchored_allc": (lt("--mode", "anchored", "--no-stacks", "--c-calls", "all"), 5,
+        "lt_anchored_nostacks": (lt("--mode", "anchored", "--no-stacks"), 1, "layertrace run --mode anchored --no-stacks"),
+        "lt_anchored_allc": (lt("--mode", "anchored", "--no-stacks", "--c-calls", "all"), 1,
                              "layertrace run --mode anchored --no-stacks --c-calls all (3.11: a profile function)"),
         "lt_anchored_stacks": (lt("--mode", "anchored"), 20, "layertrace run --mode anchored (native+Python stacks)"),
-        "lt_full_nostacks": (lt("--mode", "full", "--no-stacks"), 5, "layertrace run --mode full --no-stacks"),
-        "lt_full_allc": (lt("--mode", "full", "--no-stacks", "--c-calls", "all"), 5,
+        "lt_full_nostacks": (lt("--mode", "full", "--no-stacks"), 1, "layertrace run --mode full --no-stacks"),
+        "lt_full_allc": (lt("--mode", "full", "--no-stacks", "--c-calls", "all"), 1,
                          "layertrace run --mode full --no-stacks --c-calls all (3.11: a profile function for C calls)"),
         "lt_full": (lt("--mode", "full"), 20, "layertrace run --mode full (default: stacks on)"),
         "uftrace": (lambda tmp: ["uftrace", "record", "--no-libcall", "-d", str(tmp / "uftrace.data"),
@@ -139,6 +142,25 @@ def run_workload(argv_prefix, workload, demos, calls, setprofile, tmp, timeout):
     return data
 
 
+def count_ffi_calls_per_iteration(layertrace, workload, demos, tmp, timeout, iterations=100):
+    """ffi_call events one iteration makes, counted rather than declared: a workload's Python code
+    may call ctypes' own C helpers through libffi too (transform: ctypes.cast and friends are
+    CFUNCTYPE objects, seven of its nine ffi_calls). Two traced runs of N and 2N iterations; their
+    difference divided by N leaves out the import and the warm-up."""
+    counts = []
+    for n in (iterations, 2 * iterations):
+        out = tmp / "ffi_count.jsonl"
+        run_workload([str(layertrace), "run", "--mode", "anchored", "--no-stacks", "--lossless", "--format", "jsonl",
+                      "--text-output", str(out), "--"], workload, demos, n, False, tmp, timeout)
+        with out.open() as lines:
+            counts.append(sum(1 for line in lines if json.loads(line)["kind"] == "ffi_call"))
+    per_iteration, remainder = divmod(counts[1] - counts[0], iterations)
+    if remainder or per_iteration < 0:
+        raise BenchError(f"{workload}: {counts[0]} ffi_call events in {iterations} iterations and {counts[1]} in "
+                         f"{2 * iterations}: not a whole number per iteration (is the workload deterministic?)")
+    return per_iteration
+
+
 def summarize(values):
     if not values:
         return None
@@ -152,6 +174,8 @@ def bench_workloads(args, layertrace, demos):
     raw = {w: {t: [] for t in ["untraced"] + chosen} for w, _ in workloads}
     with tempfile.TemporaryDirectory(prefix="layertrace-bench-") as tmpdir:
         tmp = pathlib.Path(tmpdir)
+        ffi_calls = {name: count_ffi_calls_per_iteration(layertrace, workload, demos, tmp, args.timeout)
+                     for name, workload in workloads}
         for rnd in range(args.rounds):
             for name, workload in workloads:
                 calls = max(1, int(DEFAULT_CALLS[name] * args.scale))
@@ -178,7 +202,7 @@ def bench_workloads(args, layertrace, demos):
                           + (f"  dropped {traced['dropped']}" if traced["dropped"] else ""), file=sys.stderr, flush=True)
     results = {}
     for name, _ in workloads:
-        per_ffi = DEFAULT_FFI_CALLS.get(name, 0)
+        per_ffi = ffi_calls[name]
         results[name] = {"ffi_calls_per_iteration": per_ffi, "tracers": {}}
         for metric in METRICS:
             results[name][f"untraced_us_per_iter_{metric}"] = summarize(
@@ -198,7 +222,6 @@ def bench_workloads(args, layertrace, demos):
 
 # Wall time inside the workload, and CPU time of the traced process (time waiting for a core excluded).
 METRICS = ("seconds", "cpu_seconds")
-DEFAULT_FFI_CALLS = {"ctypes_add": 1, "transform": 2, "pybind11_process": 0, "pure_python": 0, "nested_callbacks": 2}
 
 
 # ---- microbenchmarks and the stream ----------------------------------------------------------------
@@ -412,9 +435,9 @@ def main():
                         help="build directory with tracer/layertrace, demos/ and bench/ (default %(default)s)")
     parser.add_argument("--out", type=pathlib.Path, help="where results.json/results.txt go (default BUILD/bench)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of B T B T ... (default %(default)s)")
-    parser.add_argument("--scale", type=float, default=0.5,
+    parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply every workload's iteration count (default %(default)s: "
-                             "about 5 minutes on an idle 2-core machine)")
+                             "about 3 minutes on an idle 2-core machine; 1.0 runs the loops at the lengths issue 7 names)")
     parser.add_argument("--same-calls", action="store_true", help="run every tracer at the full iteration count")
     parser.add_argument("--workloads", nargs="*", help="only these workloads")
     parser.add_argument("--tracers", nargs="*", help="only these tracers")

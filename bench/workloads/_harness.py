@@ -26,11 +26,10 @@ def use_demo(demos, name):
     return folder
 
 
-def measure(args, loop, unit, ffi_calls_per_iteration):
+def measure(args, loop, unit):
     """Runs loop(n) once briefly to warm up, then times loop(args.calls) alone; start-up is excluded.
 
-    ffi_calls_per_iteration says how many ffi_call events one iteration makes, so the driver can
-    report overhead per native crossing as well as per iteration.
+    (The driver counts the ffi_call events an iteration makes with a traced run of its own.)
     """
     loop(min(100, args.calls))
     events = {}
@@ -52,6 +51,5 @@ def measure(args, loop, unit, ffi_calls_per_iteration):
         "cpu_seconds": cpu_seconds,
         "thread_cpu_seconds": thread_seconds,
         "unit": unit,
-        "ffi_calls_per_iteration": ffi_calls_per_iteration,
         "setprofile_events": sum(events.values()) if args.setprofile else None,
     }))

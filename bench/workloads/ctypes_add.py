@@ -14,4 +14,4 @@ def loop(n):
         add(lib, i, 1)
 
 
-measure(args, loop, "add() call", 1)
+measure(args, loop, "add() call")

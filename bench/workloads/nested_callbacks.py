@@ -13,4 +13,4 @@ def loop(n):
         user.run_iteration(way)  # one visit_sort (~13 compare callbacks) + one visit_each (a few visits)
 
 
-measure(args, loop, "sort + walk (2 ffi_calls, ~17 closure calls)", 2)
+measure(args, loop, "sort + walk (2 ffi_calls, ~17 closure calls)")

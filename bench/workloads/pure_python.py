@@ -41,4 +41,4 @@ def loop(n):
     return total
 
 
-measure(args, loop, "iteration (30 Python calls)", 0)
+measure(args, loop, "iteration (30 Python calls)")

@@ -11,4 +11,4 @@ def loop(n):
         user.transform_checked()
 
 
-measure(args, loop, "transform() with-block", 2)
+measure(args, loop, "transform() with-block")
