@@ -47,15 +47,20 @@ std::unique_ptr<SpoolFile> SpoolFile::createIn(const std::string& directory, std
     return std::make_unique<SpoolFile>(fd, directory);
 }
 
-bool SpoolFile::write(std::uint64_t offset, const void* data, std::size_t size, std::string* error) {
-    const auto* p = static_cast<const char*>(data);
+namespace {
+
+// All of `size` bytes through pread or pwrite from `offset`, across short transfers and EINTR.
+// `atEnd` names a transfer of 0 bytes, which for a file of ours means something went wrong.
+template <typename Buffer, typename Transfer>
+bool transferAll(int fd, std::uint64_t offset, Buffer* p, std::size_t size, Transfer transfer, const char* atEnd,
+                 std::string* error) {
     while (size > 0) {
-        const ssize_t n = ::pwrite(m_fd, p, size, static_cast<off_t>(offset));
+        const ssize_t n = transfer(fd, p, size, static_cast<off_t>(offset));
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
-            *error = n == 0 ? std::string("the file system accepted no more bytes") : std::strerror(errno);
+            *error = n == 0 ? std::string(atEnd) : std::strerror(errno);
             return false;
         }
         p += n;
@@ -65,22 +70,16 @@ bool SpoolFile::write(std::uint64_t offset, const void* data, std::size_t size, 
     return true;
 }
 
+} // namespace
+
+bool SpoolFile::write(std::uint64_t offset, const void* data, std::size_t size, std::string* error) {
+    return transferAll(m_fd, offset, static_cast<const char*>(data), size, ::pwrite,
+                       "the file system accepted no more bytes", error);
+}
+
 bool SpoolFile::read(std::uint64_t offset, void* data, std::size_t size, std::string* error) {
-    auto* p = static_cast<char*>(data);
-    while (size > 0) {
-        const ssize_t n = ::pread(m_fd, p, size, static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            *error = n == 0 ? std::string("the file is shorter than what was written to it") : std::strerror(errno);
-            return false;
-        }
-        p += n;
-        offset += static_cast<std::uint64_t>(n);
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
+    return transferAll(m_fd, offset, static_cast<char*>(data), size, ::pread,
+                       "the file is shorter than what was written to it", error);
 }
 
 bool SpoolFile::discard(std::uint64_t offset, std::size_t size) {
