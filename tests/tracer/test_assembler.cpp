@@ -385,6 +385,62 @@ TEST(Assembler, DroppedInnerExitsBecomeLostExitsBeforeTheOuterExit) {
     expectExitAccounting(fx, 4, 0);
 }
 
+// A detach that settles at once (RunOptions::skipBacklogOnDetach): the records fed while
+// skimming deliver no events but one Dropped event per thread counting them, and what they
+// defined (a code object named only there) serves the events after them.
+TEST(Assembler, SkimmedEventsBecomeOneDroppedEventAndTheirDefinitionsAreKept) {
+    Fixture fx;
+    StreamBuilder before;
+    fx.preamble(before, 9);
+    before.pyCall(100, 10, 5).pyCall(110, 11, 3);
+    StreamBuilder skimmed(/*withHello=*/false);
+    skimmed.batch(9)
+        .stack({}, {}) // transform's own stack, before the first skimmed event: still attached
+        .string(11, "helper")
+        .pyCode(12, 11, 4, 7)
+        .pyReturn(120, 11) // transform's exit: skimmed, so transform stays open
+        .pyCall(130, 12, 7)
+        .stack({}, {})
+        .pyReturn(140, 12)
+        .batch(3)
+        .pyCall(150, 10, 5);
+    StreamBuilder after(/*withHello=*/false);
+    after.batch(9).pyCall(200, 12, 7).pyReturn(210, 12).pyReturn(220, 10);
+
+    StreamFeeder feeder(*fx.assembler);
+    feeder.feed(before.bytes().data(), before.bytes().size());
+    fx.assembler->setSkimming(true);
+    feeder.feed(skimmed.bytes().data(), skimmed.bytes().size());
+    EXPECT_EQ(fx.sink.events.size(), 2u) << "skimmed records deliver no events";
+    fx.assembler->setSkimming(false);
+    feeder.feed(after.bytes().data(), after.bytes().size());
+    feeder.finish();
+
+    const auto& ev = fx.sink.events;
+    std::vector<std::pair<EventKind, std::uint32_t>> kindsAndTids;
+    for (const TraceEvent& e : ev) {
+        kindsAndTids.emplace_back(e.kind, e.tid);
+    }
+    using K = EventKind;
+    EXPECT_EQ(kindsAndTids, (std::vector<std::pair<K, std::uint32_t>>{{K::PyCall, 9}, {K::PyCall, 9}, {K::Dropped, 3},
+                                                                      {K::Dropped, 9}, {K::PyCall, 9}, {K::PyReturn, 9},
+                                                                      {K::PyReturn, 9}, {K::PyReturn, 9}}));
+    ASSERT_EQ(ev.size(), 8u);
+    EXPECT_EQ(ev[2].dropped, 1u);
+    EXPECT_EQ(ev[3].dropped, 3u);
+    EXPECT_EQ(ev[3].depth, 2u); // main and transform were open when the gap began
+    EXPECT_EQ(ev[4].symbol, "helper") << "named by a PyCode record that came while skimming";
+    EXPECT_EQ(ev[4].depth, 2u);
+    EXPECT_TRUE(ev[6].lost) << "transform's exit was skimmed: made when main returns";
+    EXPECT_EQ(ev[6].symbol, "transform");
+    EXPECT_EQ(ev[7].symbol, "main");
+    EXPECT_FALSE(ev[7].lost);
+    EXPECT_EQ(fx.assembler->skimmedTotal(), 4u);
+    EXPECT_EQ(fx.sink.dropped, 4u);
+    EXPECT_EQ(fx.assembler->droppedTotal(), 0u) << "the probe dropped nothing";
+    expectExitAccounting(fx, 1, 0);
+}
+
 TEST(Assembler, OrphanExitsAreStillDiscardedAndCounted) {
     Fixture fx;
     StreamBuilder s;

@@ -9,6 +9,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace layertrace::tracer {
 
@@ -701,7 +702,35 @@ void Assembler::endBatch(std::uint32_t tid) {
     }
 }
 
+void Assembler::deliverDropped(std::uint32_t tid, ThreadState& t, std::uint64_t count) {
+    flush(t);
+    m_sink.onDropped(tid, count);
+    TraceEvent ev;
+    ev.kind = EventKind::Dropped;
+    ev.tid = tid;
+    ev.dropped = count;
+    ev.depth = static_cast<std::uint32_t>(t.open);
+    deliver(ev);
+}
+
+void Assembler::setSkimming(bool on) {
+    if (m_skimming && !on) {
+        markSkimmedGaps();
+    }
+    m_skimming = on;
+}
+
+void Assembler::markSkimmedGaps() {
+    for (auto& [tid, t] : m_threads) {
+        if (t.skimmed > 0) {
+            m_skimmed += t.skimmed;
+            deliverDropped(tid, t, std::exchange(t.skimmed, 0));
+        }
+    }
+}
+
 void Assembler::finish() {
+    markSkimmedGaps();
     for (auto& [tid, t] : m_threads) {
         flush(t);
         while (t.open > 0) {
@@ -714,6 +743,17 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     const auto header = fixed<wire::RecordHeader>(data, size);
     ThreadState& t = thread(tid);
     using wire::RecordType;
+    if (m_skimming && header.type >= RecordType::PyCall && header.type <= RecordType::Stack) {
+        if (header.type == RecordType::Stack) {
+            if (t.hasPending) {
+                attachStack(t, data, size); // of the event assembled just before skimming began
+            }
+            return;
+        }
+        flush(t);
+        ++t.skimmed;
+        return;
+    }
     switch (header.type) {
     case RecordType::ModuleMap: {
         const auto r = fixed<wire::ModuleMap>(data, size);
@@ -772,15 +812,8 @@ void Assembler::record(std::uint32_t tid, const std::byte* data, std::size_t siz
     }
     case RecordType::Dropped: {
         const auto r = fixed<wire::Dropped>(data, size);
-        flush(t);
         m_dropped += r.count;
-        m_sink.onDropped(tid, r.count);
-        TraceEvent ev;
-        ev.kind = EventKind::Dropped;
-        ev.tid = tid;
-        ev.dropped = r.count;
-        ev.depth = static_cast<std::uint32_t>(t.open);
-        deliver(ev);
+        deliverDropped(tid, t, r.count);
         return;
     }
     case RecordType::Goodbye: {

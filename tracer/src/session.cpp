@@ -244,6 +244,10 @@ struct Session::Impl {
     int probeFd = -1;
     bool detachRequested = false;
     bool detachSent = false;
+    // RunOptions::skipBacklogOnDetach: the bytes of the current image the socket reader had
+    // received, and, from the detach on, how many of them the decoder skims (session.h).
+    std::atomic<std::uint64_t> bytesReceived{0};
+    std::atomic<std::uint64_t> skimUntil{0};
 
     // Sends Detach once the probe is connected and welcomed. probeMutex held.
     void sendDetachLocked() {
@@ -324,6 +328,7 @@ struct Session::Impl {
                 break;
             }
             chunk->size = static_cast<std::size_t>(n);
+            bytesReceived.fetch_add(chunk->size, std::memory_order_relaxed);
             queue.push(chunk);
         }
         queue.close();
@@ -485,6 +490,9 @@ struct Session::Impl {
         // --lossless, wait).
         ChunkQueue queue(ChunkQueue::kDefaultChunkSize, ChunkQueue::kDefaultMaxChunks, SpoolOptions{options.spoolLimit, {}});
         std::optional<std::string> execPath;
+        bytesReceived.store(0, std::memory_order_relaxed);
+        skimUntil.store(0, std::memory_order_relaxed);
+        std::uint64_t bytesFed = 0, bytesSkimmed = 0;
         std::thread io([&] { pump(fd, queue); });
         bool streamEnded = false;
         try {
@@ -499,6 +507,10 @@ struct Session::Impl {
                 if (queue.hasNotices()) {
                     reportSpoolNotices(queue);
                 }
+                // A chunk wholly received before the detach is skimmed (skipBacklogOnDetach).
+                bytesFed += chunk->size;
+                assembler.setSkimming(bytesFed <= skimUntil.load(std::memory_order_relaxed));
+                bytesSkimmed += assembler.skimming() ? chunk->size : 0;
                 feeder.feed(chunk->data.get(), chunk->size);
                 queue.release(chunk);
             }
@@ -520,6 +532,13 @@ struct Session::Impl {
             result.streamError = e.what();
             streamCutAtEnd = streamEnded;
             assembler.finish();
+        }
+        if (assembler.skimmedTotal() > 0) {
+            sink->onReport({ProbeReport::Level::Warning,
+                            "detach: " + std::to_string(assembler.skimmedTotal()) +
+                                " events received before the detach were skipped, not decoded (the tracer was " +
+                                byteSizeText(bytesSkimmed) + " behind the program); they count as dropped",
+                            ProbeReport::Origin::Tracer});
         }
         // Stop the reader if we stopped early (bad stream), then let it finish.
         ::shutdown(fd, SHUT_RDWR);
@@ -792,6 +811,9 @@ void Session::stop() {
         // A probe that does not answer within 5 s is cut off (the reader then ends).
         std::lock_guard<std::mutex> lock(m_impl->probeMutex);
         m_impl->detachRequested = true;
+        if (m_impl->options.skipBacklogOnDetach && !m_impl->detachSent) {
+            m_impl->skimUntil.store(m_impl->bytesReceived.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        }
         m_impl->sendDetachLocked();
         if (m_impl->detachSent) {
             pollfd pfd{m_impl->probeFd, POLLRDHUP, 0};

@@ -46,7 +46,7 @@ std::size_t probeRingBytes(const RunOptions& options, bool attached) {
 void accountLosses(SessionResult& result, const Assembler& assembler, std::size_t ringBytes, bool programEnded,
                    bool streamCutAtEnd) {
     result.events = assembler.eventCount();
-    result.dropped = assembler.droppedTotal();
+    result.dropped = assembler.droppedTotal() + assembler.skimmedTotal();
     result.discardedExits = assembler.orphanExits();
     result.lostExits = assembler.lostExits();
     // A stream that broke midway is reported as such (everything after the break is lost, not

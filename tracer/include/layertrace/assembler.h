@@ -46,6 +46,15 @@ public:
     // exits (the program ended or was detached inside them), so every enter has its exit.
     void finish();
 
+    // Skimming (a detach that must settle at once: RunOptions::skipBacklogOnDetach): while on,
+    // event records are counted per thread instead of assembled, as if dropped, and what the
+    // stream defines (strings, code objects, hooks, modules, threads) is still kept for the events
+    // after it. Turning it off, and finish(), mark each thread's gap with a Dropped event, as a
+    // probe's Dropped record does; the calls it cut are closed the same way.
+    void setSkimming(bool on);
+    bool skimming() const { return m_skimming; }
+    std::uint64_t skimmedTotal() const { return m_skimmed; }
+
     // Event numbers (`seq`) start at `firstSeq`: a session's later image (the program exec'd
     // another) goes on numbering where the previous image's assembler ended.
     void continueSequence(std::uint64_t firstSeq) { m_seq = firstSeq; }
@@ -126,6 +135,7 @@ private:
         std::uint64_t refsGeneration = 0;        // m_codeRefGeneration when refFrom was valid
         std::uint64_t lastTsNs = 0; // of its latest call or return: when the trace ended for it
         std::string name;
+        std::uint64_t skimmed = 0; // events skimmed since this thread's last Dropped event
     };
     enum class Naming : std::uint8_t { Plain, Hook, FfiEntry, PyCFunction, Init, Closure };
     struct DescriptionKey {
@@ -179,6 +189,9 @@ private:
     void innermostPython(const ThreadState& t, TraceEvent& ev) const;
     void flush(ThreadState& t);
     void deliver(TraceEvent& ev);
+    // A Dropped event: `count` events of thread `tid` are missing here.
+    void deliverDropped(std::uint32_t tid, ThreadState& t, std::uint64_t count);
+    void markSkimmedGaps();
     ModuleInfo& mapModule(std::uint32_t id, std::string path, std::uint64_t base);
 
     Symbolizer& m_symbolizer;
@@ -199,6 +212,8 @@ private:
     std::string m_scratchKey;
     std::uint64_t m_seq = 0;
     std::uint64_t m_dropped = 0;
+    bool m_skimming = false;
+    std::uint64_t m_skimmed = 0;
     bool m_goodbye = false;
     std::int32_t m_goodbyeStatus = -1;
     int m_goodbyeFatalSignal = 0;

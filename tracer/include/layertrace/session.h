@@ -40,6 +40,13 @@ struct RunOptions {
     // --lossless, the program waits) as soon as the in-memory pool is full.
     static constexpr std::uint64_t kDefaultSpoolLimit = std::uint64_t(1) << 30;
     std::uint64_t spoolLimit = kDefaultSpoolLimit;
+    // An attached session's stop() (the detach) settles at once: the backlog received before it
+    // (the pool and the spool) is skimmed instead of decoded, which can take minutes when the
+    // program outran the decoder: its events are marked as Dropped events, counted in
+    // SessionResult::dropped and said in one tracer notice. What the probe sends after the
+    // Detach (its rings) is decoded as usual. For a live viewer (the GUI); `layertrace attach`
+    // decodes everything it received.
+    bool skipBacklogOnDetach = false;
 };
 
 struct ProbeReport {
@@ -57,7 +64,7 @@ struct SessionResult {
     int termSignal = 0;           // N when a signal killed the program (attached: its probe said so), else 0
     bool connected = false;       // the probe connected and completed the handshake
     std::uint64_t events = 0;     // TraceEvents delivered
-    std::uint64_t dropped = 0;    // events the probe dropped (sum of Dropped records)
+    std::uint64_t dropped = 0;    // events the probe dropped (sum of Dropped records), and those a detach skimmed (skipBacklogOnDetach)
     std::string streamError;      // non-empty when the stream broke or was malformed midway
     bool handshakeFailed = false; // the probe connected but the handshake failed (streamError says why)
     bool attached = false;        // Session::attach: the target is not our child; exitStatus stays 0
