@@ -16,6 +16,10 @@ LiveSource::LiveSource(tracer::RunOptions options, QString title, std::uint32_t 
     : m_options(std::move(options)), m_title(std::move(title)), m_attachPid(attachPid),
       m_recordingPath(std::move(recordingPath)), m_tee(std::make_unique<tracer::TeeSink>()),
       m_startedFuture(m_startedPromise.get_future().share()) {
+    // A live viewer's Detach settles at once: what the tracer had received but not decoded yet
+    // (with a busy target, up to the spool's limit: minutes of decoding) is counted and marked
+    // as a gap instead of decoded; the probe's last events, sent after the Detach, still show.
+    m_options.skipBacklogOnDetach = true;
     m_tee->add(*this);
     if (!m_recordingPath.empty()) {
         m_recording = std::make_unique<tracer::RecordingWriter>(
@@ -99,7 +103,8 @@ void LiveSource::onEvent(const TraceEvent& event) { m_sink->push(event); }
 
 void LiveSource::onReport(const tracer::ProbeReport& report) {
     if (report.level != tracer::ProbeReport::Level::Info)
-        m_sink->setState(QStringLiteral("probe: %1").arg(QString::fromStdString(report.message)));
+        m_sink->setState((report.origin == tracer::ProbeReport::Origin::Probe ? QStringLiteral("probe: %1") : QStringLiteral("%1"))
+                             .arg(QString::fromStdString(report.message)));
 }
 
 void LiveSource::onFinished(const tracer::SessionResult& result) {
