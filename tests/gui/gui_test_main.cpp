@@ -90,21 +90,34 @@ bool liveTracingAvailable(std::string* why) {
 }
 
 std::vector<std::string> routesNotShown(const TraceDocument& doc, const tracer::Demo& demo) {
+    return RouteWatch(doc, demo).notShownYet();
+}
+
+RouteWatch::RouteWatch(const TraceDocument& doc, const tracer::Demo& demo) : m_doc(doc) {
+    for (const auto& path : demo.paths)
+        for (ViewMode mode : {ViewMode::Detailed, ViewMode::Summary})
+            m_watches.push_back({&path, mode, DiagramActivity{}});
+}
+
+std::vector<std::string> RouteWatch::notShownYet() {
     std::vector<std::string> missing;
-    const EventStore& store = doc.store();
-    for (const auto& path : demo.paths) {
-        for (ViewMode mode : {ViewMode::Detailed, ViewMode::Summary}) {
-            bool seen = false;
-            DiagramState scratch = doc.diagram();
+    const EventStore& store = m_doc.store();
+    const std::uint64_t from = std::max(m_replayedTo, store.firstIndex());
+    for (Watch& w : m_watches) {
+        if (!w.seen) {
+            DiagramState scratch = m_doc.diagram();
             scratch.resetActivity();
-            for (std::uint64_t i = store.firstIndex(); !seen && i < store.endIndex(); ++i) {
+            scratch.restoreActivity(w.activity);
+            for (std::uint64_t i = from; !w.seen && i < store.endIndex(); ++i) {
                 scratch.apply(store.at(i), i);
-                seen = DiagramState::changesPath(store.at(i).kind) && routeMatches(scratch, mode, path);
+                w.seen = DiagramState::changesPath(store.at(i).kind) && routeMatches(scratch, w.mode, *w.path);
             }
-            if (!seen)
-                missing.push_back(path.name + (mode == ViewMode::Detailed ? " (detailed)" : " (three-layer)"));
+            w.activity = scratch.activity();
         }
+        if (!w.seen)
+            missing.push_back(w.path->name + (w.mode == ViewMode::Detailed ? " (detailed)" : " (three-layer)"));
     }
+    m_replayedTo = store.endIndex();
     return missing;
 }
 

@@ -48,4 +48,26 @@ bool liveTracingAvailable(std::string* why);
 // as "path name (view)", replaying into a copy of the document's diagram state.
 std::vector<std::string> routesNotShown(const TraceDocument& doc, const tracer::Demo& demo);
 
+// routesNotShown for a document that keeps growing (a live session): each call replays only the
+// events that arrived since the last one, into a copy of the document's current diagram (its
+// boxes never move) that goes on with the activity the previous replay left, so asking as the
+// events come costs each event one replay instead of one per call (under ASan, replaying every
+// retained event twice a second starved the event loop that ingests them).
+class RouteWatch {
+public:
+    RouteWatch(const TraceDocument& doc, const tracer::Demo& demo);
+    std::vector<std::string> notShownYet();
+
+private:
+    struct Watch {
+        const tracer::DemoPath* path;
+        ViewMode mode;
+        DiagramActivity activity;
+        bool seen = false;
+    };
+    const TraceDocument& m_doc;
+    std::vector<Watch> m_watches;
+    std::uint64_t m_replayedTo = 0; // events before it were replayed (or evicted unseen)
+};
+
 } // namespace layertrace::gui::test

@@ -116,16 +116,16 @@ TEST(Attach, AttachShowsEventsAndTheRouteThenDetachLeavesTheTargetRunningCorrect
     const tracer::Catalog catalog = tracer::Catalog::load(tracer::Catalog::defaultDemosDir() + "/catalog.json");
     const tracer::Demo* demo = catalog.find("ctypes_complex_struct");
     ASSERT_NE(demo, nullptr);
-    // routesNotShown replays every retained event; asked on each 20 ms turn of waitFor it starves
-    // the event loop that ingests them, which then falls further behind (under ASan the route
-    // showed only after minutes). So it is asked at most twice a second.
+    // Asked as the events come, so each check replays only the new ones (RouteWatch), and at most
+    // twice a second: a replay on each 20 ms turn of waitFor starves the event loop that ingests.
+    RouteWatch routes(w.document(), *demo);
     QElapsedTimer sinceRouteCheck;
     sinceRouteCheck.start();
     const auto routeShown = [&] {
         if (w.document().totalEvents() <= 2000 || sinceRouteCheck.elapsed() < 500)
             return false;
         sinceRouteCheck.restart();
-        return routesNotShown(w.document(), *demo).empty();
+        return routes.notShownYet().empty();
     };
     EXPECT_TRUE(waitFor(routeShown, 120000))
         << w.document().totalEvents() << " events; " << w.document().sourceState().toStdString();
