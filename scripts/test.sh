@@ -10,11 +10,11 @@ cmake --build --preset default
 ctest --preset default "$@"
 # ASan+UBSan (issue 8, docs/reliability.md "Sanitizers"): the tracer, the GUI and every test built
 # at -O1 with -fsanitize=address,undefined (never the probe or the demos' extension modules: they
-# load into an uninstrumented Python), and the suite again against them, two tests at a time, all
-# but the GUI attach test (the `asan-ci` preset; docs/HACKING.md, "CI": the budget).
+# load into an uninstrumented Python), and the whole suite again against them, two tests at a time
+# (docs/HACKING.md, "CI": the budget).
 cmake --preset asan
 cmake --build --preset asan
-ctest --preset asan-ci "$@"
+ctest --preset asan "$@"
 # Fuzzers (issue 8, docs/reliability.md): a clang build of the wire decoder and the recording
 # reader with libFuzzer+ASan+UBSan, each run for LAYERTRACE_FUZZ_SECONDS (default 20).
 cmake --preset fuzz
