@@ -1,11 +1,14 @@
 """`layertrace attach` on a running demo: the expected path shows, every patched byte and GOT slot
 is back after the detach, the demo's results stay right, and ten cycles on one process work."""
+import json
+import os
 import re
 import signal
 import subprocess
 import time
 
-from conftest import TIMEOUT, attach, attach_until_paths, demo_target, differences, path_in_lines, regions, snapshot
+from conftest import (TIMEOUT, attach, attach_until_paths, check_nesting, demo_target, differences, path_in_lines, regions,
+                      snapshot)
 
 DEMO = "ctypes_complex_struct"
 
@@ -64,6 +67,54 @@ def test_ten_attach_detach_cycles(layertrace, demos_dir, python, catalog):
                 assert "probe already loaded" in err, err
             assert differences(before, snapshot(target.pid, where), target.pid) == [], f"cycle {cycle}: bytes not restored"
             assert target.alive(), f"cycle {cycle}: the target died"
+        target.terminate_and_check()
+    finally:
+        target.kill()
+
+
+def wait_for_text(path, text, proc, what):
+    """Until file `path` (a tracer's stderr) holds `text`; fails when `proc` ends first or in TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT
+    while text not in path.read_text():
+        assert proc.poll() is None, f"the tracer ended before {what}: {path.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {what} within {TIMEOUT} s: {path.read_text()[-3000:]}"
+        time.sleep(0.05)
+
+
+def test_second_ctrl_c_skips_the_backlog(layertrace, demos_dir, python, tmp_path):
+    # After its first events nobody reads the tracer's output, so its decoder stalls on the full
+    # pipe and what the looping demo sends piles up undecoded (pool, then spool). The detach
+    # (Ctrl-C) cannot finish while the decoder is stuck, so the tracer says it is still decoding;
+    # the second Ctrl-C skims the rest: the tracer ends, says how many events it skipped, counts
+    # them as dropped, and the target goes on untouched.
+    target = demo_target(demos_dir, python, DEMO)
+    err_path = tmp_path / "err.txt"
+    try:
+        with open(err_path, "w") as err:
+            tracer = subprocess.Popen([str(layertrace), "attach", str(target.pid), "--format", "jsonl", "--no-stacks"],
+                                      stdout=subprocess.PIPE, stderr=err)
+        # Raw reads: communicate() below reads the descriptor itself, past any Python buffer.
+        head = b""
+        while head.count(b"\n") < 100:
+            chunk = os.read(tracer.stdout.fileno(), 1 << 16)
+            assert chunk, "the tracer ended before its first 100 events"
+            head += chunk
+        tracer.send_signal(signal.SIGINT)
+        wait_for_text(err_path, "(Ctrl-C again to skip it)", tracer, "'still decoding' notice after the detach")
+        tracer.send_signal(signal.SIGINT)
+        out, _ = tracer.communicate(timeout=TIMEOUT)
+        err = err_path.read_text()
+        assert tracer.returncode == 0, err[-3000:]
+        assert f"detached from PID {target.pid}" in err, err[-3000:]
+        skipped = re.search(r"detach: (\d+) events were skipped, not decoded", err)
+        assert skipped and int(skipped.group(1)) > 0, err[-3000:]
+        # The skipped events are counted as dropped and marked in the output, which nests.
+        dropped = re.search(r"the probe dropped (\d+) events", err)
+        assert dropped and int(dropped.group(1)) >= int(skipped.group(1)), err[-3000:]
+        events = [json.loads(line) for line in (head + out).split(b"\n") if line]
+        assert sum(e["dropped"] for e in events if e["kind"] == "dropped") >= int(skipped.group(1))
+        check_nesting([e for e in events if "tid" in e])
+        assert target.alive()
         target.terminate_and_check()
     finally:
         target.kill()

@@ -71,6 +71,33 @@ private:
     std::chrono::steady_clock::time_point m_firstEvent{};
 };
 
+// After the detach the session goes on decoding what it received before it (a busy program can
+// be far ahead of the decoder: up to --spool-limit). A second stop signal skims the rest instead;
+// returns when the session has ended.
+void waitForTheBacklog(int wakeRead, Session& session) {
+    bool told = false;
+    for (;;) {
+        pollfd p{wakeRead, POLLIN, 0};
+        const int r = ::poll(&p, 1, told ? -1 : 1000);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r == 0) {
+            std::fprintf(stderr, "layertrace: detached; still decoding what arrived before the detach "
+                                 "(Ctrl-C again to skip it)\n");
+            told = true;
+            continue;
+        }
+        char c = 0;
+        while (::read(wakeRead, &c, 1) == 1) {
+            if (c == 'f') {
+                return;
+            }
+            session.skipBacklog();
+        }
+    }
+}
+
 struct AttachCli {
     std::uint32_t pid = 0;
     double duration = 0; // 0: until Ctrl-C or the target exits
@@ -175,7 +202,15 @@ int attachMain(int argc, char** argv, const std::string& version) {
         }
         break;
     }
+    // What woke us is read now, so that only a later signal counts as the second one.
+    bool ended = false;
+    for (char c = 0; ::read(wake[0], &c, 1) == 1;) {
+        ended = ended || c == 'f';
+    }
     session->stop(); // detaches (nothing to do when the session already ended)
+    if (!ended) {
+        waitForTheBacklog(wake[0], *session);
+    }
     const SessionResult result = session->wait();
     printer.finish();
     if (recording) {

@@ -536,7 +536,7 @@ struct Session::Impl {
         if (assembler.skimmedTotal() > 0) {
             sink->onReport({ProbeReport::Level::Warning,
                             "detach: " + std::to_string(assembler.skimmedTotal()) +
-                                " events received before the detach were skipped, not decoded (the tracer was " +
+                                " events were skipped, not decoded (the tracer was " +
                                 byteSizeText(bytesSkimmed) + " behind the program); they count as dropped",
                             ProbeReport::Origin::Tracer});
         }
@@ -827,6 +827,12 @@ void Session::stop() {
     pollfd pfd{m_impl->pidfd, POLLIN, 0};
     if (::poll(&pfd, 1, 3000) == 0) {
         ::syscall(SYS_pidfd_send_signal, m_impl->pidfd, SIGKILL, nullptr, 0);
+    }
+}
+
+void Session::skipBacklog() {
+    if (m_impl->attached) {
+        m_impl->skimUntil.store(m_impl->bytesReceived.load(std::memory_order_relaxed), std::memory_order_relaxed);
     }
 }
 

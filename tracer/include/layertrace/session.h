@@ -128,6 +128,12 @@ public:
     // hook, says Goodbye, and the target goes on.
     void stop();
 
+    // An attached session, after stop(): what was received and is not decoded yet is skimmed
+    // instead (as RunOptions::skipBacklogOnDetach does at the detach itself): counted as dropped,
+    // said in one notice. `layertrace attach` calls it on a second Ctrl-C, when the decoder is far
+    // behind a busy program and the user does not want to wait for it.
+    void skipBacklog();
+
     // Blocks until the program exited and its stream is fully delivered; returns the result
     // (also passed to EventSink::onFinished). Idempotent.
     SessionResult wait();
