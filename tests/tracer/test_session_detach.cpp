@@ -43,13 +43,16 @@ public:
         ::close(out[1]);
         char buf[6] = {};
         m_ready = m_pid > 0 && ::read(out[0], buf, 5) == 5 && std::string(buf) == "ready";
-        ::close(out[0]);
+        // The read end stays open while the program lives: print() may write its newline
+        // separately, and into a closed pipe that is a BrokenPipeError that ends the program.
+        m_out = out[0];
     }
     ~LoopingPython() {
         if (m_pid > 0) {
             ::kill(m_pid, SIGKILL);
             ::waitpid(m_pid, nullptr, 0);
         }
+        ::close(m_out);
     }
     bool ready() const { return m_ready; }
     pid_t pid() const { return m_pid; }
@@ -57,6 +60,7 @@ public:
 
 private:
     pid_t m_pid = -1;
+    int m_out = -1;
     bool m_ready = false;
 };
 
