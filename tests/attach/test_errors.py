@@ -40,7 +40,9 @@ def test_not_a_python_process(layertrace):
         proc = attach(layertrace, target.pid)
         assert proc.returncode == 11, proc.stderr
         assert "is not a Python process" in single_line(proc.stderr)
-        assert state(target.pid) == "S" and target.proc.poll() is None
+        # Left as it was: not stopped or traced (T, t). It may still be running (R) rather than
+        # asleep: the shell's exec of sleep can still be under way on a loaded machine.
+        assert state(target.pid) not in ("T", "t") and target.proc.poll() is None
     finally:
         target.kill()
 
