@@ -7,6 +7,8 @@ import signal
 import subprocess
 import time
 
+from layertrace_testing.watch import OutputWatch
+
 from conftest import (TIMEOUT, attach, attach_until_paths, check_nesting, demo_target, differences, path_in_lines, regions,
                       snapshot)
 
@@ -72,15 +74,6 @@ def test_ten_attach_detach_cycles(layertrace, demos_dir, python, catalog):
         target.kill()
 
 
-def wait_for_text(path, text, proc, what):
-    """Until file `path` (a tracer's stderr) holds `text`; fails when `proc` ends first or in TIMEOUT."""
-    deadline = time.monotonic() + TIMEOUT
-    while text not in path.read_text():
-        assert proc.poll() is None, f"the tracer ended before {what}: {path.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"no {what} within {TIMEOUT} s: {path.read_text()[-3000:]}"
-        time.sleep(0.05)
-
-
 def test_second_ctrl_c_skips_the_backlog(layertrace, demos_dir, python, tmp_path):
     # After its first events nobody reads the tracer's output, so its decoder stalls on the full
     # pipe and what the looping demo sends piles up undecoded (pool, then spool). The detach
@@ -100,7 +93,8 @@ def test_second_ctrl_c_skips_the_backlog(layertrace, demos_dir, python, tmp_path
             assert chunk, "the tracer ended before its first 100 events"
             head += chunk
         tracer.send_signal(signal.SIGINT)
-        wait_for_text(err_path, "(Ctrl-C again to skip it)", tracer, "'still decoding' notice after the detach")
+        OutputWatch(err_path, b"(Ctrl-C again to skip it)").wait_for(
+            1, 120, alive=lambda: tracer.poll() is None, what="the 'still decoding' notice after the detach")
         tracer.send_signal(signal.SIGINT)
         out, _ = tracer.communicate(timeout=TIMEOUT)
         err = err_path.read_text()

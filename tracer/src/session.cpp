@@ -249,6 +249,11 @@ struct Session::Impl {
     std::atomic<std::uint64_t> bytesReceived{0};
     std::atomic<std::uint64_t> skimUntil{0};
 
+    // The decoder skims every chunk received so far (skipBacklogOnDetach, Session::skipBacklog).
+    void skimWhatWasReceived() {
+        skimUntil.store(bytesReceived.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+
     // Sends Detach once the probe is connected and welcomed. probeMutex held.
     void sendDetachLocked() {
         if (probeFd < 0 || detachSent || !result.connected) {
@@ -812,7 +817,7 @@ void Session::stop() {
         std::lock_guard<std::mutex> lock(m_impl->probeMutex);
         m_impl->detachRequested = true;
         if (m_impl->options.skipBacklogOnDetach && !m_impl->detachSent) {
-            m_impl->skimUntil.store(m_impl->bytesReceived.load(std::memory_order_relaxed), std::memory_order_relaxed);
+            m_impl->skimWhatWasReceived();
         }
         m_impl->sendDetachLocked();
         if (m_impl->detachSent) {
@@ -832,7 +837,7 @@ void Session::stop() {
 
 void Session::skipBacklog() {
     if (m_impl->attached) {
-        m_impl->skimUntil.store(m_impl->bytesReceived.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        m_impl->skimWhatWasReceived();
     }
 }
 
